@@ -1,0 +1,458 @@
+/**
+ * A narrow port onto the Kubernetes API, built on `@kubernetes/client-node`.
+ *
+ * Objects go in and come out as plain JSON (the shape `kubectl get -o json` shows): no
+ * client-node model classes, no `Date` conversion. Every request has a bounded timeout, and
+ * every API failure becomes a {@link KubeApiError} carrying the HTTP status and the API
+ * server's own message.
+ * @module
+ */
+
+import {
+  HttpMethod,
+  KubeConfig,
+  KubernetesObjectApi,
+  Observable,
+  PatchStrategy,
+  RequestContext,
+} from "@kubernetes/client-node";
+import type { Clock } from "../../core/clock.ts";
+import { systemClock } from "../../core/clock.ts";
+import type { Logger } from "../../core/log.ts";
+import { silentLogger } from "../../core/log.ts";
+import { EventRecorder, type EventSpec } from "./_events.ts";
+
+export type { EventSpec } from "./_events.ts";
+
+/** Object metadata as the API server returns it (the fields vmcp reads; others pass through). */
+export interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: {
+    apiVersion: string;
+    kind: string;
+    name: string;
+    uid: string;
+    controller?: boolean;
+    blockOwnerDeletion?: boolean;
+  }[];
+  finalizers?: string[];
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  [key: string]: unknown;
+}
+
+/** Any Kubernetes object as plain JSON. */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+  [key: string]: unknown;
+}
+
+/** A list result; `metadata.resourceVersion` is the snapshot a watch can start from. */
+export interface KubeList<T extends KubeObject = KubeObject> {
+  items: T[];
+  metadata: { resourceVersion: string };
+}
+
+/** Per-call options shared by every request. */
+export interface RequestOptions {
+  /** Aborts the request; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Upper bound for this request. @default the client's `requestTimeoutMs` */
+  timeoutMs?: number;
+}
+
+export interface ApplyOptions extends RequestOptions {
+  /** The SSA field manager that owns the fields sent. */
+  fieldManager: string;
+  /** Take ownership of conflicting fields. @default true for `apply`, false for `applyStatus` */
+  force?: boolean;
+}
+
+export interface PatchOptions extends RequestOptions {
+  /** @default "merge" (RFC 7386 JSON merge patch) */
+  type?: "merge" | "json";
+  fieldManager?: string;
+}
+
+export interface DeleteOptions extends RequestOptions {
+  /** @default "Background" */
+  propagationPolicy?: "Background" | "Foreground" | "Orphan";
+  /** Delete only if the object still has this uid. */
+  uid?: string;
+}
+
+/** The operations the controller needs; tests may supply an in-memory implementation. */
+export interface KubeApi {
+  /** Reads one object; resolves `undefined` when it does not exist (404). */
+  get<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+    options?: RequestOptions,
+  ): Promise<T | undefined>;
+  /** Lists objects (all pages); items carry `apiVersion` and `kind`. */
+  list<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+    labelSelector?: string,
+    options?: RequestOptions,
+  ): Promise<KubeList<T>>;
+  /** POST; a 409 (AlreadyExists) surfaces as {@link KubeApiError}. */
+  create<T extends KubeObject>(obj: T, options?: RequestOptions): Promise<T>;
+  /** PUT; send `metadata.resourceVersion` for optimistic concurrency (409 on conflict). */
+  replace<T extends KubeObject>(obj: T, options?: RequestOptions): Promise<T>;
+  /** Server-side apply of `obj` (send only the fields you manage). */
+  apply<T extends KubeObject>(obj: T, options: ApplyOptions): Promise<T>;
+  /** Server-side apply on the `status` subresource. */
+  applyStatus<T extends KubeObject>(obj: T, options: ApplyOptions): Promise<T>;
+  /** Merge (or JSON) patch of the object `obj` names (apiVersion, kind, metadata.name/namespace). */
+  patch<T extends KubeObject>(obj: KubeObject, patch: unknown, options?: PatchOptions): Promise<T>;
+  /** Merge (or JSON) patch on the `status` subresource of the object `obj` names. */
+  patchStatus<T extends KubeObject>(obj: KubeObject, patch: unknown, options?: PatchOptions): Promise<T>;
+  /** Deletes; resolves `false` when the object was already gone (404). */
+  delete(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+    options?: DeleteOptions,
+  ): Promise<boolean>;
+  /**
+   * Records a core/v1 Event about `involvedObject`. Repeats of the same event are folded
+   * into one Event with a growing `count`. Best effort: never rejects; failures are logged.
+   */
+  createEvent(involvedObject: KubeObject, event: EventSpec): Promise<void>;
+}
+
+/** A failed API call: `status` is the HTTP status (0 when no response arrived). */
+export class KubeApiError extends Error {
+  /** HTTP status code; 0 for timeouts and network failures. */
+  readonly status: number;
+  /** The API `Status.reason` (`NotFound`, `Conflict`, `AlreadyExists`, …), or `Timeout`/`NetworkError`. */
+  readonly reason: string;
+  /** The API server's `Status.message` (or the transport error's message). */
+  readonly apiMessage: string;
+  constructor(
+    status: number,
+    reason: string,
+    apiMessage: string,
+    context: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${context} failed with ${status || reason}: ${apiMessage}`, options);
+    this.name = "KubeApiError";
+    this.status = status;
+    this.reason = reason;
+    this.apiMessage = apiMessage;
+  }
+}
+
+/** True for a {@link KubeApiError} with the given status. */
+export function isStatus(err: unknown, status: number): err is KubeApiError {
+  return err instanceof KubeApiError && err.status === status;
+}
+
+export interface KubeClientOptions {
+  /** Path to a kubeconfig file. Without it: in-cluster config when `inCluster`, else the default chain. */
+  kubeconfigPath?: string;
+  /** Use the pod's service account (`/var/run/secrets/kubernetes.io/serviceaccount`). */
+  inCluster?: boolean;
+  /** Kubeconfig context to use. @default the current context */
+  context?: string;
+  /** Default bound for each request. @default 30000 */
+  requestTimeoutMs?: number;
+  /** Event `source.component` / `reportingComponent`. @default "vmcp-controller" */
+  component?: string;
+  /** @default systemClock */
+  clock?: Clock;
+  /** @default silentLogger */
+  logger?: Logger;
+}
+
+/** Loads a `KubeConfig` as {@link KubeClientOptions} describe. */
+export function loadKubeConfig(options: KubeClientOptions = {}): KubeConfig {
+  const kc = new KubeConfig();
+  if (options.kubeconfigPath) kc.loadFromFile(options.kubeconfigPath);
+  else if (options.inCluster) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  if (options.context) kc.setCurrentContext(options.context);
+  if (!kc.getCurrentCluster()) {
+    throw new TypeError(
+      `Cannot build a Kubernetes client: kubeconfig context "${kc.getCurrentContext()}" has no cluster`,
+    );
+  }
+  return kc;
+}
+
+/** Builds a {@link KubeClient} from a kubeconfig path, in-cluster config or the default chain. */
+export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
+  return new KubeClient(loadKubeConfig(options), options);
+}
+
+/** Internal: exposes client-node's discovery (kind → resource path) and raw requests. */
+class ObjectApi extends KubernetesObjectApi {
+  resourcePath(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string> {
+    const metadata: { namespace?: string; name?: string } = {};
+    if (namespace) metadata.namespace = namespace;
+    if (name) metadata.name = name;
+    return this.specUriPath({ apiVersion, kind, metadata }, name ? "read" : "list");
+  }
+  async send(
+    kc: KubeConfig,
+    method: string,
+    path: string,
+    init: { query?: Record<string, string>; body?: string; contentType?: string; signal: AbortSignal },
+  ): Promise<{ status: number; text: string }> {
+    const ctx = this.configuration.baseServer.makeRequestContext(path, method as HttpMethod);
+    for (const [k, v] of Object.entries(init.query ?? {})) ctx.setQueryParam(k, v);
+    ctx.setHeaderParam("Accept", "application/json");
+    if (init.body !== undefined) {
+      ctx.setHeaderParam("Content-Type", init.contentType ?? "application/json");
+      ctx.setBody(init.body);
+    }
+    await kc.applySecurityAuthentication(ctx);
+    ctx.setSignal(init.signal);
+    const res = await this.configuration.httpApi.send(ctx).toPromise();
+    return { status: res.httpStatusCode, text: await res.body.text() };
+  }
+  /** Bounds requests made by client-node itself (discovery) that carry no signal. */
+  boundRequests(timeoutMs: number): void {
+    this.configuration.middleware.push({
+      pre(ctx: RequestContext) {
+        if (!ctx.getSignal()) ctx.setSignal(AbortSignal.timeout(timeoutMs));
+        return new Observable(Promise.resolve(ctx));
+      },
+      post: (res) => new Observable(Promise.resolve(res)),
+    });
+  }
+  defaultNs(kc: KubeConfig): string {
+    return this.setDefaultNamespace(kc);
+  }
+}
+
+/** The client-node backed {@link KubeApi}, plus what informers need (config, resource paths). */
+export class KubeClient implements KubeApi {
+  readonly kubeConfig: KubeConfig;
+  /** Namespace of the current kubeconfig context (in-cluster: the pod's). */
+  readonly defaultNamespace: string;
+  readonly requestTimeoutMs: number;
+  #api: ObjectApi;
+  #events: EventRecorder;
+
+  constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
+    const timeout = options.requestTimeoutMs ?? 30_000;
+    if (!(timeout > 0)) {
+      throw new RangeError(`Cannot create KubeClient: requestTimeoutMs "${timeout}" must be > 0`);
+    }
+    this.kubeConfig = kubeConfig;
+    this.requestTimeoutMs = timeout;
+    this.#api = kubeConfig.makeApiClient(ObjectApi);
+    this.#api.boundRequests(timeout);
+    this.defaultNamespace = this.#api.defaultNs(kubeConfig);
+    this.#events = new EventRecorder(this, {
+      component: options.component ?? "vmcp-controller",
+      clock: options.clock ?? systemClock,
+      logger: options.logger ?? silentLogger,
+    });
+  }
+
+  /** The URL path of a collection (`namespace` optional) or, with `name`, of one object. */
+  resourcePath(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string> {
+    return this.#api.resourcePath(apiVersion, kind, namespace, name);
+  }
+
+  async #call(
+    verb: string,
+    target: string,
+    method: string,
+    path: string,
+    options: RequestOptions & { query?: Record<string, string>; body?: unknown; contentType?: string },
+  ): Promise<{ status: number; json: unknown }> {
+    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    const context = `${verb} ${target}`;
+    let res: { status: number; text: string };
+    try {
+      res = await this.#api.send(this.kubeConfig, method, path, {
+        ...(options.query ? { query: options.query } : {}),
+        ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+        ...(options.contentType ? { contentType: options.contentType } : {}),
+        signal,
+      });
+    } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      if (timeout.aborted) {
+        throw new KubeApiError(0, "Timeout", `no answer within ${timeoutMs}ms`, context, { cause: err });
+      }
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new KubeApiError(0, "NetworkError", msg, context, { cause: err });
+    }
+    let json: unknown;
+    try {
+      json = res.text ? JSON.parse(res.text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (res.status < 200 || res.status > 299) {
+      const st = (json ?? {}) as { reason?: string; message?: string };
+      throw new KubeApiError(
+        res.status,
+        st.reason ?? "Unknown",
+        st.message ?? (res.text.slice(0, 500) || "no message"),
+        context,
+      );
+    }
+    return { status: res.status, json };
+  }
+
+  async #pathOf(obj: KubeObject, verb: string): Promise<{ path: string; target: string }> {
+    const { apiVersion, kind } = obj;
+    const name = obj.metadata?.name;
+    if (!apiVersion || !kind || !name) {
+      throw new TypeError(
+        `Cannot ${verb} object: apiVersion "${apiVersion}", kind "${kind}" and metadata.name "${name}" are all required`,
+      );
+    }
+    const ns = obj.metadata?.namespace;
+    return {
+      path: await this.resourcePath(apiVersion, kind, ns, name),
+      target: `${kind} "${ns ? ns + "/" : ""}${name}"`,
+    };
+  }
+
+  async get<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+    options: RequestOptions = {},
+  ): Promise<T | undefined> {
+    const path = await this.resourcePath(apiVersion, kind, namespace, name);
+    try {
+      return (await this.#call("Get", `${kind} "${name}"`, HttpMethod.GET, path, options)).json as T;
+    } catch (err) {
+      if (isStatus(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  async list<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+    labelSelector?: string,
+    options: RequestOptions = {},
+  ): Promise<KubeList<T>> {
+    const path = await this.resourcePath(apiVersion, kind, namespace);
+    const items: T[] = [];
+    let resourceVersion = "";
+    let cont: string | undefined;
+    do {
+      const query: Record<string, string> = { limit: "500" };
+      if (labelSelector) query.labelSelector = labelSelector;
+      if (cont) query.continue = cont;
+      const page = (await this.#call("List", kind, HttpMethod.GET, path, { ...options, query }))
+        .json as { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
+      for (const item of page.items ?? []) items.push({ apiVersion, kind, ...item });
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+    return { items, metadata: { resourceVersion } };
+  }
+
+  async create<T extends KubeObject>(obj: T, options: RequestOptions = {}): Promise<T> {
+    const { apiVersion, kind } = obj;
+    if (!apiVersion || !kind) {
+      throw new TypeError(`Cannot create object: apiVersion "${apiVersion}" and kind "${kind}" are required`);
+    }
+    const ns = obj.metadata?.namespace;
+    const path = await this.resourcePath(apiVersion, kind, ns);
+    const target = `${kind} "${ns ? ns + "/" : ""}${obj.metadata?.name ?? ""}"`;
+    return (await this.#call("Create", target, HttpMethod.POST, path, { ...options, body: obj })).json as T;
+  }
+
+  async replace<T extends KubeObject>(obj: T, options: RequestOptions = {}): Promise<T> {
+    const { path, target } = await this.#pathOf(obj, "replace");
+    return (await this.#call("Replace", target, HttpMethod.PUT, path, { ...options, body: obj })).json as T;
+  }
+
+  async #apply<T extends KubeObject>(obj: T, options: ApplyOptions, sub: string, force: boolean) {
+    if (!options.fieldManager) {
+      throw new TypeError(`Cannot apply object: fieldManager "${options.fieldManager}" must be non-empty`);
+    }
+    const { path, target } = await this.#pathOf(obj, "apply");
+    const query = { fieldManager: options.fieldManager, force: String(options.force ?? force) };
+    return (await this.#call(sub ? "Apply status of" : "Apply", target, HttpMethod.PATCH, path + sub, {
+      ...options,
+      query,
+      body: obj,
+      contentType: PatchStrategy.ServerSideApply,
+    })).json as T;
+  }
+
+  apply<T extends KubeObject>(obj: T, options: ApplyOptions): Promise<T> {
+    return this.#apply(obj, options, "", true);
+  }
+
+  applyStatus<T extends KubeObject>(obj: T, options: ApplyOptions): Promise<T> {
+    return this.#apply(obj, options, "/status", false);
+  }
+
+  async #patch<T extends KubeObject>(obj: KubeObject, patch: unknown, options: PatchOptions, sub: string) {
+    const { path, target } = await this.#pathOf(obj, "patch");
+    const query: Record<string, string> = {};
+    if (options.fieldManager) query.fieldManager = options.fieldManager;
+    return (await this.#call(sub ? "Patch status of" : "Patch", target, HttpMethod.PATCH, path + sub, {
+      ...options,
+      query,
+      body: patch,
+      contentType: options.type === "json" ? PatchStrategy.JsonPatch : PatchStrategy.MergePatch,
+    })).json as T;
+  }
+
+  patch<T extends KubeObject>(obj: KubeObject, patch: unknown, options: PatchOptions = {}): Promise<T> {
+    return this.#patch<T>(obj, patch, options, "");
+  }
+
+  patchStatus<T extends KubeObject>(obj: KubeObject, patch: unknown, options: PatchOptions = {}): Promise<T> {
+    return this.#patch<T>(obj, patch, options, "/status");
+  }
+
+  async delete(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+    options: DeleteOptions = {},
+  ): Promise<boolean> {
+    const path = await this.resourcePath(apiVersion, kind, namespace, name);
+    const body: Record<string, unknown> = {
+      apiVersion: "v1",
+      kind: "DeleteOptions",
+      propagationPolicy: options.propagationPolicy ?? "Background",
+    };
+    if (options.uid) body.preconditions = { uid: options.uid };
+    try {
+      await this.#call("Delete", `${kind} "${name}"`, HttpMethod.DELETE, path, { ...options, body });
+      return true;
+    } catch (err) {
+      if (isStatus(err, 404)) return false;
+      throw err;
+    }
+  }
+
+  createEvent(involvedObject: KubeObject, event: EventSpec): Promise<void> {
+    return this.#events.record(involvedObject, event);
+  }
+}

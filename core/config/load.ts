@@ -1,0 +1,58 @@
+/**
+ * Loads and strictly validates a proxy configuration (standalone file or rendered ConfigMap).
+ * All problems are collected and reported together, each with its field path and value.
+ * @module
+ */
+import YAML from "yaml";
+import { type VmcpConfig, VmcpConfigSchema } from "../../crds/vmcp_config.ts";
+import { ConfigError, type Problem, problemsFromZod } from "./problems.ts";
+import { checkSemantics } from "./semantics.ts";
+
+export interface ParseOptions {
+  /** Standalone configs may not reference Kubernetes Secrets. @default true */
+  standalone?: boolean;
+  /** Name used in error messages. @default "configuration" */
+  source?: string;
+}
+
+/** Validates an already-parsed object; returns the config or all problems. */
+export function validateConfig(input: unknown, options: ParseOptions = {}): { config?: VmcpConfig; problems: Problem[] } {
+  const parsed = VmcpConfigSchema.safeParse(input);
+  if (!parsed.success) return { problems: problemsFromZod(parsed.error, input) };
+  const config = parsed.data;
+  const problems: Problem[] = [];
+  const names = config.backends.map((b) => b.name);
+  config.backends.forEach((b, i) => {
+    if (names.indexOf(b.name) !== i) problems.push({ path: `backends[${i}].name`, message: "Duplicate backend name", value: b.name });
+    if (b.transport === "stdio" && !b.command) {
+      problems.push({ path: `backends[${i}].command`, message: 'Required for transport "stdio"' });
+    }
+    if (b.transport !== "stdio" && !b.url) {
+      problems.push({ path: `backends[${i}].url`, message: `Required for transport "${b.transport}"` });
+    }
+    if (b.transport !== "stdio" && b.command) {
+      problems.push({ path: `backends[${i}].command`, message: `Only allowed for transport "stdio"`, value: b.command });
+    }
+  });
+  problems.push(...checkSemantics(config, { standalone: options.standalone ?? true, backendNames: names }));
+  return problems.length ? { problems } : { config, problems };
+}
+
+/** Parses YAML or JSON text; throws `ConfigError` listing every problem. */
+export function parseConfig(text: string, options: ParseOptions = {}): VmcpConfig {
+  let input: unknown;
+  try {
+    input = YAML.parse(text, { version: "1.1" });
+  } catch (e) {
+    throw new ConfigError([{ path: "(file)", message: `Not valid YAML: ${(e as Error).message}` }], options.source);
+  }
+  const { config, problems } = validateConfig(input, options);
+  if (!config) throw new ConfigError(problems, options.source);
+  return config;
+}
+
+/** Reads and parses a config file. */
+export async function loadConfigFile(path: string, options: ParseOptions = {}): Promise<VmcpConfig> {
+  const text = await Deno.readTextFile(path);
+  return parseConfig(text, { source: path, ...options });
+}

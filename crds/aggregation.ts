@@ -1,0 +1,82 @@
+/**
+ * Aggregation (conflict resolution, filters, overrides) and operational settings schemas.
+ * @module
+ */
+import { z } from "zod";
+import { duration } from "./common.ts";
+
+export const ToolOverrideSchema = z.strictObject({
+  name: z.string().min(1).optional().describe("Name to advertise instead of the backend's."),
+  description: z.string().optional().describe("Description to advertise instead of the backend's."),
+});
+
+export const WorkloadToolsSchema = z.strictObject({
+  workload: z.string().min(1).describe("Backend (workload) name this entry applies to."),
+  filter: z.array(z.string()).optional().describe(
+    "Allow-list of tool names (after overrides) to advertise; empty advertises all.",
+  ),
+  overrides: z.record(z.string(), ToolOverrideSchema).optional().describe(
+    "Renames and description changes keyed by the backend's original tool name.",
+  ),
+  excludeAll: z.boolean().default(false).describe(
+    "Hide every tool of this backend (still routable for composite tools).",
+  ),
+});
+
+export const AggregationSchema = z.strictObject({
+  conflictResolution: z.enum(["prefix", "priority", "manual"]).default("prefix").describe(
+    "How tool-name conflicts between backends are resolved.",
+  ),
+  conflictResolutionConfig: z.strictObject({
+    prefixFormat: z.string().min(1).refine((s) => s.includes("{workload}"), {
+      message: "must contain {workload}",
+    }).default("{workload}_").describe("Prefix template; {workload} is the backend name."),
+    priorityOrder: z.array(z.string()).optional().describe(
+      "Backend names, highest priority first (strategy priority).",
+    ),
+  }).default({ prefixFormat: "{workload}_" }).describe("Settings of the chosen strategy."),
+  tools: z.array(WorkloadToolsSchema).optional().describe("Per-backend filters and overrides."),
+  excludeAllTools: z.boolean().default(false).describe(
+    "Advertise no backend tools at all (composite tools only).",
+  ),
+}).describe("Tool aggregation and conflict resolution.");
+export type Aggregation = z.infer<typeof AggregationSchema>;
+
+export const OperationalSchema = z.strictObject({
+  timeouts: z.strictObject({
+    default: duration("Timeout of every backend request.").default("30s"),
+    perWorkload: z.record(z.string(), duration("Timeout for this backend.")).optional().describe(
+      "Per-backend timeouts keyed by backend name.",
+    ),
+  }).default({ default: "30s" }).describe("Backend request timeouts, enforced on every call."),
+  failureHandling: z.strictObject({
+    healthCheckInterval: duration("Interval between backend health checks.").default("30s"),
+    healthCheckTimeout: duration("Timeout of one health check.").default("10s"),
+    unhealthyThreshold: z.number().int().min(1).default(3).describe(
+      "Consecutive failed checks before a backend is unhealthy.",
+    ),
+    partialFailureMode: z.enum(["fail", "best_effort"]).default("fail").describe(
+      "fail: a request needing an unavailable backend fails; best_effort: serve what is available.",
+    ),
+    statusReportingInterval: duration("Period of backend status reports to the VirtualMCPServer.")
+      .default("30s"),
+    circuitBreaker: z.strictObject({
+      enabled: z.boolean().default(false).describe("Enable the per-backend circuit breaker."),
+      failureThreshold: z.number().int().min(1).default(5).describe(
+        "Consecutive failures (calls or probes) that open the circuit.",
+      ),
+      timeout: duration("Time the circuit stays open before a half-open trial.").default("60s"),
+    }).default({ enabled: false, failureThreshold: 5, timeout: "60s" }).describe(
+      "Circuit breaker fed by real call failures and health probes.",
+    ),
+  }).default({
+    healthCheckInterval: "30s",
+    healthCheckTimeout: "10s",
+    unhealthyThreshold: 3,
+    partialFailureMode: "fail",
+    statusReportingInterval: "30s",
+    circuitBreaker: { enabled: false, failureThreshold: 5, timeout: "60s" },
+  }).describe("Health checks and failure handling."),
+  logLevel: z.enum(["debug", "info", "warn", "error"]).optional().describe("Proxy log level."),
+}).describe("Timeouts and failure handling.");
+export type Operational = z.infer<typeof OperationalSchema>;

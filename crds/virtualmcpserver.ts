@@ -1,0 +1,95 @@
+/**
+ * The VirtualMCPServer custom resource: spec, status and the object shape.
+ * @module
+ */
+import { z } from "zod";
+import { ConditionsSchema, LocalObjectRefSchema, SecretKeyRefSchema } from "./common.ts";
+import { IncomingAuthSchema, OutgoingAuthSchema, TokenCacheSchema } from "./auth.ts";
+import { AggregationSchema, OperationalSchema } from "./aggregation.ts";
+import { CompositeToolSpecSchema } from "./composite_tool.ts";
+
+export const SessionStorageSchema = z.strictObject({
+  provider: z.enum(["memory", "redis"]).default("memory").describe(
+    "Where session state lives; redis lets any replica serve any session.",
+  ),
+  address: z.string().optional().describe("Redis host:port (required for redis)."),
+  db: z.number().int().min(0).default(0).describe("Redis database number."),
+  keyPrefix: z.string().default("vmcp:session:").describe("Prefix of session keys."),
+  passwordRef: SecretKeyRefSchema.optional().describe("Secret holding the Redis password."),
+  passwordEnv: z.string().optional().describe("Environment variable holding the Redis password."),
+  ttl: z.string().regex(/^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/).default("30m").describe(
+    "Sliding idle time-to-live of a session.",
+  ),
+}).describe("Session state storage (scale-out).");
+
+/** Fields shared by the CRD spec and the standalone/rendered proxy config. */
+export const VmcpCommonFields = {
+  groupRef: LocalObjectRefSchema.describe(
+    "The MCPGroup (same namespace) whose MCPServers are aggregated. It must exist and be Ready.",
+  ),
+  incomingAuth: IncomingAuthSchema.optional(),
+  outgoingAuth: OutgoingAuthSchema.optional(),
+  aggregation: AggregationSchema.optional(),
+  tokenCache: TokenCacheSchema.optional(),
+  operational: OperationalSchema.optional(),
+  compositeTools: z.array(CompositeToolSpecSchema).optional().describe(
+    "Multi-step workflows exposed as tools.",
+  ),
+  compositeToolRefs: z.array(LocalObjectRefSchema).optional().describe(
+    "VirtualMCPCompositeToolDefinitions (same namespace) to expose as tools.",
+  ),
+  sessionStorage: SessionStorageSchema.optional(),
+};
+
+export const VirtualMCPServerSpecSchema = z.strictObject({
+  ...VmcpCommonFields,
+  serviceType: z.enum(["ClusterIP", "NodePort", "LoadBalancer"]).default("ClusterIP").describe(
+    "Kubernetes Service type of the endpoint.",
+  ),
+  podTemplateSpec: z.record(z.string(), z.unknown()).optional().describe(
+    "PodTemplateSpec strategically merged over the generated pod; its container must be named vmcp.",
+  ).meta({ "x-kubernetes-preserve-unknown-fields": true }),
+  replicas: z.number().int().min(0).optional().describe(
+    "Proxy replicas. Unset leaves the count to an autoscaler (1 on creation).",
+  ),
+  image: z.string().optional().describe(
+    "Proxy image; defaults to the operator's own image (--proxy-image / VMCP_IMAGE).",
+  ),
+}).describe("Desired state of a VirtualMCPServer.");
+export type VirtualMCPServerSpec = z.infer<typeof VirtualMCPServerSpecSchema>;
+
+export const DiscoveredBackendSchema = z.object({
+  name: z.string().describe("Backend name (the MCPServer name)."),
+  url: z.string().optional().describe("URL vmcp uses to reach the backend."),
+  transport: z.string().optional().describe("streamable-http, sse or stdio."),
+  status: z.enum(["ready", "degraded", "unavailable", "unknown", "unauthenticated"]).describe(
+    "Health as seen by the proxy.",
+  ),
+  authType: z.string().optional().describe("Outgoing auth strategy used for the backend."),
+  authConfigRef: z.string().optional().describe("MCPExternalAuthConfig the strategy came from."),
+  lastHealthCheck: z.string().optional().describe("Time of the last health check (RFC 3339)."),
+  message: z.string().optional().describe("Detail, e.g. why the backend is unavailable."),
+  circuitBreakerState: z.enum(["closed", "open", "half-open"]).optional().describe(
+    "Circuit breaker state.",
+  ),
+  consecutiveFailures: z.number().int().optional().describe("Consecutive failed calls or checks."),
+  toolCount: z.number().int().optional().describe("Tools the backend offers."),
+});
+export type DiscoveredBackend = z.infer<typeof DiscoveredBackendSchema>;
+
+export const VirtualMCPServerStatusSchema = z.object({
+  phase: z.enum(["Pending", "Ready", "Degraded", "Failed"]).optional().describe(
+    "Lifecycle phase derived from the conditions.",
+  ),
+  message: z.string().optional().describe("Human-readable summary of the phase."),
+  conditions: ConditionsSchema.optional(),
+  url: z.string().optional().describe("Service URL for clients (append /mcp)."),
+  discoveredBackends: z.array(DiscoveredBackendSchema).optional().describe(
+    "Backends and their health, reported by the proxy.",
+  ).meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
+  backendCount: z.number().int().optional().describe("Backends currently routable."),
+  observedGeneration: z.number().int().optional().describe(
+    "The metadata.generation this status describes.",
+  ),
+}).describe("Observed state of a VirtualMCPServer.");
+export type VirtualMCPServerStatus = z.infer<typeof VirtualMCPServerStatusSchema>;

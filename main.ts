@@ -1,0 +1,180 @@
+/**
+ * vmcp: one binary, two modes.
+ *
+ *   vmcp --mode=proxy --config FILE     aggregating MCP proxy (data plane)
+ *   vmcp --mode=controller              leader-elected Kubernetes controller
+ *   vmcp validate --config FILE         validate a proxy config (exit 2 listing all problems)
+ *   vmcp crds                           print the CRD YAML
+ *
+ * Each mode's dependencies are loaded lazily, so the proxy never loads the Kubernetes client
+ * unless it talks to the API server.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { createLogger } from "./core/log.ts";
+
+export const HELP = `vmcp — Virtual MCP Server: aggregating MCP proxy and Kubernetes controller
+
+Usage:
+  vmcp --mode=proxy [--config FILE | --demo] [--host H] [--port P]
+  vmcp --mode=controller [--kubeconfig FILE] [--namespace NS] [--proxy-image IMAGE]
+  vmcp validate --config FILE
+  vmcp crds
+  vmcp --help
+
+Common flags:
+  --mode=proxy|controller   Mode to run (env VMCP_MODE; default proxy)
+  --log-level LEVEL         debug|info|warn|error (env VMCP_LOG_LEVEL; default info)
+  -h, --help                Show this help
+
+Proxy flags (--mode=proxy):
+  --config FILE             Proxy config (YAML/JSON; env VMCP_CONFIG). Reloaded on change
+  --demo                    Serve the embedded demo (examples/demo/vmcp.yaml)
+  --host HOST               Listen address (env VMCP_HOST; default 127.0.0.1, in-cluster 0.0.0.0)
+  --port PORT               Listen port (env VMCP_PORT; default 4483)
+  --stdio-bridge            Serve one stdio MCP server (command after --) over Streamable HTTP
+  In-cluster env: VMCP_NAME, VMCP_NAMESPACE (status reporting into the VirtualMCPServer)
+
+Controller flags (--mode=controller):
+  --kubeconfig FILE         Kubeconfig (env KUBECONFIG; default in-cluster config)
+  --namespace NS            Watch only this namespace (env VMCP_WATCH_NAMESPACE; default all)
+  --proxy-image IMAGE       Image of the proxy Deployments (env VMCP_IMAGE)
+  --metrics-port PORT       /healthz, /readyz, /metrics port (env VMCP_METRICS_PORT; default 8081)
+  --leader-elect=BOOL       Use a Lease for leader election (default true)
+  --lease-namespace NS      Namespace of the Lease (env POD_NAMESPACE; default vmcp-system)
+  --lease-duration SECONDS  Lease duration (default 15)
+  --renew-deadline SECONDS  Renew deadline (default 10)
+  --retry-period SECONDS    Retry period (default 2)
+  --id IDENTITY             Leader-election identity (env POD_NAME; default hostname+random)
+`;
+
+export interface MainOptions {
+  args: string[];
+  env: (name: string) => string | undefined;
+}
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function main(argv: string[], signal: AbortSignal): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      mode: { type: "string" },
+      help: { type: "boolean", short: "h" },
+      "log-level": { type: "string" },
+      config: { type: "string" },
+      demo: { type: "boolean" },
+      host: { type: "string" },
+      port: { type: "string" },
+      "stdio-bridge": { type: "boolean" },
+      kubeconfig: { type: "string" },
+      namespace: { type: "string" },
+      "proxy-image": { type: "string" },
+      "metrics-port": { type: "string" },
+      "leader-elect": { type: "string" },
+      "lease-namespace": { type: "string" },
+      "lease-duration": { type: "string" },
+      "renew-deadline": { type: "string" },
+      "retry-period": { type: "string" },
+      id: { type: "string" },
+    },
+  });
+  const out = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s));
+  if (values.help) {
+    out(HELP);
+    return 0;
+  }
+  const level = (values["log-level"] ?? env("VMCP_LOG_LEVEL") ?? "info") as
+    | "debug"
+    | "info"
+    | "warn"
+    | "error";
+  if (!["debug", "info", "warn", "error"].includes(level)) {
+    Deno.stderr.writeSync(new TextEncoder().encode(`--log-level: "${level}" is not one of debug, info, warn, error\n`));
+    return 2;
+  }
+  const command = positionals[0];
+  if (command === "crds") {
+    const { renderAllCrds } = await import("./crds/generate.ts");
+    out(renderAllCrds());
+    return 0;
+  }
+  if (command === "validate") {
+    const file = values.config ?? positionals[1];
+    if (!file) {
+      Deno.stderr.writeSync(new TextEncoder().encode("validate: --config FILE is required\n"));
+      return 2;
+    }
+    const { loadConfigFile } = await import("./core/config/load.ts");
+    try {
+      await loadConfigFile(file);
+      out(`${file}: valid\n`);
+      return 0;
+    } catch (e) {
+      Deno.stderr.writeSync(new TextEncoder().encode(`${(e as Error).message}\n`));
+      return 2;
+    }
+  }
+  if (command !== undefined && command !== "--") {
+    Deno.stderr.writeSync(new TextEncoder().encode(`Unknown command "${command}"; allowed: validate, crds\n${HELP}`));
+    return 2;
+  }
+  const mode = values.mode ?? env("VMCP_MODE") ?? "proxy";
+  const logger = createLogger({ level, fields: { mode } });
+  if (mode === "proxy") {
+    const { runProxy } = await import("./proxy/main.ts");
+    return await runProxy({
+      config: values.config ?? env("VMCP_CONFIG"),
+      demo: values.demo ?? false,
+      host: values.host ?? env("VMCP_HOST"),
+      port: values.port ?? env("VMCP_PORT"),
+      stdioBridge: values["stdio-bridge"] ?? false,
+      bridgeCommand: positionals.slice(command === "--" ? 1 : 0),
+      env,
+      logger,
+    }, signal);
+  }
+  if (mode === "controller") {
+    const { runController } = await import("./controller/main.ts");
+    return await runController({
+      kubeconfig: values.kubeconfig ?? env("KUBECONFIG"),
+      namespace: values.namespace ?? env("VMCP_WATCH_NAMESPACE"),
+      proxyImage: values["proxy-image"] ?? env("VMCP_IMAGE"),
+      metricsPort: values["metrics-port"] ?? env("VMCP_METRICS_PORT"),
+      leaderElect: (values["leader-elect"] ?? "true") !== "false",
+      leaseNamespace: values["lease-namespace"] ?? env("POD_NAMESPACE"),
+      leaseDuration: values["lease-duration"],
+      renewDeadline: values["renew-deadline"],
+      retryPeriod: values["retry-period"],
+      identity: values.id ?? env("POD_NAME"),
+      env,
+      logger,
+    }, signal);
+  }
+  Deno.stderr.writeSync(new TextEncoder().encode(`--mode: "${mode}" is not one of proxy, controller\n`));
+  return 2;
+}
+
+if (import.meta.main) {
+  const controller = new AbortController();
+  const stop = () => controller.abort(new Error("Received a termination signal"));
+  Deno.addSignalListener("SIGTERM", stop);
+  Deno.addSignalListener("SIGINT", stop);
+  let code: number;
+  try {
+    code = await main(Deno.args, controller.signal);
+  } catch (e) {
+    Deno.stderr.writeSync(new TextEncoder().encode(`${(e as Error).message}\n`));
+    code = 2;
+  }
+  Deno.exit(code);
+}
