@@ -20,6 +20,7 @@ Usage:
   vmcp --mode=controller [--kubeconfig FILE] [--namespace NS] [--proxy-image IMAGE]
   vmcp validate --config FILE
   vmcp crds
+  vmcp copy-binary DEST     Copy this executable to DEST (init container of stdio backends)
   vmcp --help
 
 Common flags:
@@ -99,13 +100,25 @@ export async function main(argv: string[], signal: AbortSignal): Promise<number>
     | "warn"
     | "error";
   if (!["debug", "info", "warn", "error"].includes(level)) {
-    Deno.stderr.writeSync(new TextEncoder().encode(`--log-level: "${level}" is not one of debug, info, warn, error\n`));
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(`--log-level: "${level}" is not one of debug, info, warn, error\n`),
+    );
     return 2;
   }
   const command = positionals[0];
   if (command === "crds") {
     const { renderAllCrds } = await import("./crds/generate.ts");
     out(renderAllCrds());
+    return 0;
+  }
+  if (command === "copy-binary") {
+    const dest = positionals[1];
+    if (!dest) {
+      Deno.stderr.writeSync(new TextEncoder().encode("copy-binary: DEST is required\n"));
+      return 2;
+    }
+    await Deno.copyFile(Deno.execPath(), dest);
+    await Deno.chmod(dest, 0o755);
     return 0;
   }
   if (command === "validate") {
@@ -125,7 +138,11 @@ export async function main(argv: string[], signal: AbortSignal): Promise<number>
     }
   }
   if (command !== undefined && command !== "--") {
-    Deno.stderr.writeSync(new TextEncoder().encode(`Unknown command "${command}"; allowed: validate, crds\n${HELP}`));
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(
+        `Unknown command "${command}"; allowed: validate, crds, copy-binary\n${HELP}`,
+      ),
+    );
     return 2;
   }
   const mode = values.mode ?? env("VMCP_MODE") ?? "proxy";
@@ -160,7 +177,9 @@ export async function main(argv: string[], signal: AbortSignal): Promise<number>
       logger,
     }, signal);
   }
-  Deno.stderr.writeSync(new TextEncoder().encode(`--mode: "${mode}" is not one of proxy, controller\n`));
+  Deno.stderr.writeSync(
+    new TextEncoder().encode(`--mode: "${mode}" is not one of proxy, controller\n`),
+  );
   return 2;
 }
 

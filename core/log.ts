@@ -44,9 +44,10 @@ export function redact(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_KEY.test(k) && v !== undefined && typeof v !== "boolean" && typeof v !== "number"
-      ? "[redacted]"
-      : redact(v, depth + 1);
+    out[k] =
+      SECRET_KEY.test(k) && v !== undefined && typeof v !== "boolean" && typeof v !== "number"
+        ? "[redacted]"
+        : redact(v, depth + 1);
   }
   return out;
 }
@@ -76,7 +77,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     warn: (m, f) => write("warn", m, f),
     error: (m, f) => write("error", m, f),
     with: (fields) =>
-      createLogger({ level: options.level ?? envLevel() ?? "info", sink, fields: { ...base, ...fields } }),
+      createLogger({
+        level: options.level ?? envLevel() ?? "info",
+        sink,
+        fields: { ...base, ...fields },
+      }),
   };
 }
 

@@ -22,7 +22,10 @@ export { StreamableHTTPClientTransport } from "npm:@modelcontextprotocol/sdk@1.3
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/sse"
 export { SSEClientTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/client/sse.js";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/stdio"
-export { getDefaultEnvironment, StdioClientTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/client/stdio.js";
+export {
+  getDefaultEnvironment,
+  StdioClientTransport,
+} from "npm:@modelcontextprotocol/sdk@1.32.2/client/stdio.js";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/server/sse"
 export { SSEServerTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/server/sse.js";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/inMemory"

@@ -21,8 +21,23 @@ export const OidcInlineSchema = z.strictObject({
   clientSecretEnv: z.string().optional().describe(
     "Standalone/rendered form: environment variable holding the client secret.",
   ),
-  allowedAlgorithms: z.array(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]))
-    .optional().describe("Accepted JWS algorithms. Default: RS256, ES256, PS256 families and EdDSA."),
+  allowedAlgorithms: z.array(
+    z.enum([
+      "RS256",
+      "RS384",
+      "RS512",
+      "PS256",
+      "PS384",
+      "PS512",
+      "ES256",
+      "ES384",
+      "ES512",
+      "EdDSA",
+    ]),
+  )
+    .optional().describe(
+      "Accepted JWS algorithms. Default: RS256, ES256, PS256 families and EdDSA.",
+    ),
   clockSkew: duration("Tolerated clock skew for exp/nbf.").default("30s"),
   scopes: z.array(z.string()).optional().describe(
     "Scopes advertised in the protected-resource metadata (default [openid]).",
@@ -62,7 +77,10 @@ export const IncomingAuthSchema = z.strictObject({
 export type IncomingAuth = z.infer<typeof IncomingAuthSchema>;
 
 export const HeaderInjectionSchema = z.strictObject({
-  headerName: z.string().min(1).regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "must be an HTTP header name")
+  headerName: z.string().min(1).regex(
+    /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/,
+    "must be an HTTP header name",
+  )
     .describe("Header sent to the backend."),
   valueSecretRef: SecretKeyRefSchema.optional().describe("Secret holding the header value."),
   valueEnv: z.string().optional().describe(
@@ -120,7 +138,9 @@ export const OutgoingAuthSchema = z.strictObject({
 export type OutgoingAuth = z.infer<typeof OutgoingAuthSchema>;
 
 export const TokenCacheSchema = z.strictObject({
-  provider: z.enum(["memory", "redis"]).default("memory").describe("Where exchanged tokens are cached."),
+  provider: z.enum(["memory", "redis"]).default("memory").describe(
+    "Where exchanged tokens are cached.",
+  ),
   memory: z.strictObject({
     maxEntries: z.number().int().min(1).default(1000).describe("Maximum cached tokens (LRU)."),
     ttlOffset: duration("Refresh this long before a token expires.").default("5m"),

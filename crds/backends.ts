@@ -19,7 +19,7 @@ export const MCPGroupStatusSchema = z.object({
   observedGeneration: z.number().int().optional().describe(
     "The metadata.generation this status describes.",
   ),
-});
+}).describe("Observed state of an MCPGroup.");
 
 export const EnvVarSchema = z.strictObject({
   name: z.string().min(1).describe("Variable name."),
@@ -48,7 +48,10 @@ export const MCPServerSpecSchema = z.strictObject({
   ),
 }).describe("An MCP server backend: a remote url or an image to run.").meta({
   "x-kubernetes-validations": [
-    { rule: "has(self.url) != has(self.image)", message: "exactly one of url or image must be set" },
+    {
+      rule: "has(self.url) != has(self.image)",
+      message: "exactly one of url or image must be set",
+    },
     {
       rule: "!has(self.url) || self.transport != 'stdio'",
       message: "transport stdio needs image, not url",
@@ -65,7 +68,7 @@ export const MCPServerStatusSchema = z.object({
   observedGeneration: z.number().int().optional().describe(
     "The metadata.generation this status describes.",
   ),
-});
+}).describe("Observed state of an MCPServer.");
 
 export const MCPExternalAuthConfigSpecSchema = z.strictObject({
   type: z.enum(["unauthenticated", "headerInjection", "tokenExchange"]).describe(
@@ -92,4 +95,4 @@ export const MCPExternalAuthConfigStatusSchema = z.object({
   observedGeneration: z.number().int().optional().describe(
     "The metadata.generation this status describes.",
   ),
-});
+}).describe("Observed state of an MCPExternalAuthConfig.");

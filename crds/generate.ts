@@ -37,7 +37,9 @@ if (import.meta.main) {
     if (!check) await Deno.writeTextFile(url, text);
   }
   if (check && drift) {
-    Deno.stderr.writeSync(new TextEncoder().encode(`${drift} CRD file(s) drifted; run deno task crds\n`));
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(`${drift} CRD file(s) drifted; run deno task crds\n`),
+    );
     Deno.exit(1);
   }
 }

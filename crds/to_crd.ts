@@ -24,13 +24,21 @@ export function structural(node: unknown): Json {
     if (!branches) continue;
     delete src[key];
     const types = new Set(branches.map((b) => b.type as string | undefined));
-    const nonNull = branches.filter((b) => b.type !== "null" && !(b.nullable === true && Object.keys(b).length === 1));
+    const nonNull = branches.filter((b) =>
+      b.type !== "null" && !(b.nullable === true && Object.keys(b).length === 1)
+    );
     if (types.size === 2 && types.has("string") && (types.has("integer") || types.has("number"))) {
       return { ...pickDocs(src), "x-kubernetes-int-or-string": true };
     }
-    if (nonNull.length === 1) return structural({ ...nonNull[0], ...pickDocs(src), nullable: true });
+    if (nonNull.length === 1) {
+      return structural({ ...nonNull[0], ...pickDocs(src), nullable: true });
+    }
     if (branches.every((b) => b.type === "string" && Array.isArray(b.enum))) {
-      return { ...pickDocs(src), type: "string", enum: branches.flatMap((b) => b.enum as unknown[]) };
+      return {
+        ...pickDocs(src),
+        type: "string",
+        enum: branches.flatMap((b) => b.enum as unknown[]),
+      };
     }
     return { ...pickDocs(src), "x-kubernetes-preserve-unknown-fields": true };
   }
@@ -43,7 +51,10 @@ export function structural(node: unknown): Json {
     src.enum = [src.const];
     delete src.const;
   }
-  if (src.type === undefined && !src.enum && !src["x-kubernetes-preserve-unknown-fields"] && !src["x-kubernetes-int-or-string"]) {
+  if (
+    src.type === undefined && !src.enum && !src["x-kubernetes-preserve-unknown-fields"] &&
+    !src["x-kubernetes-int-or-string"]
+  ) {
     return { ...pickDocs(src), "x-kubernetes-preserve-unknown-fields": true };
   }
   if (src.type === "object") {
@@ -51,7 +62,9 @@ export function structural(node: unknown): Json {
     const ap = src.additionalProperties;
     if (ap === false) delete src.additionalProperties;
     if (props) {
-      src.properties = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, structural(v)]));
+      src.properties = Object.fromEntries(
+        Object.entries(props).map(([k, v]) => [k, structural(v)]),
+      );
       if (ap !== undefined && ap !== false) delete src.additionalProperties;
       if (Array.isArray(src.required) && src.required.length === 0) delete src.required;
     } else if (ap === true || (ap && typeof ap === "object" && Object.keys(ap).length === 0)) {
@@ -75,13 +88,20 @@ export function structural(node: unknown): Json {
 
 function pickDocs(src: Json): Json {
   const out: Json = {};
-  for (const k of ["description", "default", "x-kubernetes-validations"]) if (k in src) out[k] = src[k];
+  for (const k of ["description", "default", "x-kubernetes-validations"]) {
+    if (k in src) out[k] = src[k];
+  }
   return out;
 }
 
 /** The structural schema of one zod schema. */
 export function toStructural(schema: z.ZodType): Json {
-  const js = z.toJSONSchema(schema, { target: "openapi-3.0", io: "input", reused: "inline", unrepresentable: "any" });
+  const js = z.toJSONSchema(schema, {
+    target: "openapi-3.0",
+    io: "input",
+    reused: "inline",
+    unrepresentable: "any",
+  });
   return structural(js);
 }
 

@@ -19,7 +19,9 @@ export const BackendConfigSchema = z.strictObject({
   url: z.string().url().optional().describe("Backend URL (streamable-http and sse)."),
   command: z.string().min(1).optional().describe("Executable of a stdio backend."),
   args: z.array(z.string()).optional().describe("Arguments of a stdio backend."),
-  env: z.record(z.string(), z.string()).optional().describe("Extra environment of a stdio backend."),
+  env: z.record(z.string(), z.string()).optional().describe(
+    "Extra environment of a stdio backend.",
+  ),
   cwd: z.string().optional().describe("Working directory of a stdio backend."),
   auth: BackendAuthStrategySchema.optional().describe(
     "The backend's own (discovered) outgoing auth strategy, already resolved.",

@@ -1,11 +1,12 @@
 /**
  * Outgoing (vmcp → backend) authentication strategies: the runtime config shape.
  *
+ * Field names follow `crds/auth.ts` (`BackendAuthStrategySchema`) after Secret references are
+ * resolved into environment variables: `headerInjection.valueEnv`, `tokenExchange.clientSecretEnv`.
  * Canonical `type` values are camelCase (`unauthenticated`, `headerInjection`,
- * `tokenExchange`, as in `MCPExternalAuthConfig`); `parseBackendAuthStrategy` also accepts
- * ToolHive's runtime spellings `header_injection` and `token_exchange`.
- * Secrets arrive through environment variables named by the `*Env` fields; literal
- * `headerValue`/`clientSecret` exist for tests and local files.
+ * `tokenExchange`); `parseBackendAuthStrategy` also accepts ToolHive's runtime spellings
+ * (`header_injection`, `token_exchange`, `headerValue`, `headerValueEnv`).
+ * Literal `value`/`clientSecret` exist for tests and local files.
  * @module
  */
 
@@ -64,12 +65,11 @@ export const headerInjectionStrategySchema = z.object({
       (n) => !FORBIDDEN_HEADERS.has(n.toLowerCase()),
       "must not be a transport or MCP protocol header",
     ),
-    headerValue: z.string().regex(/^[^\r\n\0]*$/, "must not contain CR, LF or NUL").optional(),
-    headerValueEnv: z.string().regex(ENV_NAME, "must be an environment variable name")
-      .optional(),
+    value: z.string().optional(),
+    valueEnv: z.string().regex(ENV_NAME, "must be an environment variable name").optional(),
   }).refine(
-    (h) => (h.headerValue === undefined) !== (h.headerValueEnv === undefined),
-    "exactly one of headerValue and headerValueEnv is required",
+    (h) => (h.value === undefined) !== (h.valueEnv === undefined),
+    "exactly one of value and valueEnv is required (a valueSecretRef must be resolved to valueEnv first)",
   ),
 });
 
@@ -85,6 +85,11 @@ export const tokenExchangeStrategySchema = z.object({
     scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, "must be a scope token"))
       .optional(),
     subjectTokenType: z.string().optional(),
+    /** Send the obtained token as `<name>: Bearer <token>` instead of `Authorization`. */
+    externalTokenHeaderName: z.string().regex(HEADER_NAME, "must be an HTTP header name").refine(
+      (n) => !FORBIDDEN_HEADERS.has(n.toLowerCase()),
+      "must not be a transport or MCP protocol header",
+    ).optional(),
   }).refine(
     (t) => !(t.clientSecret !== undefined && t.clientSecretEnv !== undefined),
     "clientSecret and clientSecretEnv are mutually exclusive",
@@ -124,10 +129,18 @@ const TYPE_ALIASES: Record<string, BackendAuthStrategyType> = {
  * `TypeError` whose message names `field` and every problem found.
  */
 export function parseBackendAuthStrategy(input: unknown, field = "auth"): BackendAuthStrategy {
-  let value = input;
+  let value: unknown = input;
   if (value && typeof value === "object" && "type" in value) {
     const t = (value as { type: unknown }).type;
     if (typeof t === "string" && TYPE_ALIASES[t]) value = { ...value, type: TYPE_ALIASES[t] };
+    const h = (value as { headerInjection?: Record<string, unknown> }).headerInjection;
+    if (h && typeof h === "object" && ("headerValue" in h || "headerValueEnv" in h)) {
+      const { headerValue, headerValueEnv, ...rest } = h;
+      value = {
+        ...(value as Record<string, unknown>),
+        headerInjection: { value: headerValue, valueEnv: headerValueEnv, ...rest },
+      };
+    }
   }
   const result = backendAuthStrategySchema.safeParse(value);
   if (result.success) return result.data;

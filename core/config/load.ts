@@ -16,26 +16,69 @@ export interface ParseOptions {
 }
 
 /** Validates an already-parsed object; returns the config or all problems. */
-export function validateConfig(input: unknown, options: ParseOptions = {}): { config?: VmcpConfig; problems: Problem[] } {
+export function validateConfig(
+  input: unknown,
+  options: ParseOptions = {},
+): { config?: VmcpConfig; problems: Problem[] } {
   const parsed = VmcpConfigSchema.safeParse(input);
-  if (!parsed.success) return { problems: problemsFromZod(parsed.error, input) };
+  if (!parsed.success) {
+    // Report the backend rules too, read from the raw input, so one run lists everything.
+    const raw = (input as { backends?: unknown })?.backends;
+    const backends = Array.isArray(raw)
+      ? raw.filter((b) => b && typeof b === "object") as RawBackend[]
+      : [];
+    const zodProblems = problemsFromZod(parsed.error, input);
+    const extra = backendProblems(backends).filter((p) =>
+      !zodProblems.some((z) => z.path === p.path)
+    );
+    return { problems: [...zodProblems, ...extra] };
+  }
   const config = parsed.data;
-  const problems: Problem[] = [];
+  const problems: Problem[] = backendProblems(config.backends);
   const names = config.backends.map((b) => b.name);
-  config.backends.forEach((b, i) => {
-    if (names.indexOf(b.name) !== i) problems.push({ path: `backends[${i}].name`, message: "Duplicate backend name", value: b.name });
+  problems.push(
+    ...checkSemantics(config, { standalone: options.standalone ?? true, backendNames: names }),
+  );
+  return problems.length ? { problems } : { config, problems };
+}
+
+interface RawBackend {
+  name?: unknown;
+  transport?: unknown;
+  url?: unknown;
+  command?: unknown;
+}
+
+function backendProblems(backends: RawBackend[]): Problem[] {
+  const problems: Problem[] = [];
+  const names = backends.map((b) => b.name);
+  backends.forEach((raw, i) => {
+    const b = { ...raw, transport: raw.transport ?? "streamable-http" };
+    if (names.indexOf(b.name) !== i) {
+      problems.push({
+        path: `backends[${i}].name`,
+        message: "Duplicate backend name",
+        value: b.name,
+      });
+    }
     if (b.transport === "stdio" && !b.command) {
       problems.push({ path: `backends[${i}].command`, message: 'Required for transport "stdio"' });
     }
     if (b.transport !== "stdio" && !b.url) {
-      problems.push({ path: `backends[${i}].url`, message: `Required for transport "${b.transport}"` });
+      problems.push({
+        path: `backends[${i}].url`,
+        message: `Required for transport "${b.transport}"`,
+      });
     }
     if (b.transport !== "stdio" && b.command) {
-      problems.push({ path: `backends[${i}].command`, message: `Only allowed for transport "stdio"`, value: b.command });
+      problems.push({
+        path: `backends[${i}].command`,
+        message: `Only allowed for transport "stdio"`,
+        value: b.command,
+      });
     }
   });
-  problems.push(...checkSemantics(config, { standalone: options.standalone ?? true, backendNames: names }));
-  return problems.length ? { problems } : { config, problems };
+  return problems;
 }
 
 /** Parses YAML or JSON text; throws `ConfigError` listing every problem. */
@@ -44,7 +87,10 @@ export function parseConfig(text: string, options: ParseOptions = {}): VmcpConfi
   try {
     input = YAML.parse(text, { version: "1.1" });
   } catch (e) {
-    throw new ConfigError([{ path: "(file)", message: `Not valid YAML: ${(e as Error).message}` }], options.source);
+    throw new ConfigError(
+      [{ path: "(file)", message: `Not valid YAML: ${(e as Error).message}` }],
+      options.source,
+    );
   }
   const { config, problems } = validateConfig(input, options);
   if (!config) throw new ConfigError(problems, options.source);
@@ -52,7 +98,10 @@ export function parseConfig(text: string, options: ParseOptions = {}): VmcpConfi
 }
 
 /** Reads and parses a config file. */
-export async function loadConfigFile(path: string, options: ParseOptions = {}): Promise<VmcpConfig> {
+export async function loadConfigFile(
+  path: string,
+  options: ParseOptions = {},
+): Promise<VmcpConfig> {
   const text = await Deno.readTextFile(path);
   return parseConfig(text, { source: path, ...options });
 }

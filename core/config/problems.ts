@@ -34,19 +34,29 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** Turns a zod error into problems with paths and values read from the input. */
-export function problemsFromZod(error: z.ZodError, input: unknown, prefix: PropertyKey[] = []): Problem[] {
+export function problemsFromZod(
+  error: z.ZodError,
+  input: unknown,
+  prefix: PropertyKey[] = [],
+): Problem[] {
   const out: Problem[] = [];
   for (const issue of error.issues) {
     const path = [...prefix, ...issue.path];
-    let message = issue.message;
+    let message: string = issue.message;
     if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) {
-        out.push({ path: formatPath([...path, key]), message: `Unknown field "${key}"`, value: valueAt(input, [...issue.path, key]) });
+        out.push({
+          path: formatPath([...path, key]),
+          message: `Unknown field "${key}"`,
+          value: valueAt(input, [...issue.path, key]),
+        });
       }
       continue;
     }
     if (issue.code === "invalid_value" && "values" in issue) {
-      message = `${message}; allowed: ${(issue.values as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
+      message = `Invalid value; allowed: ${
+        (issue.values as unknown[]).map((v) => JSON.stringify(v)).join(", ")
+      }`;
     }
     out.push({ path: formatPath(path), message, value: valueAt(input, issue.path) });
   }

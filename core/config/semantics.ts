@@ -18,72 +18,129 @@ export interface SemanticInput {
 }
 
 /** Checks one inline backend auth strategy; `standalone` forbids Secret references. */
-export function checkStrategy(s: BackendAuthStrategy, path: string, standalone: boolean): Problem[] {
+export function checkStrategy(
+  s: BackendAuthStrategy,
+  path: string,
+  standalone: boolean,
+): Problem[] {
   const out: Problem[] = [];
-  if ((s.type === "externalAuthConfigRef" || s.type === "external_auth_config_ref") && !s.externalAuthConfigRef) {
+  if (
+    (s.type === "externalAuthConfigRef" || s.type === "external_auth_config_ref") &&
+    !s.externalAuthConfigRef
+  ) {
     out.push({ path: `${path}.externalAuthConfigRef`, message: `Required for type "${s.type}"` });
   }
   if (s.type === "headerInjection") {
     const h = s.headerInjection;
-    if (!h) out.push({ path: `${path}.headerInjection`, message: 'Required for type "headerInjection"' });
-    else {
+    if (!h) {
+      out.push({ path: `${path}.headerInjection`, message: 'Required for type "headerInjection"' });
+    } else {
       const n = (h.valueSecretRef ? 1 : 0) + (h.valueEnv ? 1 : 0);
       if (n !== 1) {
-        out.push({ path: `${path}.headerInjection`, message: "Exactly one of valueSecretRef or valueEnv must be set" });
+        out.push({
+          path: `${path}.headerInjection`,
+          message: "Exactly one of valueSecretRef or valueEnv must be set",
+        });
       }
       if (standalone && h.valueSecretRef) {
-        out.push({ path: `${path}.headerInjection.valueSecretRef`, message: "Secret references need Kubernetes; use valueEnv in a standalone config", value: h.valueSecretRef });
+        out.push({
+          path: `${path}.headerInjection.valueSecretRef`,
+          message: "Secret references need Kubernetes; use valueEnv in a standalone config",
+          value: h.valueSecretRef,
+        });
       }
     }
   }
   if (s.type === "tokenExchange") {
     const t = s.tokenExchange;
-    if (!t) out.push({ path: `${path}.tokenExchange`, message: 'Required for type "tokenExchange"' });
-    else if (standalone && t.clientSecretRef) {
-      out.push({ path: `${path}.tokenExchange.clientSecretRef`, message: "Secret references need Kubernetes; use clientSecretEnv in a standalone config", value: t.clientSecretRef });
+    if (!t) {
+      out.push({ path: `${path}.tokenExchange`, message: 'Required for type "tokenExchange"' });
+    } else if (standalone && t.clientSecretRef) {
+      out.push({
+        path: `${path}.tokenExchange.clientSecretRef`,
+        message: "Secret references need Kubernetes; use clientSecretEnv in a standalone config",
+        value: t.clientSecretRef,
+      });
     }
   }
   return out;
 }
 
 /** All cross-field problems of a spec or config. `backendNames` enables name checks. */
-export function checkSemantics(spec: SemanticInput, options: { standalone: boolean; backendNames?: string[] }): Problem[] {
+export function checkSemantics(
+  spec: SemanticInput,
+  options: { standalone: boolean; backendNames?: string[] },
+): Problem[] {
   const out: Problem[] = [];
   const ia = spec.incomingAuth;
   if (ia?.type === "oidc") {
     const oc = ia.oidcConfig;
     if (!oc) out.push({ path: "incomingAuth.oidcConfig", message: 'Required for type "oidc"' });
     else if (oc.type === "inline" && !oc.inline) {
-      out.push({ path: "incomingAuth.oidcConfig.inline", message: 'Required for oidcConfig.type "inline" (issuer, audience, …)' });
+      out.push({
+        path: "incomingAuth.oidcConfig.inline",
+        message: 'Required for oidcConfig.type "inline" (issuer, audience, …)',
+      });
     }
   }
   const oa = spec.outgoingAuth;
   if (oa?.default) {
     if (oa.default.type === "discovered") {
-      out.push({ path: "outgoingAuth.default.type", message: 'The default cannot be "discovered"; allowed: unauthenticated, externalAuthConfigRef, headerInjection, tokenExchange', value: "discovered" });
+      out.push({
+        path: "outgoingAuth.default.type",
+        message:
+          'The default cannot be "discovered"; allowed: unauthenticated, externalAuthConfigRef, headerInjection, tokenExchange',
+        value: "discovered",
+      });
     }
     out.push(...checkStrategy(oa.default, "outgoingAuth.default", options.standalone));
   }
   for (const [name, s] of Object.entries(oa?.backends ?? {})) {
     out.push(...checkStrategy(s, `outgoingAuth.backends.${name}`, options.standalone));
     if (options.backendNames && !options.backendNames.includes(name)) {
-      out.push({ path: `outgoingAuth.backends.${name}`, message: `No backend named "${name}"; known: ${options.backendNames.join(", ") || "(none)"}`, value: name });
+      out.push({
+        path: `outgoingAuth.backends.${name}`,
+        message: `No backend named "${name}"; known: ${
+          options.backendNames.join(", ") || "(none)"
+        }`,
+        value: name,
+      });
     }
   }
   const ag = spec.aggregation;
-  if (ag?.conflictResolution === "priority" && !(ag.conflictResolutionConfig.priorityOrder?.length)) {
-    out.push({ path: "aggregation.conflictResolutionConfig.priorityOrder", message: 'Required (non-empty) for conflictResolution "priority"' });
+  if (
+    ag?.conflictResolution === "priority" && !(ag.conflictResolutionConfig.priorityOrder?.length)
+  ) {
+    out.push({
+      path: "aggregation.conflictResolutionConfig.priorityOrder",
+      message: 'Required (non-empty) for conflictResolution "priority"',
+    });
   }
   const seen = new Set<string>();
   (ag?.tools ?? []).forEach((t, i) => {
-    if (seen.has(t.workload)) out.push({ path: `aggregation.tools[${i}].workload`, message: "Duplicate workload entry", value: t.workload });
+    if (seen.has(t.workload)) {
+      out.push({
+        path: `aggregation.tools[${i}].workload`,
+        message: "Duplicate workload entry",
+        value: t.workload,
+      });
+    }
     seen.add(t.workload);
     if (options.backendNames && !options.backendNames.includes(t.workload)) {
-      out.push({ path: `aggregation.tools[${i}].workload`, message: `No backend named "${t.workload}"; known: ${options.backendNames.join(", ") || "(none)"}`, value: t.workload });
+      out.push({
+        path: `aggregation.tools[${i}].workload`,
+        message: `No backend named "${t.workload}"; known: ${
+          options.backendNames.join(", ") || "(none)"
+        }`,
+        value: t.workload,
+      });
     }
     for (const [orig, o] of Object.entries(t.overrides ?? {})) {
       if (o.name === undefined && o.description === undefined) {
-        out.push({ path: `aggregation.tools[${i}].overrides.${orig}`, message: "An override needs a name or a description" });
+        out.push({
+          path: `aggregation.tools[${i}].overrides.${orig}`,
+          message: "An override needs a name or a description",
+        });
       }
     }
   });
@@ -96,7 +153,13 @@ export function checkSemantics(spec: SemanticInput, options: { standalone: boole
   }
   const names = new Set<string>();
   (spec.compositeTools ?? []).forEach((c, i) => {
-    if (names.has(c.name)) out.push({ path: `compositeTools[${i}].name`, message: "Duplicate composite tool name", value: c.name });
+    if (names.has(c.name)) {
+      out.push({
+        path: `compositeTools[${i}].name`,
+        message: "Duplicate composite tool name",
+        value: c.name,
+      });
+    }
     names.add(c.name);
   });
   return out;

@@ -1,0 +1,193 @@
+/**
+ * A token cache in Redis shared by every vmcp replica, encrypted at rest.
+ *
+ * Values are AES-256-GCM encrypted (WebCrypto) with the full Redis key as associated data, so
+ * a value copied to another key does not decrypt. Redis being down never fails a call: reads
+ * miss and writes are dropped (so tokens are exchanged per call), the outage is logged once,
+ * and the recovery is logged when Redis answers again.
+ * @module
+ */
+
+import { Redis } from "ioredis";
+import type { TokenCache } from "../../core/auth/token_cache.ts";
+import { type Logger, silentLogger } from "../../core/log.ts";
+
+export interface RedisTokenCacheOptions {
+  /** `host:port` (`[v6]:port` for IPv6). */
+  address: string;
+  /** @default 0 */
+  db?: number;
+  /** @default "vmcp:tokens:" */
+  keyPrefix?: string;
+  username?: string;
+  password?: string;
+  /** Connect over TLS. @default false */
+  tls?: boolean;
+  /** Base64 of exactly 32 random bytes (AES-256 key). */
+  encryptionKey: string;
+  /** Cap of the reconnect back-off. @default 5000 */
+  maxReconnectDelayMs?: number;
+  /** Per-command timeout; a slow Redis reads as a miss. @default 500 */
+  commandTimeoutMs?: number;
+  /** @default 2000 */
+  connectTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export interface RedisTokenCache extends TokenCache {
+  /** True while Redis answers. */
+  readonly healthy: boolean;
+  /** Closes the connection (idempotent). */
+  close(): Promise<void>;
+}
+
+function parseAddress(address: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address) ?? /^([^:]+)$/.exec(address);
+  const port = m?.[2] === undefined ? 6379 : Number(m[2]);
+  if (!m || !m[1] || port < 1 || port > 65535) {
+    throw new TypeError(`Invalid tokenCache.redis.address "${address}": expected host:port`);
+  }
+  return { host: m[1], port };
+}
+
+async function importKey(base64: string): Promise<CryptoKey> {
+  let raw: Uint8Array<ArrayBuffer>;
+  try {
+    raw = Uint8Array.from(atob(base64.trim()), (c) => c.charCodeAt(0));
+  } catch {
+    raw = new Uint8Array(0);
+  }
+  if (raw.length !== 32) {
+    throw new TypeError(
+      `Invalid tokenCache.redis encryption key: expected base64 of exactly 32 bytes, got ${raw.length} bytes`,
+    );
+  }
+  return await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const b64 = (b: Uint8Array) => btoa(String.fromCharCode(...b));
+const unb64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+
+/** Encrypts `plain` for `redisKey`: `v1.<iv>.<ciphertext+tag>` (base64). */
+export async function sealValue(key: CryptoKey, redisKey: string, plain: string): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const ct = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv, additionalData: enc.encode(redisKey) },
+    key,
+    enc.encode(plain),
+  );
+  return `v1.${b64(iv)}.${b64(new Uint8Array(ct))}`;
+}
+
+/** Decrypts a sealed value; undefined when malformed, tampered, moved or under another key. */
+export async function openValue(
+  key: CryptoKey,
+  redisKey: string,
+  sealed: string,
+): Promise<string | undefined> {
+  const [v, iv, ct] = sealed.split(".");
+  if (v !== "v1" || !iv || !ct) return undefined;
+  try {
+    const plain = await crypto.subtle.decrypt(
+      { name: "AES-GCM", iv: unb64(iv), additionalData: enc.encode(redisKey) },
+      key,
+      unb64(ct),
+    );
+    return dec.decode(plain);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Connects to Redis (in the background: the cache works — as misses — before Redis is up).
+ * Throws only for invalid options (address, encryption key).
+ */
+export async function createRedisTokenCache(options: RedisTokenCacheOptions): Promise<RedisTokenCache> {
+  const { host, port } = parseAddress(options.address);
+  const cryptoKey = await importKey(options.encryptionKey);
+  const prefix = options.keyPrefix ?? "vmcp:tokens:";
+  const logger = (options.logger ?? silentLogger).with({ component: "redis-token-cache" });
+  const maxDelay = options.maxReconnectDelayMs ?? 5000;
+  let healthy = true;
+  let closed = false;
+
+  const redis = new Redis({
+    host,
+    port,
+    db: options.db ?? 0,
+    username: options.username,
+    password: options.password,
+    tls: options.tls ? { servername: host } : undefined,
+    lazyConnect: false,
+    // ioredis retries forever and queues commands while offline by default: fail fast
+    // instead (a miss), and keep reconnecting in the background with a capped back-off.
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    connectTimeout: options.connectTimeoutMs ?? 2000,
+    commandTimeout: options.commandTimeoutMs ?? 500,
+    retryStrategy: (times) => closed ? null : Math.min(50 * 2 ** Math.min(times, 10), maxDelay),
+  });
+
+  function down(err: unknown): void {
+    if (healthy && !closed) {
+      healthy = false;
+      logger.warn("Redis token cache unavailable; exchanging tokens per call until it recovers", {
+        address: options.address,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+  function up(): void {
+    if (!healthy) {
+      healthy = true;
+      logger.info("Redis token cache recovered", { address: options.address });
+    }
+  }
+  redis.on("error", down);
+  redis.on("ready", up);
+  redis.on("end", () => down(new Error("connection closed")));
+
+  return {
+    get healthy() {
+      return healthy && redis.status === "ready";
+    },
+    async get(key) {
+      if (closed) return undefined;
+      const redisKey = prefix + key;
+      let sealed: string | null;
+      try {
+        sealed = await redis.get(redisKey);
+      } catch (err) {
+        down(err);
+        return undefined;
+      }
+      up();
+      if (sealed === null) return undefined;
+      const plain = await openValue(cryptoKey, redisKey, sealed);
+      if (plain === undefined) logger.warn("dropping an undecryptable token cache entry");
+      return plain;
+    },
+    async set(key, value, ttlMs) {
+      if (closed || !(ttlMs > 0)) return;
+      const redisKey = prefix + key;
+      try {
+        await redis.set(redisKey, await sealValue(cryptoKey, redisKey, value), "PX", Math.ceil(ttlMs));
+        up();
+      } catch (err) {
+        down(err);
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (redis.status === "ready") {
+        await redis.quit().catch(() => redis.disconnect());
+      } else {
+        redis.disconnect();
+      }
+    },
+  };
+}
