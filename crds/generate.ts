@@ -6,6 +6,7 @@
 import YAML from "yaml";
 import { KINDS } from "./kinds.ts";
 import { crdFor } from "./to_crd.ts";
+import { DOCS_FILE, renderCrdDocs } from "./docs.ts";
 
 export const GENERATED_DIR = new URL("./generated/", import.meta.url);
 
@@ -35,6 +36,12 @@ if (import.meta.main) {
     if (current === text) continue;
     drift++;
     if (!check) await Deno.writeTextFile(url, text);
+  }
+  await Deno.mkdir(new URL(".", DOCS_FILE), { recursive: true });
+  const docs = renderCrdDocs();
+  if ((await Deno.readTextFile(DOCS_FILE).catch(() => "")) !== docs) {
+    drift++;
+    if (!check) await Deno.writeTextFile(DOCS_FILE, docs);
   }
   if (check && drift) {
     Deno.stderr.writeSync(

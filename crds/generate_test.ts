@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import YAML from "yaml";
 import { GENERATED_DIR, renderCrds } from "./generate.ts";
+import { DOCS_FILE, renderCrdDocs } from "./docs.ts";
 
 Deno.test("checked-in CRD YAML matches the zod schemas (run `deno task crds` after a schema change)", async () => {
   for (const [name, text] of renderCrds()) {
@@ -31,4 +32,12 @@ Deno.test("every CRD field has a description", () => {
     walk(crd.spec.versions[0].schema.openAPIV3Schema, name);
   }
   assert.deepEqual(missing, []);
+});
+
+Deno.test("docs/reference/crds.md matches the schemas and documents every spec field", async () => {
+  const current = await Deno.readTextFile(DOCS_FILE).catch(() => "(missing)");
+  assert.ok(current === renderCrdDocs(), "docs/reference/crds.md drifted; run deno task crds");
+  for (const field of ["spec.groupRef", "spec.incomingAuth.oidcConfig.inline.issuer", "spec.tokenCache.redis.address", "status.discoveredBackends"]) {
+    assert.ok(current.includes(`\`${field}\``), field);
+  }
 });

@@ -1,0 +1,272 @@
+/**
+ * A watch cache for one resource type, built on client-node's `ListWatch`.
+ *
+ * client-node lists, watches from the list's resourceVersion, relists on 410 Gone and
+ * re-watches when the server closes the stream, but it *stops for good* on any other error
+ * (connection refused, 5xx, discovery failure). This informer restarts it with capped
+ * exponential backoff, forever, until its signal aborts — so it survives an API server
+ * restart without restarting the process.
+ * @module
+ */
+
+import { type KubeConfig, ListWatch, Watch } from "@kubernetes/client-node";
+import type { Clock } from "../../core/clock.ts";
+import { systemClock } from "../../core/clock.ts";
+import type { Logger } from "../../core/log.ts";
+import { silentLogger } from "../../core/log.ts";
+import type { KubeClient, KubeObject } from "./kube.ts";
+
+/** What changed. `update` carries the previous object; it never fires for an unchanged resourceVersion. */
+export type InformerEvent<T extends KubeObject> =
+  | { type: "add"; object: T }
+  | { type: "update"; object: T; old: T }
+  | { type: "delete"; object: T };
+
+export interface InformerOptions {
+  apiVersion: string;
+  kind: string;
+  /** Watch one namespace. @default all namespaces */
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** First restart delay after an error. @default 1000 */
+  minBackoffMs?: number;
+  /** Cap of the restart delay. @default 30000 */
+  maxBackoffMs?: number;
+  /** @default systemClock */
+  clock?: Clock;
+  /** @default silentLogger */
+  logger?: Logger;
+}
+
+/** The client part an informer needs. */
+export type InformerSource = Pick<KubeClient, "kubeConfig" | "resourcePath" | "list">;
+
+function key(namespace: string | undefined, name: string | undefined): string {
+  return `${namespace ?? ""}/${name ?? ""}`;
+}
+
+/** A `Watch` that refuses to start after stop and aborts a watch that connected after stop. */
+class GuardedWatch extends Watch {
+  #stopped: () => boolean;
+  #onOpen: () => void;
+  #active = new Set<{ ctrl: AbortController; done: Promise<void> }>();
+  constructor(config: KubeConfig, stopped: () => boolean, onOpen: () => void) {
+    super(config);
+    this.#stopped = stopped;
+    this.#onOpen = onOpen;
+  }
+  override async watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, obj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    if (this.#stopped()) return new AbortController();
+    this.#onOpen();
+    let finish!: () => void;
+    const entry = { ctrl: new AbortController(), done: new Promise<void>((r) => (finish = r)) };
+    this.#active.add(entry);
+    const ctrl = await super.watch(path, { ...query, allowWatchBookmarks: true }, callback, (err) => {
+      this.#active.delete(entry);
+      finish();
+      if (!this.#stopped()) done(err);
+    });
+    entry.ctrl = ctrl;
+    if (this.#stopped()) ctrl.abort();
+    return ctrl;
+  }
+  /** Aborts open watches and waits (bounded) until their streams closed. */
+  async close(): Promise<void> {
+    const open = [...this.#active];
+    for (const w of open) w.ctrl.abort();
+    let timer: number | undefined;
+    await Promise.race([
+      Promise.all(open.map((w) => w.done)),
+      new Promise((r) => (timer = setTimeout(r, 2000))),
+    ]);
+    clearTimeout(timer);
+  }
+}
+
+/** A self-healing list+watch cache of one resource type; see the module documentation. */
+export class Informer<T extends KubeObject = KubeObject> {
+  #source: InformerSource;
+  #opts: InformerOptions;
+  #clock: Clock;
+  #logger: Logger;
+  #store = new Map<string, T>();
+  #handlers = new Set<(event: InformerEvent<T>) => void>();
+  #synced = false;
+  #syncWaiters: (() => void)[] = [];
+  #running = false;
+
+  constructor(source: InformerSource, options: InformerOptions) {
+    const min = options.minBackoffMs ?? 1000;
+    const max = options.maxBackoffMs ?? 30_000;
+    if (!options.apiVersion || !options.kind) {
+      throw new TypeError(
+        `Cannot create Informer: apiVersion "${options.apiVersion}" and kind "${options.kind}" are required`,
+      );
+    }
+    if (!(min > 0) || !(max >= min)) {
+      throw new RangeError(
+        `Cannot create Informer: backoff "${min}".."${max}" ms must satisfy 0 < minBackoffMs <= maxBackoffMs`,
+      );
+    }
+    this.#source = source;
+    this.#opts = { ...options, minBackoffMs: min, maxBackoffMs: max };
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = (options.logger ?? silentLogger).with({ informer: options.kind });
+  }
+
+  /** Subscribes to changes; returns the unsubscribe function. */
+  on(handler: (event: InformerEvent<T>) => void): () => void {
+    this.#handlers.add(handler);
+    return () => this.#handlers.delete(handler);
+  }
+
+  /** The cached object, if any. Use `""`/`undefined` namespace for cluster-scoped kinds. */
+  get(namespace: string | undefined, name: string): T | undefined {
+    return this.#store.get(key(namespace || undefined, name));
+  }
+
+  /** Cached objects, all or of one namespace. */
+  list(namespace?: string): T[] {
+    const all = [...this.#store.values()];
+    return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);
+  }
+
+  /** True once the first list has been stored (it stays true across relists). */
+  hasSynced(): boolean {
+    return this.#synced;
+  }
+
+  /** Resolves when synced, or `false` if `signal` aborts first. */
+  waitForSync(signal?: AbortSignal): Promise<boolean> {
+    if (this.#synced) return Promise.resolve(true);
+    if (signal?.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const onAbort = () => resolve(false);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#syncWaiters.push(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(true);
+      });
+    });
+  }
+
+  #emit(event: InformerEvent<T>): void {
+    for (const h of this.#handlers) {
+      try {
+        h(event);
+      } catch (err) {
+        this.#logger.error("Informer handler failed", { event: event.type, error: err });
+      }
+    }
+  }
+
+  #markSynced(): void {
+    if (this.#synced) return;
+    this.#synced = true;
+    for (const w of this.#syncWaiters.splice(0)) w();
+  }
+
+  /**
+   * Lists, watches and keeps the cache current until `signal` aborts; then closes the
+   * watch and resolves. Errors never end it: they are logged and retried with backoff.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    if (this.#running) throw new Error(`Cannot run Informer for "${this.#opts.kind}": already running`);
+    this.#running = true;
+    const { apiVersion, kind, namespace } = this.#opts;
+    const min = this.#opts.minBackoffMs!;
+    const max = this.#opts.maxBackoffMs!;
+    const stopped = () => signal.aborted;
+    let backoff = min;
+    let failed: (err: unknown) => void = () => {};
+    const watch = new GuardedWatch(this.#source.kubeConfig, stopped, () => {
+      // The list was stored (ListWatch only watches after a successful list).
+      this.#markSynced();
+    });
+    let lw: ListWatch<T> | undefined;
+    try {
+      while (!signal.aborted) {
+        const failure = new Promise<unknown>((resolve) => (failed = resolve));
+        try {
+          if (!lw) {
+            const path = await this.#source.resourcePath(apiVersion, kind, namespace);
+            lw = this.#makeListWatch(path, watch, signal, (err) => failed(err));
+          }
+          await lw.start();
+          // Healthy: wait for the next error (or shutdown).
+          const err = await Promise.race([
+            failure,
+            new Promise((r) => signal.addEventListener("abort", r, { once: true })),
+          ]);
+          if (signal.aborted) break;
+          this.#logger.warn("Watch failed, restarting", { error: err, backoffMs: backoff });
+        } catch (err) {
+          if (signal.aborted) break;
+          this.#logger.warn("List/watch start failed, retrying", { error: err, backoffMs: backoff });
+        }
+        try {
+          await this.#clock.sleep(backoff, signal);
+        } catch {
+          break;
+        }
+        backoff = Math.min(backoff * 2, max);
+        if (this.#watchWasHealthy) backoff = min;
+        this.#watchWasHealthy = false;
+      }
+    } finally {
+      await lw?.stop();
+      await watch.close();
+      this.#running = false;
+    }
+  }
+
+  #watchWasHealthy = false;
+
+  #makeListWatch(
+    path: string,
+    watch: Watch,
+    signal: AbortSignal,
+    onError: (err: unknown) => void,
+  ): ListWatch<T> {
+    const { apiVersion, kind, namespace, labelSelector, fieldSelector } = this.#opts;
+    const listFn = async () => {
+      const list = await this.#source.list<T>(apiVersion, kind, namespace, labelSelector, { signal });
+      // deno-lint-ignore no-explicit-any
+      return list as any;
+    };
+    const delayFn = (ms: number) => this.#clock.sleep(ms, signal).catch(() => {});
+    const lw = new ListWatch<T>(path, watch, listFn, false, labelSelector, fieldSelector, { delayFn });
+    lw.on("add", (obj) => {
+      this.#watchWasHealthy = true;
+      const k = key(obj.metadata?.namespace, obj.metadata?.name);
+      const old = this.#store.get(k);
+      this.#store.set(k, obj);
+      this.#emit(old ? { type: "update", object: obj, old } : { type: "add", object: obj });
+    });
+    lw.on("update", (obj) => {
+      this.#watchWasHealthy = true;
+      const k = key(obj.metadata?.namespace, obj.metadata?.name);
+      const old = this.#store.get(k);
+      this.#store.set(k, obj);
+      if (!old) this.#emit({ type: "add", object: obj });
+      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) {
+        this.#emit({ type: "update", object: obj, old });
+      }
+    });
+    lw.on("delete", (obj) => {
+      this.#watchWasHealthy = true;
+      const k = key(obj.metadata?.namespace, obj.metadata?.name);
+      const last = this.#store.get(k) ?? obj;
+      this.#store.delete(k);
+      this.#emit({ type: "delete", object: { ...last, ...obj } });
+    });
+    lw.on("error", (err) => onError(err));
+    return lw;
+  }
+}
