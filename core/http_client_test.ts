@@ -93,7 +93,9 @@ Deno.test("a redirect within the same origin is followed with the original heade
   const server = await listen((req) => {
     const path = new URL(req.url).pathname;
     if (path === "/start") return Response.redirect(new URL("/final", req.url), 302);
-    if (path === "/post") return new Response(null, { status: 307, headers: { location: "/echo" } });
+    if (path === "/post") {
+      return new Response(null, { status: 307, headers: { location: "/echo" } });
+    }
     seen.push(req.headers.get("authorization"));
     return new Response(req.method === "POST" ? req.body : "final");
   });

@@ -43,7 +43,10 @@ export class EventRecorder {
   #logger: Logger;
   #seen = new Map<string, Folded>();
 
-  constructor(kube: Pick<KubeApi, "create" | "patch">, options: { component: string; clock: Clock; logger: Logger }) {
+  constructor(
+    kube: Pick<KubeApi, "create" | "patch">,
+    options: { component: string; clock: Clock; logger: Logger },
+  ) {
     this.#kube = kube;
     this.#component = options.component;
     this.#clock = options.clock;
@@ -113,7 +116,11 @@ export class EventRecorder {
   }
 
   async #patchEvent(f: Folded, nowString: string): Promise<void> {
-    const ref = { apiVersion: "v1", kind: "Event", metadata: { name: f.name, namespace: f.namespace } };
+    const ref = {
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: { name: f.name, namespace: f.namespace },
+    };
     await this.#kube.patch(ref, { count: f.count, lastTimestamp: nowString });
   }
 }

@@ -9,7 +9,13 @@
  * @module
  */
 
-import { type KubeConfig, ListWatch, Watch } from "@kubernetes/client-node";
+import {
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  ListWatch,
+  Watch,
+} from "@kubernetes/client-node";
 import type { Clock } from "../../core/clock.ts";
 import { systemClock } from "../../core/clock.ts";
 import type { Logger } from "../../core/log.ts";
@@ -46,15 +52,21 @@ function key(namespace: string | undefined, name: string | undefined): string {
   return `${namespace ?? ""}/${name ?? ""}`;
 }
 
+interface WatchHooks {
+  stopped(): boolean;
+  /** A watch is about to open: ListWatch opens one only after storing a list. */
+  opening(): void;
+  /** The server accepted the watch (HTTP 200). */
+  connected(): void;
+}
+
 /** A `Watch` that refuses to start after stop and aborts a watch that connected after stop. */
 class GuardedWatch extends Watch {
-  #stopped: () => boolean;
-  #onOpen: () => void;
+  #hooks: WatchHooks;
   #active = new Set<{ ctrl: AbortController; done: Promise<void> }>();
-  constructor(config: KubeConfig, stopped: () => boolean, onOpen: () => void) {
+  constructor(config: KubeConfig, hooks: WatchHooks) {
     super(config);
-    this.#stopped = stopped;
-    this.#onOpen = onOpen;
+    this.#hooks = hooks;
   }
   override async watch(
     path: string,
@@ -62,25 +74,31 @@ class GuardedWatch extends Watch {
     callback: (phase: string, obj: unknown, watchObj?: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
-    if (this.#stopped()) return new AbortController();
-    this.#onOpen();
+    if (this.#hooks.stopped()) return new AbortController();
+    this.#hooks.opening();
     let finish!: () => void;
     const entry = { ctrl: new AbortController(), done: new Promise<void>((r) => (finish = r)) };
     this.#active.add(entry);
-    const ctrl = await super.watch(path, { ...query, allowWatchBookmarks: true }, callback, (err) => {
-      this.#active.delete(entry);
-      finish();
-      if (!this.#stopped()) done(err);
-    });
+    const ctrl = await super.watch(
+      path,
+      { ...query, allowWatchBookmarks: true },
+      callback,
+      (err) => {
+        this.#active.delete(entry);
+        finish();
+        if (!this.#hooks.stopped()) done(err);
+      },
+    );
     entry.ctrl = ctrl;
-    if (this.#stopped()) ctrl.abort();
+    if (this.#hooks.stopped()) ctrl.abort();
+    else if (this.#active.has(entry)) this.#hooks.connected();
     return ctrl;
   }
   /** Aborts open watches and waits (bounded) until their streams closed. */
   async close(): Promise<void> {
     const open = [...this.#active];
     for (const w of open) w.ctrl.abort();
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       Promise.all(open.map((w) => w.done)),
       new Promise((r) => (timer = setTimeout(r, 2000))),
@@ -177,19 +195,22 @@ export class Informer<T extends KubeObject = KubeObject> {
    * watch and resolves. Errors never end it: they are logged and retried with backoff.
    */
   async run(signal: AbortSignal): Promise<void> {
-    if (this.#running) throw new Error(`Cannot run Informer for "${this.#opts.kind}": already running`);
+    if (this.#running) {
+      throw new Error(`Cannot run Informer for "${this.#opts.kind}": already running`);
+    }
     this.#running = true;
     const { apiVersion, kind, namespace } = this.#opts;
     const min = this.#opts.minBackoffMs!;
     const max = this.#opts.maxBackoffMs!;
-    const stopped = () => signal.aborted;
     let backoff = min;
     let failed: (err: unknown) => void = () => {};
-    const watch = new GuardedWatch(this.#source.kubeConfig, stopped, () => {
-      // The list was stored (ListWatch only watches after a successful list).
-      this.#markSynced();
+    const watch = new GuardedWatch(this.#source.kubeConfig, {
+      stopped: () => signal.aborted,
+      opening: () => this.#markSynced(),
+      connected: () => (backoff = min),
     });
-    let lw: ListWatch<T> | undefined;
+    const aborted = new Promise((r) => signal.addEventListener("abort", r, { once: true }));
+    let lw: ListWatch<KubernetesObject> | undefined;
     try {
       while (!signal.aborted) {
         const failure = new Promise<unknown>((resolve) => (failed = resolve));
@@ -200,15 +221,15 @@ export class Informer<T extends KubeObject = KubeObject> {
           }
           await lw.start();
           // Healthy: wait for the next error (or shutdown).
-          const err = await Promise.race([
-            failure,
-            new Promise((r) => signal.addEventListener("abort", r, { once: true })),
-          ]);
+          const err = await Promise.race([failure, aborted]);
           if (signal.aborted) break;
           this.#logger.warn("Watch failed, restarting", { error: err, backoffMs: backoff });
         } catch (err) {
           if (signal.aborted) break;
-          this.#logger.warn("List/watch start failed, retrying", { error: err, backoffMs: backoff });
+          this.#logger.warn("List/watch start failed, retrying", {
+            error: err,
+            backoffMs: backoff,
+          });
         }
         try {
           await this.#clock.sleep(backoff, signal);
@@ -216,8 +237,6 @@ export class Informer<T extends KubeObject = KubeObject> {
           break;
         }
         backoff = Math.min(backoff * 2, max);
-        if (this.#watchWasHealthy) backoff = min;
-        this.#watchWasHealthy = false;
       }
     } finally {
       await lw?.stop();
@@ -226,31 +245,37 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
   }
 
-  #watchWasHealthy = false;
-
   #makeListWatch(
     path: string,
     watch: Watch,
     signal: AbortSignal,
     onError: (err: unknown) => void,
-  ): ListWatch<T> {
+  ): ListWatch<KubernetesObject> {
     const { apiVersion, kind, namespace, labelSelector, fieldSelector } = this.#opts;
     const listFn = async () => {
-      const list = await this.#source.list<T>(apiVersion, kind, namespace, labelSelector, { signal });
-      // deno-lint-ignore no-explicit-any
-      return list as any;
+      const list = await this.#source.list(apiVersion, kind, namespace, labelSelector, { signal });
+      // Plain JSON; client-node's types claim Dates where the wire has strings.
+      return list as unknown as KubernetesListObject<KubernetesObject>;
     };
     const delayFn = (ms: number) => this.#clock.sleep(ms, signal).catch(() => {});
-    const lw = new ListWatch<T>(path, watch, listFn, false, labelSelector, fieldSelector, { delayFn });
-    lw.on("add", (obj) => {
-      this.#watchWasHealthy = true;
+    const lw = new ListWatch<KubernetesObject>(
+      path,
+      watch,
+      listFn,
+      false,
+      labelSelector,
+      fieldSelector,
+      { delayFn },
+    );
+    lw.on("add", (o) => {
+      const obj = o as unknown as T;
       const k = key(obj.metadata?.namespace, obj.metadata?.name);
       const old = this.#store.get(k);
       this.#store.set(k, obj);
       this.#emit(old ? { type: "update", object: obj, old } : { type: "add", object: obj });
     });
-    lw.on("update", (obj) => {
-      this.#watchWasHealthy = true;
+    lw.on("update", (o) => {
+      const obj = o as unknown as T;
       const k = key(obj.metadata?.namespace, obj.metadata?.name);
       const old = this.#store.get(k);
       this.#store.set(k, obj);
@@ -259,12 +284,11 @@ export class Informer<T extends KubeObject = KubeObject> {
         this.#emit({ type: "update", object: obj, old });
       }
     });
-    lw.on("delete", (obj) => {
-      this.#watchWasHealthy = true;
+    lw.on("delete", (o) => {
+      const obj = o as unknown as T;
       const k = key(obj.metadata?.namespace, obj.metadata?.name);
-      const last = this.#store.get(k) ?? obj;
       this.#store.delete(k);
-      this.#emit({ type: "delete", object: { ...last, ...obj } });
+      this.#emit({ type: "delete", object: obj });
     });
     lw.on("error", (err) => onError(err));
     return lw;

@@ -12,9 +12,7 @@ import {
   HttpMethod,
   KubeConfig,
   KubernetesObjectApi,
-  Observable,
   PatchStrategy,
-  RequestContext,
 } from "@kubernetes/client-node";
 import type { Clock } from "../../core/clock.ts";
 import { systemClock } from "../../core/clock.ts";
@@ -118,7 +116,11 @@ export interface KubeApi {
   /** Merge (or JSON) patch of the object `obj` names (apiVersion, kind, metadata.name/namespace). */
   patch<T extends KubeObject>(obj: KubeObject, patch: unknown, options?: PatchOptions): Promise<T>;
   /** Merge (or JSON) patch on the `status` subresource of the object `obj` names. */
-  patchStatus<T extends KubeObject>(obj: KubeObject, patch: unknown, options?: PatchOptions): Promise<T>;
+  patchStatus<T extends KubeObject>(
+    obj: KubeObject,
+    patch: unknown,
+    options?: PatchOptions,
+  ): Promise<T>;
   /** Deletes; resolves `false` when the object was already gone (404). */
   delete(
     apiVersion: string,
@@ -155,6 +157,17 @@ export class KubeApiError extends Error {
     this.reason = reason;
     this.apiMessage = apiMessage;
   }
+}
+
+function parseStatus(body: unknown): { reason?: string; message?: string } {
+  if (typeof body === "string") {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      return {};
+    }
+  }
+  return body && typeof body === "object" ? body as { reason?: string; message?: string } : {};
 }
 
 /** True for a {@link KubeApiError} with the given status. */
@@ -199,19 +212,22 @@ export function createKubeClient(options: KubeClientOptions = {}): KubeClient {
   return new KubeClient(loadKubeConfig(options), options);
 }
 
-/** Internal: exposes client-node's discovery (kind → resource path) and raw requests. */
+interface DiscoveryList {
+  resources: { name: string; kind: string; namespaced: boolean }[];
+}
+
+/** Internal: client-node's request plumbing (auth, TLS dispatcher, fetch) for raw requests. */
 class ObjectApi extends KubernetesObjectApi {
-  resourcePath(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string> {
-    const metadata: { namespace?: string; name?: string } = {};
-    if (namespace) metadata.namespace = namespace;
-    if (name) metadata.name = name;
-    return this.specUriPath({ apiVersion, kind, metadata }, name ? "read" : "list");
-  }
   async send(
     kc: KubeConfig,
     method: string,
     path: string,
-    init: { query?: Record<string, string>; body?: string; contentType?: string; signal: AbortSignal },
+    init: {
+      query?: Record<string, string>;
+      body?: string;
+      contentType?: string;
+      signal: AbortSignal;
+    },
   ): Promise<{ status: number; text: string }> {
     const ctx = this.configuration.baseServer.makeRequestContext(path, method as HttpMethod);
     for (const [k, v] of Object.entries(init.query ?? {})) ctx.setQueryParam(k, v);
@@ -224,16 +240,6 @@ class ObjectApi extends KubernetesObjectApi {
     ctx.setSignal(init.signal);
     const res = await this.configuration.httpApi.send(ctx).toPromise();
     return { status: res.httpStatusCode, text: await res.body.text() };
-  }
-  /** Bounds requests made by client-node itself (discovery) that carry no signal. */
-  boundRequests(timeoutMs: number): void {
-    this.configuration.middleware.push({
-      pre(ctx: RequestContext) {
-        if (!ctx.getSignal()) ctx.setSignal(AbortSignal.timeout(timeoutMs));
-        return new Observable(Promise.resolve(ctx));
-      },
-      post: (res) => new Observable(Promise.resolve(res)),
-    });
   }
   defaultNs(kc: KubeConfig): string {
     return this.setDefaultNamespace(kc);
@@ -248,6 +254,7 @@ export class KubeClient implements KubeApi {
   readonly requestTimeoutMs: number;
   #api: ObjectApi;
   #events: EventRecorder;
+  #discovery = new Map<string, DiscoveryList>();
 
   constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
     const timeout = options.requestTimeoutMs ?? 30_000;
@@ -257,7 +264,6 @@ export class KubeClient implements KubeApi {
     this.kubeConfig = kubeConfig;
     this.requestTimeoutMs = timeout;
     this.#api = kubeConfig.makeApiClient(ObjectApi);
-    this.#api.boundRequests(timeout);
     this.defaultNamespace = this.#api.defaultNs(kubeConfig);
     this.#events = new EventRecorder(this, {
       component: options.component ?? "vmcp-controller",
@@ -267,8 +273,57 @@ export class KubeClient implements KubeApi {
   }
 
   /** The URL path of a collection (`namespace` optional) or, with `name`, of one object. */
-  resourcePath(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string> {
-    return this.#api.resourcePath(apiVersion, kind, namespace, name);
+  async resourcePath(
+    apiVersion: string,
+    kind: string,
+    namespace?: string,
+    name?: string,
+  ): Promise<string> {
+    const resource = await this.#discover(apiVersion, kind);
+    const parts = [apiVersion.includes("/") ? "/apis" : "/api", apiVersion];
+    if (resource.namespaced && namespace) parts.push("namespaces", encodeURIComponent(namespace));
+    parts.push(resource.name);
+    if (name) parts.push(encodeURIComponent(name));
+    return parts.join("/");
+  }
+
+  /** Kind → resource via the group-version's APIResourceList; re-read once on a miss (new CRDs). */
+  async #discover(
+    apiVersion: string,
+    kind: string,
+  ): Promise<{ name: string; namespaced: boolean }> {
+    const find = (list: DiscoveryList | undefined) =>
+      list?.resources.find((r) => r.kind === kind && !r.name.includes("/"));
+    const hit = find(this.#discovery.get(apiVersion));
+    if (hit) return hit;
+    const path = (apiVersion.includes("/") ? "/apis/" : "/api/") + apiVersion;
+    const context = `Discover ${kind} in "${apiVersion}"`;
+    let list: DiscoveryList;
+    try {
+      list = (await this.#call("Discover", `"${apiVersion}"`, HttpMethod.GET, path, {}))
+        .json as DiscoveryList;
+    } catch (err) {
+      if (isStatus(err, 404)) {
+        throw new KubeApiError(
+          404,
+          "UnknownKind",
+          `the server does not serve "${apiVersion}"`,
+          context,
+        );
+      }
+      throw err;
+    }
+    this.#discovery.set(apiVersion, list);
+    const found = find(list);
+    if (!found) {
+      throw new KubeApiError(
+        404,
+        "UnknownKind",
+        `the server does not serve ${kind} in "${apiVersion}"`,
+        context,
+      );
+    }
+    return found;
   }
 
   async #call(
@@ -276,7 +331,11 @@ export class KubeClient implements KubeApi {
     target: string,
     method: string,
     path: string,
-    options: RequestOptions & { query?: Record<string, string>; body?: unknown; contentType?: string },
+    options: RequestOptions & {
+      query?: Record<string, string>;
+      body?: unknown;
+      contentType?: string;
+    },
   ): Promise<{ status: number; json: unknown }> {
     const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -293,7 +352,9 @@ export class KubeClient implements KubeApi {
     } catch (err) {
       if (options.signal?.aborted) throw options.signal.reason;
       if (timeout.aborted) {
-        throw new KubeApiError(0, "Timeout", `no answer within ${timeoutMs}ms`, context, { cause: err });
+        throw new KubeApiError(0, "Timeout", `no answer within ${timeoutMs}ms`, context, {
+          cause: err,
+        });
       }
       const msg = err instanceof Error ? err.message : String(err);
       throw new KubeApiError(0, "NetworkError", msg, context, { cause: err });
@@ -305,7 +366,7 @@ export class KubeClient implements KubeApi {
       json = undefined;
     }
     if (res.status < 200 || res.status > 299) {
-      const st = (json ?? {}) as { reason?: string; message?: string };
+      const st = parseStatus(json);
       throw new KubeApiError(
         res.status,
         st.reason ?? "Unknown",
@@ -340,7 +401,8 @@ export class KubeClient implements KubeApi {
   ): Promise<T | undefined> {
     const path = await this.resourcePath(apiVersion, kind, namespace, name);
     try {
-      return (await this.#call("Get", `${kind} "${name}"`, HttpMethod.GET, path, options)).json as T;
+      return (await this.#call("Get", `${kind} "${name}"`, HttpMethod.GET, path, options))
+        .json as T;
     } catch (err) {
       if (isStatus(err, 404)) return undefined;
       throw err;
@@ -374,31 +436,43 @@ export class KubeClient implements KubeApi {
   async create<T extends KubeObject>(obj: T, options: RequestOptions = {}): Promise<T> {
     const { apiVersion, kind } = obj;
     if (!apiVersion || !kind) {
-      throw new TypeError(`Cannot create object: apiVersion "${apiVersion}" and kind "${kind}" are required`);
+      throw new TypeError(
+        `Cannot create object: apiVersion "${apiVersion}" and kind "${kind}" are required`,
+      );
     }
     const ns = obj.metadata?.namespace;
     const path = await this.resourcePath(apiVersion, kind, ns);
     const target = `${kind} "${ns ? ns + "/" : ""}${obj.metadata?.name ?? ""}"`;
-    return (await this.#call("Create", target, HttpMethod.POST, path, { ...options, body: obj })).json as T;
+    return (await this.#call("Create", target, HttpMethod.POST, path, { ...options, body: obj }))
+      .json as T;
   }
 
   async replace<T extends KubeObject>(obj: T, options: RequestOptions = {}): Promise<T> {
     const { path, target } = await this.#pathOf(obj, "replace");
-    return (await this.#call("Replace", target, HttpMethod.PUT, path, { ...options, body: obj })).json as T;
+    return (await this.#call("Replace", target, HttpMethod.PUT, path, { ...options, body: obj }))
+      .json as T;
   }
 
   async #apply<T extends KubeObject>(obj: T, options: ApplyOptions, sub: string, force: boolean) {
     if (!options.fieldManager) {
-      throw new TypeError(`Cannot apply object: fieldManager "${options.fieldManager}" must be non-empty`);
+      throw new TypeError(
+        `Cannot apply object: fieldManager "${options.fieldManager}" must be non-empty`,
+      );
     }
     const { path, target } = await this.#pathOf(obj, "apply");
     const query = { fieldManager: options.fieldManager, force: String(options.force ?? force) };
-    return (await this.#call(sub ? "Apply status of" : "Apply", target, HttpMethod.PATCH, path + sub, {
-      ...options,
-      query,
-      body: obj,
-      contentType: PatchStrategy.ServerSideApply,
-    })).json as T;
+    return (await this.#call(
+      sub ? "Apply status of" : "Apply",
+      target,
+      HttpMethod.PATCH,
+      path + sub,
+      {
+        ...options,
+        query,
+        body: obj,
+        contentType: PatchStrategy.ServerSideApply,
+      },
+    )).json as T;
   }
 
   apply<T extends KubeObject>(obj: T, options: ApplyOptions): Promise<T> {
@@ -409,23 +483,42 @@ export class KubeClient implements KubeApi {
     return this.#apply(obj, options, "/status", false);
   }
 
-  async #patch<T extends KubeObject>(obj: KubeObject, patch: unknown, options: PatchOptions, sub: string) {
+  async #patch<T extends KubeObject>(
+    obj: KubeObject,
+    patch: unknown,
+    options: PatchOptions,
+    sub: string,
+  ) {
     const { path, target } = await this.#pathOf(obj, "patch");
     const query: Record<string, string> = {};
     if (options.fieldManager) query.fieldManager = options.fieldManager;
-    return (await this.#call(sub ? "Patch status of" : "Patch", target, HttpMethod.PATCH, path + sub, {
-      ...options,
-      query,
-      body: patch,
-      contentType: options.type === "json" ? PatchStrategy.JsonPatch : PatchStrategy.MergePatch,
-    })).json as T;
+    return (await this.#call(
+      sub ? "Patch status of" : "Patch",
+      target,
+      HttpMethod.PATCH,
+      path + sub,
+      {
+        ...options,
+        query,
+        body: patch,
+        contentType: options.type === "json" ? PatchStrategy.JsonPatch : PatchStrategy.MergePatch,
+      },
+    )).json as T;
   }
 
-  patch<T extends KubeObject>(obj: KubeObject, patch: unknown, options: PatchOptions = {}): Promise<T> {
+  patch<T extends KubeObject>(
+    obj: KubeObject,
+    patch: unknown,
+    options: PatchOptions = {},
+  ): Promise<T> {
     return this.#patch<T>(obj, patch, options, "");
   }
 
-  patchStatus<T extends KubeObject>(obj: KubeObject, patch: unknown, options: PatchOptions = {}): Promise<T> {
+  patchStatus<T extends KubeObject>(
+    obj: KubeObject,
+    patch: unknown,
+    options: PatchOptions = {},
+  ): Promise<T> {
     return this.#patch<T>(obj, patch, options, "/status");
   }
 
@@ -444,7 +537,10 @@ export class KubeClient implements KubeApi {
     };
     if (options.uid) body.preconditions = { uid: options.uid };
     try {
-      await this.#call("Delete", `${kind} "${name}"`, HttpMethod.DELETE, path, { ...options, body });
+      await this.#call("Delete", `${kind} "${name}"`, HttpMethod.DELETE, path, {
+        ...options,
+        body,
+      });
       return true;
     } catch (err) {
       if (isStatus(err, 404)) return false;

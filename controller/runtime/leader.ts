@@ -122,7 +122,9 @@ export class LeaderElector {
         `Cannot create LeaderElector: namespace "${options.namespace}" and name "${options.name}" must be non-empty`,
       );
     }
-    if (!(retry > 0)) throw new RangeError(`Cannot create LeaderElector: retryPeriodMs "${retry}" must be > 0`);
+    if (!(retry > 0)) {
+      throw new RangeError(`Cannot create LeaderElector: retryPeriodMs "${retry}" must be > 0`);
+    }
     if (!(lease > renew)) {
       throw new RangeError(
         `Cannot create LeaderElector: leaseDurationMs "${lease}" must be greater than renewDeadlineMs "${renew}"`,
@@ -164,7 +166,9 @@ export class LeaderElector {
    */
   async run(signal: AbortSignal): Promise<void> {
     if (this.#ran) {
-      throw new Error(`Cannot run LeaderElector "${this.identity}" twice: it is fail-stop, create a new one`);
+      throw new Error(
+        `Cannot run LeaderElector "${this.identity}" twice: it is fail-stop, create a new one`,
+      );
     }
     this.#ran = true;
     if (!(await this.#acquire(signal))) return;
@@ -185,7 +189,10 @@ export class LeaderElector {
     if (end === "cancelled") {
       // Let the leader's work wind down (bounded) before a successor may start.
       const bound = new AbortController();
-      await Promise.race([work, this.#clock.sleep(this.renewDeadlineMs, bound.signal).catch(() => {})]);
+      await Promise.race([
+        work,
+        this.#clock.sleep(this.renewDeadlineMs, bound.signal).catch(() => {}),
+      ]);
       bound.abort();
       if (this.#opts.releaseOnCancel ?? true) await this.#release();
       this.#logger.info("Stopped leading (shutdown)");

@@ -70,9 +70,13 @@ export class WorkQueue<K = string> {
   constructor(options: WorkQueueOptions = {}) {
     const base = options.baseDelayMs ?? 5;
     const max = options.maxDelayMs ?? 1_000_000;
-    if (!(base > 0)) throw new RangeError(`Cannot create WorkQueue: baseDelayMs "${base}" must be > 0`);
+    if (!(base > 0)) {
+      throw new RangeError(`Cannot create WorkQueue: baseDelayMs "${base}" must be > 0`);
+    }
     if (!(max >= base)) {
-      throw new RangeError(`Cannot create WorkQueue: maxDelayMs "${max}" must be >= baseDelayMs "${base}"`);
+      throw new RangeError(
+        `Cannot create WorkQueue: maxDelayMs "${max}" must be >= baseDelayMs "${base}"`,
+      );
     }
     this.#clock = options.clock ?? systemClock;
     this.#base = base;

@@ -91,7 +91,7 @@ export interface Candidate {
 
 /** Result of a conflict-resolution strategy. */
 export interface Resolution<C extends Candidate> {
-  /** Advertised name → the candidate that owns it. */
+  /** Advertised name → the candidate that owns it, inserted in name order. */
   winners: Map<string, C>;
   /** Candidates that lost, with the name they would have had. */
   dropped: { candidate: C; name: string }[];

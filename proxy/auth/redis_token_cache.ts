@@ -102,7 +102,8 @@ export async function openValue(
 }
 
 /**
- * Connects to Redis (in the background: the cache works — as misses — before Redis is up).
+ * Connects to Redis, waiting at most `connectTimeoutMs` for the first connection; when Redis
+ * is not there the cache still works (as misses) and keeps reconnecting in the background.
  * Throws only for invalid options (address, encryption key).
  */
 export async function createRedisTokenCache(options: RedisTokenCacheOptions): Promise<RedisTokenCache> {
@@ -146,9 +147,23 @@ export async function createRedisTokenCache(options: RedisTokenCacheOptions): Pr
       logger.info("Redis token cache recovered", { address: options.address });
     }
   }
+  // Give the first connection a moment, so start-up is not logged as an outage; after that
+  // the cache works (as misses) whether or not Redis is there.
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off("ready", done);
+      redis.off("error", done);
+      resolve();
+    };
+    const timer = setTimeout(done, options.connectTimeoutMs ?? 2000);
+    redis.once("ready", done);
+    redis.once("error", done);
+  });
   redis.on("error", down);
   redis.on("ready", up);
   redis.on("end", () => down(new Error("connection closed")));
+  if (redis.status !== "ready") down(new Error(`not connected (${redis.status})`));
 
   return {
     get healthy() {

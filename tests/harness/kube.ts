@@ -201,7 +201,9 @@ function kubeconfigYaml(url: string, caPem: string, token: string): string {
 }
 
 /** Starts etcd and kube-apiserver on free loopback ports; see {@link KubeCluster}. */
-export async function startKubeCluster(options: StartKubeClusterOptions = {}): Promise<KubeCluster> {
+export async function startKubeCluster(
+  options: StartKubeClusterOptions = {},
+): Promise<KubeCluster> {
   const binDir = options.binDir ?? await ensureClusterBins();
   const timeoutMs = options.startTimeoutMs ?? 90_000;
   const dir = await Deno.makeTempDir({ prefix: "vmcp-kube-" });

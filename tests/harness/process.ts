@@ -63,7 +63,7 @@ export function spawnService(options: SpawnServiceOptions): ServiceProcess {
         return;
       }
       signal("SIGTERM");
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const killed = new Promise<void>((resolve) => {
         timer = setTimeout(() => {
           signal("SIGKILL");

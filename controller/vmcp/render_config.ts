@@ -1,0 +1,168 @@
+/**
+ * Renders the proxy config (`crds/vmcp_config.ts`) a VirtualMCPServer's ConfigMap carries:
+ * the spec, the group's MCPServers as `backends[]`, referenced composite tool definitions
+ * inlined, auth references resolved and Secrets turned into environment variable names.
+ * Pure: every input is passed in.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import YAML from "yaml";
+import type { VirtualMCPServerSpec } from "../../crds/virtualmcpserver.ts";
+import type { MCPExternalAuthConfigSpec, MCPServerSpec } from "../../crds/backends.ts";
+import type { CompositeToolSpec } from "../../crds/composite_tool.ts";
+import type { Problem } from "../../core/config/problems.ts";
+import { validateConfig } from "../../core/config/load.ts";
+import { mcpServerEndpoint } from "../mcpserver/backend.ts";
+import { VMCP_PORT } from "../meta.ts";
+import { SecretEnvCollector, type SecretEnvVar } from "./secret_env.ts";
+import {
+  type AuthContext,
+  convertExternalAuthConfig,
+  lookupAuthConfig,
+  resolveIncomingAuth,
+  resolveOutgoingAuth,
+  resolveSessionStorage,
+  resolveTokenCache,
+} from "./render_auth.ts";
+
+export interface MemberServer {
+  name: string;
+  spec: MCPServerSpec;
+}
+
+export interface RenderInput {
+  name: string;
+  namespace: string;
+  /** The parsed spec (defaults applied). */
+  spec: VirtualMCPServerSpec;
+  /** The group's MCPServers. */
+  servers: readonly MemberServer[];
+  /** MCPExternalAuthConfigs of the namespace by name (parsed specs). */
+  authConfigs: ReadonlyMap<string, MCPExternalAuthConfigSpec>;
+  /** VirtualMCPCompositeToolDefinitions of the namespace by name (parsed specs). */
+  compositeDefs: ReadonlyMap<string, CompositeToolSpec>;
+}
+
+export interface RenderResult {
+  /** The proxy config object (what config.yaml holds). */
+  config: Record<string, unknown>;
+  /** Environment variables the Deployment fills from Secrets. */
+  env: SecretEnvVar[];
+  /** Unresolvable auth references (MCPExternalAuthConfig not found). */
+  authProblems: Problem[];
+  /** Unresolvable or duplicate composite tool references. */
+  compositeProblems: Problem[];
+  /** What the proxy's own loader reports about the rendered config. */
+  configProblems: Problem[];
+}
+
+function setIf(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (value !== undefined) out[key] = value;
+}
+
+function renderBackends(input: RenderInput, ctx: AuthContext): Record<string, unknown>[] {
+  const discovered = (input.spec.outgoingAuth?.source ?? "discovered") !== "inline";
+  return [...input.servers].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    .map((s) => {
+      const ep = mcpServerEndpoint(s.name, input.namespace, s.spec);
+      const b: Record<string, unknown> = { name: s.name, transport: ep.transport, url: ep.url };
+      const ref = s.spec.externalAuthConfigRef?.name;
+      if (discovered && ref) {
+        const cfg = lookupAuthConfig(ref, `MCPServer ${s.name}: spec.externalAuthConfigRef.name`, ctx);
+        if (cfg) {
+          b.auth = convertExternalAuthConfig(cfg, [s.name], ctx);
+          b.authConfigRef = ref;
+        }
+      }
+      return b;
+    });
+}
+
+function renderCompositeTools(input: RenderInput, problems: Problem[]): unknown[] | undefined {
+  const inline = input.spec.compositeTools ?? [];
+  const refs = input.spec.compositeToolRefs ?? [];
+  if (!inline.length && !refs.length) return undefined;
+  const out: unknown[] = inline.map((t) => structuredClone(t));
+  const names = new Set(inline.map((t) => t.name));
+  refs.forEach((r, i) => {
+    const def = input.compositeDefs.get(r.name);
+    if (!def) {
+      problems.push({
+        path: `compositeToolRefs[${i}].name`,
+        message: `VirtualMCPCompositeToolDefinition "${r.name}" not found in this namespace`,
+        value: r.name,
+      });
+      return;
+    }
+    if (names.has(def.name)) {
+      problems.push({
+        path: `compositeToolRefs[${i}].name`,
+        message: `Defines tool "${def.name}", which another composite tool already defines`,
+        value: r.name,
+      });
+      return;
+    }
+    names.add(def.name);
+    out.push(structuredClone(def));
+  });
+  return out;
+}
+
+/** Renders the proxy config and validates it with the proxy's own loader. */
+export function renderProxyConfig(input: RenderInput): RenderResult {
+  const env = new SecretEnvCollector();
+  const authProblems: Problem[] = [];
+  const compositeProblems: Problem[] = [];
+  const ctx: AuthContext = { authConfigs: input.authConfigs, env, problems: authProblems };
+  const spec = input.spec;
+  const config: Record<string, unknown> = { name: input.name, namespace: input.namespace };
+  config.groupRef = { name: spec.groupRef.name };
+  if (spec.incomingAuth) config.incomingAuth = resolveIncomingAuth(spec.incomingAuth, ctx);
+  if (spec.outgoingAuth) config.outgoingAuth = resolveOutgoingAuth(spec.outgoingAuth, ctx);
+  setIf(config, "aggregation", spec.aggregation && structuredClone(spec.aggregation));
+  if (spec.tokenCache) config.tokenCache = resolveTokenCache(spec.tokenCache, ctx);
+  setIf(config, "operational", spec.operational && structuredClone(spec.operational));
+  setIf(config, "compositeTools", renderCompositeTools(input, compositeProblems));
+  if (spec.sessionStorage) config.sessionStorage = resolveSessionStorage(spec.sessionStorage, ctx);
+  config.backends = renderBackends(input, ctx);
+  config.server = { host: "0.0.0.0", port: VMCP_PORT };
+  const { problems } = validateConfig(config, { standalone: false });
+  return {
+    config,
+    env: env.vars,
+    authProblems,
+    compositeProblems,
+    configProblems: problems,
+  };
+}
+
+/** Keys sorted at every level, so equal configs give byte-identical text. */
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v !== undefined) out[k] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+/**
+ * Deterministic YAML of a config: sorted keys, no anchors, YAML 1.1 quoting (the proxy's
+ * loader reads YAML 1.1, so strings like `on` or `0755` are quoted).
+ */
+export function configYaml(config: unknown): string {
+  return YAML.stringify(sortKeys(config), {
+    version: "1.1",
+    lineWidth: 0,
+    aliasDuplicateObjects: false,
+  });
+}
+
+/** Lower-case hex sha256 of `text`. */
+export function sha256(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}

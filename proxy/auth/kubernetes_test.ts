@@ -1,0 +1,121 @@
+/**
+ * TokenReview verification against the real kube-apiserver of tests/harness/kube.ts.
+ */
+import assert from "node:assert/strict";
+import { ManualClock } from "../../core/clock.ts";
+import { createTestNamespace, getTestCluster, kubeRequest } from "../../tests/harness/kube.ts";
+import { AuthError } from "./errors.ts";
+import type { FetchFn } from "./http.ts";
+import { createTokenReviewVerifier } from "./kubernetes.ts";
+
+const cluster = await getTestCluster();
+
+async function serviceAccountToken(ns: string, name: string, audiences: string[]): Promise<string> {
+  await kubeRequest(cluster, "POST", `/api/v1/namespaces/${ns}/serviceaccounts`, {
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    metadata: { name },
+  }, { raw: true });
+  const tr = await kubeRequest<{ status: { token: string } }>(
+    cluster,
+    "POST",
+    `/api/v1/namespaces/${ns}/serviceaccounts/${name}/token`,
+    {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: { audiences, expirationSeconds: 600 },
+    },
+  );
+  return tr.status.token;
+}
+
+async function rejectsWith(p: Promise<unknown>, code: string, message: RegExp) {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof AuthError, String(e));
+    assert.equal(e.code, code);
+    assert.match(e.message, message);
+    return true;
+  });
+}
+
+Deno.test("a service-account token is verified by TokenReview with the proxy's own token from a file", async () => {
+  await using ns = await createTestNamespace(cluster, "tokenreview");
+  const binding = `vmcp-proxy-${ns.name}`;
+  await kubeRequest(cluster, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRoleBinding",
+    metadata: { name: binding },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:auth-delegator" },
+    subjects: [{ kind: "ServiceAccount", name: "proxy", namespace: ns.name }],
+  });
+  const dir = await Deno.makeTempDir();
+  let calls = 0;
+  const countingFetch: FetchFn = (input, init) => {
+    calls++;
+    return fetch(input, init);
+  };
+  const clock = new ManualClock(Date.now());
+  const tokenFile = `${dir}/token`;
+  await Deno.writeTextFile(tokenFile, await serviceAccountToken(ns.name, "proxy", ["https://kubernetes.default.svc.cluster.local"]));
+  const verifier = createTokenReviewVerifier({
+    apiServerUrl: cluster.url,
+    tokenFile,
+    caPem: cluster.caPem,
+    audiences: ["vmcp"],
+    fetch: countingFetch,
+    clock,
+  });
+  try {
+    const callerToken = await serviceAccountToken(ns.name, "caller", ["vmcp"]);
+    const id = await verifier.verify(callerToken);
+    assert.equal(id.issuer, "kubernetes");
+    assert.equal(id.subject, `system:serviceaccount:${ns.name}:caller`);
+    assert.ok((id.claims.groups as string[]).includes("system:serviceaccounts"));
+    assert.deepEqual(id.claims.audiences, ["vmcp"]);
+    assert.equal(id.token, callerToken);
+    assert.ok(id.expiresAt! > Date.now());
+
+    await verifier.verify(callerToken);
+    assert.equal(calls, 1, "a positive review is reused");
+    clock.advance(11_000);
+    await verifier.verify(callerToken);
+    assert.equal(calls, 2, "and reviewed again after cacheTtlSeconds");
+
+    const otherAudience = await serviceAccountToken(ns.name, "elsewhere", ["not-vmcp"]);
+    await rejectsWith(verifier.verify(otherAudience), "invalid_token", /not accepted/);
+    await rejectsWith(verifier.verify("garbage"), "invalid_token", /not accepted/);
+
+    const restricted = createTokenReviewVerifier({
+      apiServerUrl: cluster.url,
+      bearerToken: await Deno.readTextFile(tokenFile),
+      caPem: cluster.caPem,
+      audiences: ["vmcp"],
+      namespace: "kube-system",
+    });
+    try {
+      await rejectsWith(restricted.verify(callerToken), "invalid_token", /not an accepted service account/);
+    } finally {
+      restricted.close();
+    }
+  } finally {
+    verifier.close();
+    await kubeRequest(cluster, "DELETE", `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${binding}`, undefined, { raw: true });
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a proxy without the auth-delegator role gets an unavailable error that names the role", async () => {
+  await using ns = await createTestNamespace(cluster, "tokenreview-norbac");
+  const proxyToken = await serviceAccountToken(ns.name, "proxy", ["https://kubernetes.default.svc.cluster.local"]);
+  const verifier = createTokenReviewVerifier({
+    apiServerUrl: cluster.url,
+    bearerToken: proxyToken,
+    caPem: cluster.caPem,
+  });
+  try {
+    const caller = await serviceAccountToken(ns.name, "caller", ["https://kubernetes.default.svc.cluster.local"]);
+    await rejectsWith(verifier.verify(caller), "unavailable", /system:auth-delegator/);
+  } finally {
+    verifier.close();
+  }
+});

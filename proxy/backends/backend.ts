@@ -1,0 +1,270 @@
+/**
+ * One configured backend and its connections.
+ *
+ * - stdio: exactly ONE process and `Client`, shared by every client session and by discovery
+ *   and health probes; respawned on next use if it dies; killed by `close()`.
+ * - streamable-http / sse: a shared connection for discovery and probes, plus one connection
+ *   per client session created lazily on the session's first use of the backend (per-user auth
+ *   headers and backend session state stay per session). `shareHttp` makes sessions use the
+ *   shared connection too.
+ * @module
+ */
+import type { BackendConfig } from "../../crds/vmcp_config.ts";
+import type { Logger } from "../../core/log.ts";
+import type { Identity } from "../../core/auth/identity.ts";
+import type { Progress, RequestId } from "../../core/sdk.ts";
+import { type AnyObject, BackendConnection, type CallContext, type SessionPeer } from "./connection.ts";
+import { type BackendCapabilities, discoverCapabilities } from "./discovery.ts";
+import { BackendTimeoutError, BackendUnavailableError, isBackendAnswer } from "./errors.ts";
+
+/** Outgoing-auth headers for an identity (undefined identity: the proxy's own connection). */
+export type HeadersFor = (
+  identity: Identity | undefined,
+  signal?: AbortSignal,
+) => Promise<Record<string, string>>;
+
+/** What a backend reports to the runtime. */
+export interface BackendEvents {
+  onListChanged(backend: string, kind: "tools" | "resources" | "prompts"): void;
+  /** `session` is the owner of the connection it came on; undefined for a shared connection. */
+  onResourceUpdated(backend: string, session: SessionPeer | undefined, params: AnyObject): void;
+  /** Every finished backend request: feeds metrics, health and the circuit breaker. */
+  onOutcome(backend: string, method: string, ok: boolean, ms: number, error?: unknown): void;
+}
+
+export interface BackendOptions {
+  config: BackendConfig;
+  timeoutMs: number;
+  events: BackendEvents;
+  log: Logger;
+  headersFor?: HeadersFor;
+  /** HTTP backends: client sessions share the proxy's connection. @default false */
+  shareHttp?: boolean;
+}
+
+export interface CallOptions {
+  session?: SessionPeer;
+  relatedRequestId?: RequestId;
+  signal?: AbortSignal;
+  onprogress?: (p: Progress) => void;
+}
+
+export class Backend {
+  readonly name: string;
+  readonly config: BackendConfig;
+  timeoutMs: number;
+  /** Last discovered capabilities; undefined until discovered or after invalidation. */
+  caps: BackendCapabilities | undefined;
+  readonly #opts: BackendOptions;
+  #shared: Promise<BackendConnection> | undefined;
+  readonly #perSession = new Map<string, Promise<BackendConnection>>();
+  /** Shared-connection subscriptions: uri → subscribing session ids. */
+  readonly #subs = new Map<string, Set<string>>();
+  #stopped = false;
+
+  constructor(opts: BackendOptions) {
+    this.#opts = opts;
+    this.name = opts.config.name;
+    this.config = opts.config;
+    this.timeoutMs = opts.timeoutMs;
+  }
+
+  get transport(): string {
+    return this.config.transport;
+  }
+
+  /** True when client sessions use the shared connection. */
+  get sharesConnection(): boolean {
+    return this.config.transport === "stdio" || (this.#opts.shareHttp ?? false);
+  }
+
+  /** Open connections (for tests and /status). */
+  get connectionCount(): number {
+    return (this.#shared ? 1 : 0) + this.#perSession.size;
+  }
+
+  /** The connection a request from `session` uses, connecting lazily. */
+  connectionFor(session?: SessionPeer, signal?: AbortSignal): Promise<BackendConnection> {
+    if (this.#stopped) return Promise.reject(new BackendUnavailableError(this.name, "proxy is shutting down"));
+    if (!session || this.sharesConnection) {
+      return this.#shared ??= this.#open(undefined, signal).catch((err) => {
+        this.#shared = undefined;
+        throw err;
+      });
+    }
+    let conn = this.#perSession.get(session.id);
+    if (!conn) {
+      conn = this.#open(session, signal).catch((err) => {
+        this.#perSession.delete(session.id);
+        throw err;
+      });
+      this.#perSession.set(session.id, conn);
+    }
+    return conn;
+  }
+
+  async #open(owner: SessionPeer | undefined, signal?: AbortSignal): Promise<BackendConnection> {
+    const { headersFor, log, events } = this.#opts;
+    const identity = owner?.identity;
+    const headers = headersFor && this.config.transport !== "stdio"
+      ? (s?: AbortSignal) => headersFor(identity, s)
+      : undefined;
+    const conn: BackendConnection = new BackendConnection(this.config, owner, {
+      onListChanged: (kind) => events.onListChanged(this.name, kind),
+      onResourceUpdated: (c, params) => events.onResourceUpdated(this.name, c.owner, params),
+      onClosed: (c) => this.#forget(c),
+    }, log.with({ backend: this.name }), headers);
+    const started = performance.now();
+    try {
+      await conn.connect(this.timeoutMs, signal);
+    } catch (err) {
+      events.onOutcome(this.name, "initialize", false, performance.now() - started, err);
+      throw err;
+    }
+    if (this.#stopped) {
+      await conn.close();
+      throw new BackendUnavailableError(this.name, "proxy is shutting down");
+    }
+    return conn;
+  }
+
+  /** Drops a closed connection so the next use reconnects. */
+  #forget(conn: BackendConnection): void {
+    if (!conn.owner) {
+      // Only forget if it is still the current shared connection.
+      this.#shared?.then((c) => {
+        if (c === conn) this.#shared = undefined;
+      }, () => {});
+      this.#subs.clear();
+      return;
+    }
+    const id = conn.owner.id;
+    this.#perSession.get(id)?.then((c) => {
+      if (c === conn) this.#perSession.delete(id);
+    }, () => {});
+  }
+
+  /** Sends one request for `opts.session`, with this backend's deadline. */
+  async request(method: string, params: AnyObject | undefined, opts: CallOptions = {}): Promise<AnyObject> {
+    const started = performance.now();
+    let ok = false;
+    let error: unknown;
+    try {
+      const conn = await this.connectionFor(opts.session, opts.signal);
+      const ctx: CallContext = {};
+      if (opts.session) ctx.session = opts.session;
+      if (opts.relatedRequestId !== undefined) ctx.relatedRequestId = opts.relatedRequestId;
+      const result = await conn.request(method, params, {
+        ctx,
+        timeoutMs: this.timeoutMs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.onprogress ? { onprogress: opts.onprogress } : {}),
+      });
+      ok = true;
+      return result;
+    } catch (err) {
+      error = err;
+      // A backend that answered with an error is alive: that is not a health failure.
+      ok = isBackendAnswer(err) || (opts.signal?.aborted === true && !(err instanceof BackendTimeoutError));
+      throw err;
+    } finally {
+      this.#opts.events.onOutcome(this.name, method, ok, performance.now() - started, ok ? undefined : error);
+    }
+  }
+
+  /** Lists everything the backend offers (shared connection), bounded by one deadline. */
+  async discover(signal?: AbortSignal): Promise<BackendCapabilities> {
+    const ac = new AbortController();
+    const timer = setTimeout(
+      () => ac.abort(new BackendTimeoutError(this.name, this.timeoutMs, "capability discovery")),
+      this.timeoutMs,
+    );
+    const onAbort = () => ac.abort(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const started = performance.now();
+    try {
+      const conn = await this.connectionFor(undefined, ac.signal);
+      const caps = await discoverCapabilities(conn, this.timeoutMs, ac.signal);
+      this.caps = caps;
+      this.#opts.events.onOutcome(this.name, "discover", true, performance.now() - started);
+      return caps;
+    } catch (err) {
+      const reason = ac.signal.reason;
+      const e = reason instanceof BackendTimeoutError ? reason : err;
+      this.#opts.events.onOutcome(this.name, "discover", false, performance.now() - started, e);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** A health probe: `ping` within `timeoutMs` on the shared connection. */
+  async probe(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const conn = await this.connectionFor(undefined, signal);
+    await conn.request("ping", undefined, { timeoutMs, ...(signal ? { signal } : {}) });
+  }
+
+  /** Subscribes `session` to `uri` (once per backend on a shared connection). */
+  async subscribe(session: SessionPeer, uri: string, signal?: AbortSignal): Promise<void> {
+    if (!this.sharesConnection) {
+      await this.request("resources/subscribe", { uri }, { session, ...(signal ? { signal } : {}) });
+      return;
+    }
+    let set = this.#subs.get(uri);
+    const first = !set || set.size === 0;
+    if (!set) this.#subs.set(uri, set = new Set());
+    set.add(session.id);
+    if (first) {
+      try {
+        await this.request("resources/subscribe", { uri }, signal ? { signal } : {});
+      } catch (err) {
+        set.delete(session.id);
+        throw err;
+      }
+    }
+  }
+
+  /** Unsubscribes `session` from `uri` (the backend only when nobody else listens). */
+  async unsubscribe(session: SessionPeer, uri: string, signal?: AbortSignal): Promise<void> {
+    if (!this.sharesConnection) {
+      await this.request("resources/unsubscribe", { uri }, { session, ...(signal ? { signal } : {}) });
+      return;
+    }
+    const set = this.#subs.get(uri);
+    if (!set?.delete(session.id) || set.size > 0) return;
+    this.#subs.delete(uri);
+    await this.request("resources/unsubscribe", { uri }, signal ? { signal } : {}).catch(() => {});
+  }
+
+  /** Closes the session's own connection and drops its shared subscriptions. */
+  async closeSession(sessionId: string): Promise<void> {
+    for (const [uri, set] of this.#subs) {
+      if (set.delete(sessionId) && set.size === 0) {
+        this.#subs.delete(uri);
+        this.#shared?.then((c) => c.request("resources/unsubscribe", { uri }, { timeoutMs: this.timeoutMs }))
+          .catch(() => {});
+      }
+    }
+    const conn = this.#perSession.get(sessionId);
+    if (!conn) return;
+    this.#perSession.delete(sessionId);
+    await conn.then((c) => c.close(), () => {});
+  }
+
+  /** Sends a notification on every open connection (e.g. roots/list_changed). */
+  async notifyAll(method: string, params?: AnyObject): Promise<void> {
+    const all = [this.#shared, ...this.#perSession.values()].filter((c) => c !== undefined);
+    await Promise.all(all.map((c) => c!.then((conn) => conn.notify(method, params), () => {})));
+  }
+
+  /** Closes every connection; a stdio child is terminated. */
+  async close(): Promise<void> {
+    this.#stopped = true;
+    const all = [this.#shared, ...this.#perSession.values()];
+    this.#shared = undefined;
+    this.#perSession.clear();
+    this.#subs.clear();
+    await Promise.all(all.map((c) => c?.then((conn) => conn.close(), () => {})));
+  }
+}

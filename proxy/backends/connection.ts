@@ -1,0 +1,242 @@
+/**
+ * One SDK `Client` connected to one backend. Every request gets a real deadline; the proxy's
+ * own errors name the backend and say why, while errors the backend sent pass through
+ * untouched. Backend-initiated requests (sampling, elicitation, roots) and notifications are
+ * routed to the client session whose call is in flight on this connection (or to the owner of
+ * a per-session connection).
+ * @module
+ */
+import { z } from "zod";
+import type { BackendConfig } from "../../crds/vmcp_config.ts";
+import type { Logger } from "../../core/log.ts";
+import type { Identity } from "../../core/auth/identity.ts";
+import {
+  Client,
+  type ClientCapabilities,
+  ErrorCode,
+  McpError,
+  type Notification,
+  type Progress,
+  type Request,
+  type RequestId,
+  type Transport,
+} from "../../core/sdk.ts";
+import { BackendTimeoutError, BackendUnavailableError, describeError, passThrough } from "./errors.ts";
+import { createTransport, type HeadersProvider } from "./transport.ts";
+
+/** Any JSON object: results are relayed, not re-validated (lean hot path). */
+export const AnyResult = z.looseObject({});
+export type AnyObject = Record<string, unknown>;
+
+/** The side of a client session a backend connection talks back to. */
+export interface SessionPeer {
+  readonly id: string;
+  /** Who the session belongs to (selects the outgoing-auth headers). */
+  readonly identity: Identity;
+  /** Sends a request to the client (sampling, elicitation, roots). */
+  request(
+    req: { method: string; params?: AnyObject },
+    opts: { signal: AbortSignal; relatedRequestId?: RequestId },
+  ): Promise<AnyObject>;
+  /** Sends a notification to the client. */
+  notify(n: { method: string; params?: AnyObject }, relatedRequestId?: RequestId): Promise<void>;
+  /** Capabilities the client declared at initialize. */
+  clientCapabilities(): ClientCapabilities | undefined;
+}
+
+/** A call in flight on a connection, used to route backend-initiated messages. */
+export interface CallContext {
+  session?: SessionPeer;
+  relatedRequestId?: RequestId;
+}
+
+/** What a connection reports to its owner. */
+export interface ConnectionEvents {
+  onListChanged(kind: "tools" | "resources" | "prompts"): void;
+  onResourceUpdated(conn: BackendConnection, params: AnyObject): void;
+  onClosed(conn: BackendConnection): void;
+}
+
+export interface RequestOpts {
+  ctx?: CallContext;
+  signal?: AbortSignal;
+  timeoutMs: number;
+  onprogress?: (p: Progress) => void;
+}
+
+const SHARED_CAPABILITIES: ClientCapabilities = { sampling: {}, elicitation: {}, roots: {} };
+
+export class BackendConnection {
+  readonly client: Client;
+  readonly #transport: Transport;
+  readonly #inflight = new Set<CallContext>();
+  #closed = false;
+
+  constructor(
+    readonly backend: BackendConfig,
+    /** The session that owns this connection; undefined for a shared connection. */
+    readonly owner: SessionPeer | undefined,
+    readonly events: ConnectionEvents,
+    readonly log: Logger,
+    headers?: HeadersProvider,
+  ) {
+    const capabilities = owner?.clientCapabilities() ?? SHARED_CAPABILITIES;
+    this.client = new Client({ name: "vmcp", version: "1.0.0" }, { capabilities });
+    this.#transport = createTransport(backend, headers);
+    this.client.onclose = () => {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.events.onClosed(this);
+    };
+    this.client.onerror = (err) => this.log.debug("backend transport error", { error: describeError(err) });
+    this.client.fallbackRequestHandler = (req, extra) => this.#onBackendRequest(req, extra.signal);
+    this.client.fallbackNotificationHandler = (n) => this.#onBackendNotification(n);
+  }
+
+  get name(): string {
+    return this.backend.name;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Number of requests in flight. */
+  get busy(): number {
+    return this.#inflight.size;
+  }
+
+  /** Connects and initializes within `timeoutMs`; on failure everything is closed again. */
+  async connect(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const deadline = this.#deadline(timeoutMs, signal, "initialize");
+    try {
+      await this.client.connect(this.#transport, { signal: deadline.signal, timeout: timeoutMs + 60_000 });
+    } catch (err) {
+      await this.close();
+      throw this.#mapError(err, deadline.signal);
+    } finally {
+      deadline.done();
+    }
+  }
+
+  /** Sends one request with a deadline; maps local failures to errors naming the backend. */
+  async request(method: string, params: AnyObject | undefined, opts: RequestOpts): Promise<AnyObject> {
+    if (this.#closed) throw new BackendUnavailableError(this.name, "connection closed");
+    const deadline = this.#deadline(opts.timeoutMs, opts.signal, method);
+    const ctx = opts.ctx ?? {};
+    this.#inflight.add(ctx);
+    try {
+      return await this.client.request(
+        { method, params } as unknown as Parameters<Client["request"]>[0],
+        AnyResult,
+        {
+          signal: deadline.signal,
+          timeout: opts.timeoutMs + 60_000,
+          ...(opts.onprogress ? { onprogress: opts.onprogress } : {}),
+        },
+      ) as AnyObject;
+    } catch (err) {
+      throw this.#mapError(err, deadline.signal);
+    } finally {
+      deadline.done();
+      this.#inflight.delete(ctx);
+    }
+  }
+
+  /** Sends a notification (e.g. `notifications/roots/list_changed`); errors are logged. */
+  async notify(method: string, params?: AnyObject): Promise<void> {
+    if (this.#closed) return;
+    await this.client.notification({ method, params } as unknown as Parameters<Client["notification"]>[0])
+      .catch((err) => this.log.debug("backend notification failed", { method, error: describeError(err) }));
+  }
+
+  /** Closes the client and its transport (a stdio child is terminated). Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.client.close().catch(() => {});
+  }
+
+  /** One timer + controller per request: the timer aborts with a `BackendTimeoutError`. */
+  #deadline(timeoutMs: number, outer: AbortSignal | undefined, what: string) {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new BackendTimeoutError(this.name, timeoutMs, what)), timeoutMs);
+    const onAbort = () => ac.abort(outer!.reason);
+    if (outer?.aborted) onAbort();
+    else outer?.addEventListener("abort", onAbort, { once: true });
+    return {
+      signal: ac.signal,
+      done: () => {
+        clearTimeout(timer);
+        outer?.removeEventListener("abort", onAbort);
+      },
+    };
+  }
+
+  #mapError(err: unknown, signal: AbortSignal): unknown {
+    if (signal.aborted && signal.reason instanceof BackendTimeoutError) return signal.reason;
+    if (signal.aborted) return err; // cancelled by the client: nobody reads the answer
+    if (err instanceof McpError) {
+      if (err.code === ErrorCode.ConnectionClosed && (this.#closed || /Connection closed/.test(err.message))) {
+        return new BackendUnavailableError(this.name, "connection closed");
+      }
+      return passThrough(err); // sent by the backend: code, message and data untouched
+    }
+    // Transport-level failure (refused, HTTP error, broken pipe): this connection is done.
+    if (!this.#closed) void this.close().then(() => this.events.onClosed(this));
+    return new BackendUnavailableError(this.name, describeError(err));
+  }
+
+  /** The session (and its request) a backend-initiated message belongs to. */
+  route(): CallContext | undefined {
+    if (this.owner) {
+      let only: CallContext | undefined;
+      let n = 0;
+      for (const c of this.#inflight) if (c.session === this.owner) (only = c), n++;
+      return n === 1 ? only : { session: this.owner };
+    }
+    // Shared connection: the earliest in-flight call that came from a client session.
+    for (const c of this.#inflight) if (c.session) return c;
+    return undefined;
+  }
+
+  async #onBackendRequest(req: Request, signal: AbortSignal): Promise<AnyObject> {
+    const target = this.route();
+    if (req.method === "roots/list" && !target?.session?.clientCapabilities()?.roots) return { roots: [] };
+    if (!target?.session) {
+      throw new McpError(
+        ErrorCode.InvalidRequest,
+        `vmcp: no client session is waiting on backend "${this.name}" to answer ${req.method}`,
+      );
+    }
+    return await target.session.request(
+      { method: req.method, params: req.params as AnyObject | undefined },
+      {
+        signal,
+        ...(target.relatedRequestId !== undefined ? { relatedRequestId: target.relatedRequestId } : {}),
+      },
+    );
+  }
+
+  async #onBackendNotification(n: Notification): Promise<void> {
+    switch (n.method) {
+      case "notifications/tools/list_changed":
+        return this.events.onListChanged("tools");
+      case "notifications/resources/list_changed":
+        return this.events.onListChanged("resources");
+      case "notifications/prompts/list_changed":
+        return this.events.onListChanged("prompts");
+      case "notifications/resources/updated":
+        return this.events.onResourceUpdated(this, (n.params ?? {}) as AnyObject);
+      case "notifications/message": {
+        const target = this.route();
+        if (target?.session) {
+          await target.session.notify({ method: n.method, params: n.params as AnyObject }, target.relatedRequestId)
+            .catch(() => {});
+        } else this.log.debug("backend log message", { params: n.params });
+        return;
+      }
+      default:
+        this.log.debug("backend notification ignored", { method: n.method });
+    }
+  }
+}

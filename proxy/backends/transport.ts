@@ -1,0 +1,90 @@
+/**
+ * Builds the SDK client transport for one backend: Streamable HTTP and legacy SSE go through
+ * `createBackendFetch` (Deno socket-leak fix, same-origin redirects only) plus the outgoing-auth
+ * headers of the connection's identity; stdio starts the backend's command with the few
+ * environment variables a child needs.
+ * @module
+ */
+import type { BackendConfig } from "../../crds/vmcp_config.ts";
+import { createBackendFetch } from "../../core/http_client.ts";
+import {
+  SSEClientTransport,
+  StdioClientTransport,
+  StreamableHTTPClientTransport,
+  type Transport,
+} from "../../core/sdk.ts";
+
+/** Supplies the outgoing-auth headers of one connection (refreshed per HTTP request). */
+export type HeadersProvider = (signal?: AbortSignal) => Promise<Record<string, string>>;
+
+/** Variables passed from our environment to every stdio child (when set). */
+export const STDIO_PASS_THROUGH = [
+  "PATH",
+  "HOME",
+  "DENO_DIR",
+  "XDG_CACHE_HOME",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "NODE_EXTRA_CA_CERTS",
+  "DENO_CERT",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+];
+
+/** The environment of a stdio child: the pass-through variables, then the backend's own env. */
+export function stdioChildEnv(
+  own: Record<string, string> | undefined,
+  getEnv: (name: string) => string | undefined = safeEnv,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of STDIO_PASS_THROUGH) {
+    const value = getEnv(key);
+    if (value !== undefined) env[key] = value;
+  }
+  return { ...env, ...own };
+}
+
+function safeEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+const baseFetch = createBackendFetch();
+
+/** A fetch that adds the connection's auth headers to every request. */
+function authedFetch(headers: HeadersProvider | undefined) {
+  if (!headers) return baseFetch;
+  return async (url: string | URL, init?: RequestInit): Promise<Response> => {
+    const extra = await headers(init?.signal ?? undefined);
+    const merged = new Headers(init?.headers);
+    for (const [k, v] of Object.entries(extra)) merged.set(k, v);
+    return await baseFetch(url, { ...init, headers: merged });
+  };
+}
+
+/** Creates (but does not start) the transport for `backend`. */
+export function createTransport(backend: BackendConfig, headers?: HeadersProvider): Transport {
+  switch (backend.transport) {
+    case "stdio":
+      return new StdioClientTransport({
+        command: backend.command!,
+        args: backend.args ?? [],
+        env: stdioChildEnv(backend.env),
+        ...(backend.cwd ? { cwd: backend.cwd } : {}),
+        stderr: "inherit",
+      });
+    case "sse":
+      return new SSEClientTransport(new URL(backend.url!), { fetch: authedFetch(headers) });
+    default:
+      return new StreamableHTTPClientTransport(new URL(backend.url!), {
+        fetch: authedFetch(headers),
+      });
+  }
+}

@@ -1,0 +1,285 @@
+/**
+ * MCP request routing: what each client request does against the aggregated view and the
+ * backends. Lists are served from precomputed arrays; calls go to the backend that owns the
+ * advertised name, with the original name, `_meta` (minus reserved keys), progress relay and
+ * cancellation. Backend answers and errors come back untouched.
+ * @module
+ */
+import type { AggregatedView } from "../core/aggregation/mod.ts";
+import { matchResource, paginate, resolveToolRef, type ToolRoute } from "../core/aggregation/mod.ts";
+import type { Identity } from "../core/auth/identity.ts";
+import { ErrorCode, type Progress, type RequestId, type Tool } from "../core/sdk.ts";
+import type { Backend } from "./backends/backend.ts";
+import type { AnyObject, SessionPeer } from "./backends/connection.ts";
+import { BACKEND_UNAVAILABLE, BackendUnavailableError, RpcError } from "./backends/errors.ts";
+
+/** Items per page of every list answered to clients. */
+export const PAGE_SIZE = 1000;
+const RESERVED_META = "io.modelcontextprotocol/";
+
+/** Precomputed list results (sorted), rebuilt when the view or the extra tools change. */
+export interface Lists {
+  tools: Tool[];
+  resources: AnyObject[];
+  resourceTemplates: AnyObject[];
+  prompts: AnyObject[];
+}
+
+/** What a composite (or any extra) tool handler gets. */
+export interface ExtraToolContext {
+  identity: Identity;
+  /** The calling session: `session.request(...)` relays elicitation/sampling to the client. */
+  session: SessionPeer;
+  /** Reports progress to the client (no-op when the client sent no progressToken). */
+  progress(p: { progress: number; total?: number; message?: string }): void;
+  signal: AbortSignal;
+  /** Calls any routable tool, hidden ones included (`name` or `backend.originalTool`). */
+  callTool(ref: string, args: AnyObject, opts?: { signal?: AbortSignal }): Promise<AnyObject>;
+}
+
+/** A tool served by the proxy itself (the composite-tools seam). */
+export interface ExtraTool {
+  tool: Tool;
+  handler(args: AnyObject, ctx: ExtraToolContext): Promise<AnyObject>;
+}
+
+/** The runtime state the router reads. */
+export interface RouterState {
+  /** Routable backends only: what clients see. */
+  readonly view: AggregatedView;
+  /** Every discovered backend (routable or not): for better errors. */
+  readonly fullView: AggregatedView;
+  readonly lists: Lists;
+  readonly extraTools: ReadonlyMap<string, ExtraTool>;
+  backend(name: string): Backend | undefined;
+  /** Throws `BackendUnavailableError` when the backend must not get requests now. */
+  assertRoutable(name: string): void;
+  /** `partialFailureMode: fail` → the unavailable backends with reasons, else []. */
+  failingBackends(): { name: string; reason: string }[];
+  /** Resolves once the first discovery finished. */
+  ready(): Promise<void>;
+}
+
+export interface RequestExtra {
+  requestId: RequestId;
+  signal: AbortSignal;
+}
+
+/** Copies `_meta` without reserved keys and without the client's progressToken. */
+export function forwardMeta(meta: unknown): AnyObject | undefined {
+  if (!meta || typeof meta !== "object") return undefined;
+  let out: AnyObject | undefined;
+  for (const [k, v] of Object.entries(meta)) {
+    if (k === "progressToken" || k.startsWith(RESERVED_META)) continue;
+    (out ??= {})[k] = v;
+  }
+  return out;
+}
+
+/** A backend result with reserved `_meta` keys removed (copied only when needed). */
+export function cleanResult(result: AnyObject): AnyObject {
+  const meta = result._meta;
+  if (!meta || typeof meta !== "object") return result;
+  if (!Object.keys(meta).some((k) => k.startsWith(RESERVED_META))) return result;
+  const cleaned = forwardMeta(meta);
+  const { _meta: _, ...rest } = result;
+  return cleaned ? { ...rest, _meta: cleaned } : rest;
+}
+
+function withMeta(params: AnyObject, meta: unknown): AnyObject {
+  const m = forwardMeta(meta);
+  if (m) params._meta = m;
+  return params;
+}
+
+function invalid(message: string, data?: unknown): RpcError {
+  return new RpcError(ErrorCode.InvalidParams, message, data);
+}
+
+export class Router {
+  constructor(readonly state: RouterState) {}
+
+  async #failFast(): Promise<void> {
+    await this.state.ready();
+    const failing = this.state.failingBackends();
+    if (failing.length === 0) return;
+    const list = failing.map((f) => `"${f.name}" (${f.reason})`).join(", ");
+    throw new RpcError(
+      BACKEND_UNAVAILABLE,
+      `Unavailable backend(s) with partialFailureMode "fail": ${list}`,
+      { backends: failing },
+    );
+  }
+
+  async listTools(params: AnyObject | undefined): Promise<AnyObject> {
+    await this.#failFast();
+    const page = paginate(this.state.lists.tools, params?.cursor as string | undefined, PAGE_SIZE);
+    return page.nextCursor ? { tools: page.items, nextCursor: page.nextCursor } : { tools: page.items };
+  }
+
+  async listResources(params: AnyObject | undefined): Promise<AnyObject> {
+    await this.#failFast();
+    const page = paginate(this.state.lists.resources, params?.cursor as string | undefined, PAGE_SIZE);
+    return page.nextCursor ? { resources: page.items, nextCursor: page.nextCursor } : { resources: page.items };
+  }
+
+  async listResourceTemplates(params: AnyObject | undefined): Promise<AnyObject> {
+    await this.#failFast();
+    const page = paginate(this.state.lists.resourceTemplates, params?.cursor as string | undefined, PAGE_SIZE);
+    return page.nextCursor
+      ? { resourceTemplates: page.items, nextCursor: page.nextCursor }
+      : { resourceTemplates: page.items };
+  }
+
+  async listPrompts(params: AnyObject | undefined): Promise<AnyObject> {
+    await this.#failFast();
+    const page = paginate(this.state.lists.prompts, params?.cursor as string | undefined, PAGE_SIZE);
+    return page.nextCursor ? { prompts: page.items, nextCursor: page.nextCursor } : { prompts: page.items };
+  }
+
+  /** The backend for a route, or an error saying why it cannot take the request. */
+  #backendFor(name: string): Backend {
+    const backend = this.state.backend(name);
+    if (!backend) throw new BackendUnavailableError(name, "not configured any more");
+    this.state.assertRoutable(name);
+    return backend;
+  }
+
+  async callTool(session: SessionPeer, params: AnyObject, extra: RequestExtra) {
+    const name = params.name;
+    if (typeof name !== "string") throw invalid("tools/call: params.name must be a string");
+    const extraTool = this.state.extraTools.get(name);
+    if (extraTool) return await this.#callExtra(extraTool, session, params, extra);
+    const route = this.state.view.toolRoutes.get(name);
+    if (!route || route.hidden) {
+      const known = this.state.fullView.toolRoutes.get(name);
+      if (known && !known.hidden) this.#backendFor(known.backend); // throws: unavailable
+      throw invalid(`Unknown tool "${name}"`, { tool: name });
+    }
+    const meta = params._meta as AnyObject | undefined;
+    return await this.#call(session, route, params.arguments as AnyObject | undefined, meta, extra);
+  }
+
+  async #call(
+    session: SessionPeer,
+    route: ToolRoute,
+    args: AnyObject | undefined,
+    meta: AnyObject | undefined,
+    extra: RequestExtra,
+    onprogress?: (p: Progress) => void,
+  ): Promise<AnyObject> {
+    const backend = this.#backendFor(route.backend);
+    const out: AnyObject = { name: route.originalName };
+    if (args !== undefined) out.arguments = args;
+    withMeta(out, meta);
+    const token = meta?.progressToken as string | number | undefined;
+    const relay = onprogress ?? (token === undefined ? undefined : (p: Progress) => {
+      session.notify({ method: "notifications/progress", params: { ...p, progressToken: token } }, extra.requestId)
+        .catch(() => {});
+    });
+    const result = await backend.request("tools/call", out, {
+      session,
+      relatedRequestId: extra.requestId,
+      signal: extra.signal,
+      ...(relay ? { onprogress: relay } : {}),
+    });
+    return cleanResult(result);
+  }
+
+  async #callExtra(tool: ExtraTool, session: SessionPeer, params: AnyObject, extra: RequestExtra) {
+    const token = (params._meta as AnyObject | undefined)?.progressToken as string | number | undefined;
+    const ctx: ExtraToolContext = {
+      identity: session.identity,
+      session,
+      signal: extra.signal,
+      progress: (p) => {
+        if (token === undefined) return;
+        session.notify({ method: "notifications/progress", params: { ...p, progressToken: token } }, extra.requestId)
+          .catch(() => {});
+      },
+      callTool: (ref, args, opts) => {
+        const route = resolveToolRef(this.state.fullView, ref);
+        if (!route) return Promise.reject(invalid(`Unknown tool "${ref}"`, { tool: ref }));
+        return this.#call(session, route, args, undefined, {
+          requestId: extra.requestId,
+          signal: opts?.signal ?? extra.signal,
+        });
+      },
+    };
+    return await tool.handler((params.arguments ?? {}) as AnyObject, ctx);
+  }
+
+  #resourceBackend(uri: unknown): Backend {
+    if (typeof uri !== "string") throw invalid("params.uri must be a string");
+    const name = matchResource(this.state.view, uri);
+    if (name === undefined) {
+      const known = matchResource(this.state.fullView, uri);
+      if (known !== undefined) this.#backendFor(known);
+      throw invalid(`Unknown resource "${uri}"`, { uri });
+    }
+    return this.#backendFor(name);
+  }
+
+  async readResource(session: SessionPeer, params: AnyObject, extra: RequestExtra): Promise<AnyObject> {
+    const backend = this.#resourceBackend(params.uri);
+    const out = withMeta({ uri: params.uri }, params._meta);
+    const opts = { session, relatedRequestId: extra.requestId, signal: extra.signal };
+    return cleanResult(await backend.request("resources/read", out, opts));
+  }
+
+  async subscribe(session: SessionPeer & { subscriptions: Set<string> }, params: AnyObject, extra: RequestExtra) {
+    const backend = this.#resourceBackend(params.uri);
+    await backend.subscribe(session, params.uri as string, extra.signal);
+    session.subscriptions.add(params.uri as string);
+    return {};
+  }
+
+  async unsubscribe(session: SessionPeer & { subscriptions: Set<string> }, params: AnyObject, extra: RequestExtra) {
+    const uri = params.uri;
+    if (typeof uri !== "string") throw invalid("params.uri must be a string");
+    session.subscriptions.delete(uri);
+    const name = matchResource(this.state.fullView, uri);
+    const backend = name === undefined ? undefined : this.state.backend(name);
+    await backend?.unsubscribe(session, uri, extra.signal).catch(() => {});
+    return {};
+  }
+
+  async getPrompt(session: SessionPeer, params: AnyObject, extra: RequestExtra): Promise<AnyObject> {
+    const name = params.name;
+    if (typeof name !== "string") throw invalid("prompts/get: params.name must be a string");
+    const route = this.state.view.promptRoutes.get(name);
+    if (!route) {
+      const known = this.state.fullView.promptRoutes.get(name);
+      if (known) this.#backendFor(known.backend);
+      throw invalid(`Unknown prompt "${name}"`, { prompt: name });
+    }
+    const backend = this.#backendFor(route.backend);
+    const out: AnyObject = { name: route.originalName };
+    if (params.arguments !== undefined) out.arguments = params.arguments;
+    withMeta(out, params._meta);
+    const opts = { session, relatedRequestId: extra.requestId, signal: extra.signal };
+    return cleanResult(await backend.request("prompts/get", out, opts));
+  }
+
+  async complete(session: SessionPeer, params: AnyObject, extra: RequestExtra): Promise<AnyObject> {
+    const ref = params.ref as AnyObject | undefined;
+    const empty = { completion: { values: [], hasMore: false } };
+    let backend: Backend | undefined;
+    let outRef = ref;
+    if (ref?.type === "ref/prompt" && typeof ref.name === "string") {
+      const route = this.state.view.promptRoutes.get(ref.name);
+      if (!route) return empty;
+      backend = this.#backendFor(route.backend);
+      outRef = { ...ref, name: route.originalName };
+    } else if (ref?.type === "ref/resource" && typeof ref.uri === "string") {
+      const name = matchResource(this.state.view, ref.uri);
+      if (name === undefined) return empty;
+      backend = this.#backendFor(name);
+    }
+    if (!backend || !(backend.caps?.capabilities as AnyObject | undefined)?.completions) return empty;
+    const { _meta, ...rest } = params;
+    const out = withMeta({ ...rest, ref: outRef }, _meta);
+    const opts = { session, relatedRequestId: extra.requestId, signal: extra.signal };
+    return cleanResult(await backend.request("completion/complete", out, opts));
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * One client session: the SDK `Server` + the session's transport, the caller's identity, its
+ * log level and resource subscriptions. It is also the `SessionPeer` backend connections talk
+ * back to (sampling, elicitation, roots, log messages).
+ * @module
+ */
+import type { Identity } from "../../core/auth/identity.ts";
+import {
+  type ClientCapabilities,
+  type LoggingLevel,
+  type RequestId,
+  Server,
+  type ServerCapabilities,
+} from "../../core/sdk.ts";
+import { type AnyObject, AnyResult, type SessionPeer } from "../backends/connection.ts";
+import { ProxyServerTransport } from "./transport.ts";
+
+/** Capabilities the proxy advertises to every client. */
+export const PROXY_CAPABILITIES: ServerCapabilities = {
+  tools: { listChanged: true },
+  resources: { subscribe: true, listChanged: true },
+  prompts: { listChanged: true },
+  logging: {},
+  completions: {},
+};
+
+const LEVELS: LoggingLevel[] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+
+/** Requests relayed to the client may wait for a human (elicitation): a generous cap. */
+const CLIENT_REQUEST_TIMEOUT_MS = 30 * 60_000;
+
+export interface SessionOptions {
+  identity: Identity;
+  /** The key the session is bound to (`identityKey(identity)`). */
+  identityKey: string;
+  serverInfo: { name: string; version: string };
+  instructions?: string;
+  sessionIdGenerator: () => string;
+  onInitialized(session: ProxySession): void;
+  onClosed(session: ProxySession): void;
+}
+
+export class ProxySession implements SessionPeer {
+  readonly server: Server;
+  readonly transport: ProxyServerTransport;
+  readonly identity: Identity;
+  readonly identityKey: string;
+  /** Resource URIs this session subscribed to. */
+  readonly subscriptions = new Set<string>();
+  logLevel: LoggingLevel | undefined;
+  lastSeen = Date.now();
+  #id = "";
+  #closed = false;
+
+  constructor(opts: SessionOptions) {
+    this.identity = opts.identity;
+    this.identityKey = opts.identityKey;
+    this.server = new Server(opts.serverInfo, {
+      capabilities: PROXY_CAPABILITIES,
+      ...(opts.instructions ? { instructions: opts.instructions } : {}),
+    });
+    this.transport = new ProxyServerTransport({
+      sessionIdGenerator: opts.sessionIdGenerator,
+      onsessioninitialized: (id) => {
+        this.#id = id;
+        opts.onInitialized(this);
+      },
+      onsessionclosed: () => {
+        void this.close();
+      },
+    });
+    this.server.onclose = () => {
+      if (this.#closed) return;
+      this.#closed = true;
+      opts.onClosed(this);
+    };
+  }
+
+  get id(): string {
+    return this.#id;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  clientCapabilities(): ClientCapabilities | undefined {
+    return this.server.getClientCapabilities();
+  }
+
+  async request(
+    req: { method: string; params?: AnyObject },
+    opts: { signal: AbortSignal; relatedRequestId?: RequestId },
+  ): Promise<AnyObject> {
+    return await this.server.request(req as Parameters<Server["request"]>[0], AnyResult, {
+      signal: opts.signal,
+      timeout: CLIENT_REQUEST_TIMEOUT_MS,
+      ...(opts.relatedRequestId !== undefined ? { relatedRequestId: opts.relatedRequestId } : {}),
+    }) as AnyObject;
+  }
+
+  async notify(n: { method: string; params?: AnyObject }, relatedRequestId?: RequestId): Promise<void> {
+    if (this.#closed) return;
+    if (n.method === "notifications/message" && this.#ignored(n.params?.level)) return;
+    await this.server.notification(
+      n as Parameters<Server["notification"]>[0],
+      relatedRequestId !== undefined ? { relatedRequestId } : undefined,
+    );
+  }
+
+  #ignored(level: unknown): boolean {
+    if (!this.logLevel) return false;
+    const at = LEVELS.indexOf(level as LoggingLevel);
+    return at >= 0 && at < LEVELS.indexOf(this.logLevel);
+  }
+
+  /** Closes the SDK server and transport (idempotent). */
+  async close(): Promise<void> {
+    await this.server.close().catch(() => {});
+  }
+}
