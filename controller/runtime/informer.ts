@@ -207,7 +207,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     const watch = new GuardedWatch(this.#source.kubeConfig, {
       stopped: () => signal.aborted,
       opening: () => this.#markSynced(),
-      connected: () => (backoff = min),
+      connected: () => {
+        backoff = min;
+        this.#logger.debug("Watch connected");
+      },
     });
     const aborted = new Promise((r) => signal.addEventListener("abort", r, { once: true }));
     let lw: ListWatch<KubernetesObject> | undefined;

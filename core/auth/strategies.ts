@@ -138,7 +138,11 @@ export function parseBackendAuthStrategy(input: unknown, field = "auth"): Backen
       const { headerValue, headerValueEnv, ...rest } = h;
       value = {
         ...(value as Record<string, unknown>),
-        headerInjection: { value: headerValue, valueEnv: headerValueEnv, ...rest },
+        headerInjection: {
+          ...(headerValue === undefined ? {} : { value: headerValue }),
+          ...(headerValueEnv === undefined ? {} : { valueEnv: headerValueEnv }),
+          ...rest,
+        },
       };
     }
   }
@@ -148,6 +152,8 @@ export function parseBackendAuthStrategy(input: unknown, field = "auth"): Backen
     `${[field, ...i.path.map(String)].join(".")}: ${i.message}`
   );
   throw new TypeError(
-    `Invalid outgoing auth strategy (${problems.join("; ")}); type must be one of unauthenticated, headerInjection, tokenExchange`,
+    `Invalid outgoing auth strategy (${
+      problems.join("; ")
+    }); type must be one of unauthenticated, headerInjection, tokenExchange`,
   );
 }

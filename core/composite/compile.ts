@@ -9,17 +9,16 @@
 import {
   type CompositeToolSpec,
   CompositeToolSpecSchema,
-  type ForEachInnerStep,
   OutputConfigSchema,
-  type StepErrorHandling,
   type WorkflowStep,
   WorkflowStepSchema,
 } from "../../crds/composite_tool.ts";
 import { parseDuration } from "../duration.ts";
+import { compileStep } from "./compile_step.ts";
 import { findCycles } from "./graph.ts";
 import { type CompiledOutput, compileOutput, outputSchemaOf } from "./output.ts";
 import { checkParameterSchema, inputSchemaOf } from "./params.ts";
-import { compileTemplateAt, joinPath, type Problem } from "./problems.ts";
+import { joinPath, type Problem } from "./problems.ts";
 import { rootFieldPaths, type Template } from "./template.ts";
 
 /** What the catalogue knows about a tool a step calls. */
@@ -106,8 +105,6 @@ export type CompileResult =
   | { ok: true; workflow: CompiledWorkflow; problems: [] }
   | { ok: false; problems: Problem[] };
 
-export const DEFAULT_STEP_TIMEOUT_MS = 5 * 60_000;
-const DEFAULT_RETRY_DELAY_MS = 1000;
 const MAX_STEPS = 100;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -124,13 +121,6 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
     cur = (cur as Record<PropertyKey, unknown>)[k];
   }
   return cur;
-}
-
-function retryPolicy(h: StepErrorHandling | undefined): RetryPolicy {
-  const action = h?.action ?? "abort";
-  const delayMs = h?.retryDelay ? parseDuration(h.retryDelay) : DEFAULT_RETRY_DELAY_MS;
-  const attempts = action === "retry" ? 1 + Math.min(h?.retryCount ?? 0, 10) : 1;
-  return { action, attempts, delayMs };
 }
 
 /**
@@ -209,7 +199,8 @@ export function compileCompositeTool(input: unknown, catalogue?: ToolCatalogue):
     : undefined;
 
   // References: unknown steps, self references, implied dependencies, defaultResults.
-  const byId = new Map(compiled.map((s) => [s.id, s]));
+  const byId = new Map<string, CompiledStep>();
+  for (const s of compiled) if (!byId.has(s.id)) byId.set(s.id, s);
   const reported = new Set<string>();
   for (const ref of refs) {
     const [target, part, field] = ref.fields as [string, string?, string?];
@@ -256,7 +247,9 @@ export function compileCompositeTool(input: unknown, catalogue?: ToolCatalogue):
     });
     s.deps = s.deps.filter((d) => byId.has(d) || ids.has(d));
   }
-  const cycles = findCycles(new Map(compiled.map((s) => [s.id, s.deps])));
+  const graph = new Map<string, string[]>();
+  for (const s of compiled) graph.set(s.id, [...(graph.get(s.id) ?? []), ...s.deps]);
+  const cycles = findCycles(graph);
   for (const cycle of cycles) {
     const first = byId.get(cycle[0]!)!;
     problems.push({
@@ -280,176 +273,4 @@ export function compileCompositeTool(input: unknown, catalogue?: ToolCatalogue):
     workflow.outputSchema = outputSchemaOf(compiledOutput);
   }
   return { ok: true, workflow, problems: [] };
-}
-
-const TYPE_FIELDS: Record<string, CompiledStep["type"]> = {
-  tool: "tool",
-  arguments: "tool",
-  message: "elicitation",
-  schema: "elicitation",
-  onDecline: "elicitation",
-  onCancel: "elicitation",
-  collection: "forEach",
-  itemVar: "forEach",
-  maxParallel: "forEach",
-  maxIterations: "forEach",
-  step: "forEach",
-};
-
-function compileStep(
-  step: WorkflowStep,
-  index: number,
-  raw: unknown,
-  catalogue: ToolCatalogue | undefined,
-  problems: Problem[],
-  onTemplate: (t: Template, path: string) => void,
-): CompiledStep {
-  const at = `steps[${index}]`;
-  const tpl = (text: string, path: string) => {
-    const t = compileTemplateAt(text, path, problems);
-    if (t) onTemplate(t, path);
-    return t;
-  };
-  const rawType = isObject(raw) ? raw.type : undefined;
-  if (rawType === undefined && step.tool !== undefined && step.message !== undefined) {
-    problems.push({
-      path: `${at}.type`,
-      message: 'is required when both tool and message are set ("tool" or "elicitation")',
-    });
-  }
-  for (const [field, owner] of Object.entries(TYPE_FIELDS)) {
-    if ((step as Record<string, unknown>)[field] !== undefined && owner !== step.type) {
-      problems.push({
-        path: `${at}.${field}`,
-        message: `is only used by ${owner} steps; this step's type is "${step.type}"`,
-      });
-    }
-  }
-  if (step.onError?.action === "retry" && step.onError.retryCount === undefined) {
-    problems.push({
-      path: `${at}.onError.retryCount`,
-      message: "is required when action is retry",
-    });
-  }
-  const s: CompiledStep = {
-    id: step.id,
-    index,
-    type: step.type,
-    deps: [...new Set(step.dependsOn ?? [])],
-    onError: retryPolicy(step.onError),
-    timeoutMs: step.timeout ? parseDuration(step.timeout) : DEFAULT_STEP_TIMEOUT_MS,
-  };
-  if (step.defaultResults) s.defaultResults = step.defaultResults;
-  if (step.condition !== undefined) s.condition = tpl(step.condition, `${at}.condition`);
-  if (step.type === "tool") {
-    if (step.tool === undefined) {
-      problems.push({ path: `${at}.tool`, message: "is required for tool steps" });
-    } else {
-      s.call = compileCall(step.tool, step.arguments, `${at}`, catalogue, problems, tpl);
-    }
-  } else if (step.type === "elicitation") {
-    if (step.message === undefined || step.message === "") {
-      problems.push({ path: `${at}.message`, message: "is required for elicitation steps" });
-    } else {
-      const message = tpl(step.message, `${at}.message`);
-      if (message) {
-        s.elicitation = {
-          message,
-          schema: step.schema ?? { type: "object", properties: {} },
-          onDecline: step.onDecline?.action ?? "abort",
-          onCancel: step.onCancel?.action ?? "abort",
-        };
-      }
-    }
-  } else {
-    compileForEach(step, s, at, catalogue, problems, tpl);
-  }
-  return s;
-}
-
-function compileForEach(
-  step: WorkflowStep,
-  s: CompiledStep,
-  at: string,
-  catalogue: ToolCatalogue | undefined,
-  problems: Problem[],
-  tpl: (text: string, path: string) => Template | undefined,
-): void {
-  if (step.collection === undefined || step.collection === "") {
-    problems.push({ path: `${at}.collection`, message: "is required for forEach steps" });
-  }
-  if (step.itemVar === "index") {
-    problems.push({
-      path: `${at}.itemVar`,
-      message: 'cannot be "index" (reserved for .forEach.index)',
-    });
-  }
-  const inner: ForEachInnerStep | undefined = step.step;
-  if (!inner) {
-    problems.push({ path: `${at}.step`, message: "is required for forEach steps (a tool step)" });
-    return;
-  }
-  if (inner.onError?.action === "retry" && inner.onError.retryCount === undefined) {
-    problems.push({
-      path: `${at}.step.onError.retryCount`,
-      message: "is required when action is retry",
-    });
-  }
-  const collection = step.collection ? tpl(step.collection, `${at}.collection`) : undefined;
-  const call = compileCall(inner.tool, inner.arguments, `${at}.step`, catalogue, problems, tpl);
-  if (!collection) return;
-  s.forEach = {
-    collection,
-    itemVar: step.itemVar ?? "item",
-    maxParallel: step.maxParallel ?? 10,
-    maxIterations: step.maxIterations ?? 100,
-    call,
-    onError: retryPolicy(inner.onError),
-  };
-  if (inner.timeout) s.forEach.timeoutMs = parseDuration(inner.timeout);
-}
-
-function compileCall(
-  ref: string,
-  args: Record<string, unknown> | undefined,
-  at: string,
-  catalogue: ToolCatalogue | undefined,
-  problems: Problem[],
-  tpl: (text: string, path: string) => Template | undefined,
-): CompiledToolCall {
-  const call: CompiledToolCall = { ref, args: { kind: "object", entries: [] } };
-  if (catalogue) {
-    const info = catalogue.resolve(ref);
-    if (info) call.tool = info;
-    else {
-      problems.push({
-        path: `${at}.tool`,
-        message: `unknown tool "${ref}": use an advertised tool name or ` +
-          "<backend>.<originalToolName> of a tool in the group",
-      });
-    }
-  }
-  const compileArg = (v: unknown, path: string, depth: number): ArgTree => {
-    if (depth > 100) {
-      problems.push({ path, message: "arguments nest deeper than 100 levels" });
-      return { kind: "literal", value: v };
-    }
-    if (typeof v === "string") {
-      if (!v.includes("{{")) return { kind: "literal", value: v };
-      const t = tpl(v, path);
-      return t ? { kind: "template", template: t } : { kind: "literal", value: v };
-    }
-    if (Array.isArray(v)) {
-      return { kind: "array", items: v.map((x, i) => compileArg(x, `${path}[${i}]`, depth + 1)) };
-    }
-    if (isObject(v)) {
-      return {
-        kind: "object",
-        entries: Object.entries(v).map(([k, x]) => [k, compileArg(x, `${path}.${k}`, depth + 1)]),
-      };
-    }
-    return { kind: "literal", value: v };
-  };
-  if (args) call.args = compileArg(args, `${at}.arguments`, 0);
-  return call;
 }

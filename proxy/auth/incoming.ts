@@ -72,7 +72,11 @@ export function isProtectedResourceMetadataPath(pathname: string): boolean {
     pathname.startsWith(`${PROTECTED_RESOURCE_METADATA_PATH}/`);
 }
 
-function resourceOf(config: IncomingAuth | undefined, deps: IncomingAuthDeps, req?: Request): string {
+function resourceOf(
+  config: IncomingAuth | undefined,
+  deps: IncomingAuthDeps,
+  req?: Request,
+): string {
   const configured = config?.oidcConfig?.resourceUrl ?? deps.resourceUrl;
   if (configured) return configured;
   return req ? `${new URL(req.url).origin}/mcp` : "/mcp";
@@ -100,12 +104,21 @@ const quoted = (s: string) => s.replace(/["\\\r\n]/g, "");
 
 /** The metadata URL clients are pointed at: `<origin of resource>/.well-known/oauth-protected-resource`. */
 function metadataUrl(resource: string, req?: Request): string {
-  const base = URL.canParse(resource) ? new URL(resource).origin : req ? new URL(req.url).origin : "";
+  const base = URL.canParse(resource)
+    ? new URL(resource).origin
+    : req
+    ? new URL(req.url).origin
+    : "";
   return `${base}${PROTECTED_RESOURCE_METADATA_PATH}`;
 }
 
 /** JSON-RPC error body, as MCP clients expect even on HTTP errors. */
-function jsonRpcError(status: number, code: number, message: string, headers: HeadersInit = {}): Response {
+function jsonRpcError(
+  status: number,
+  code: number,
+  message: string,
+  headers: HeadersInit = {},
+): Response {
   return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null }), {
     status,
     headers: { "content-type": "application/json", "cache-control": "no-store", ...headers },
@@ -122,7 +135,9 @@ export function unauthorizedResponse(
   options: { scopes?: string[]; req?: Request } = {},
 ): Response {
   if (failure.code === "unavailable") {
-    return jsonRpcError(503, -32000, "Authentication is temporarily unavailable", { "retry-after": "5" });
+    return jsonRpcError(503, -32000, "Authentication is temporarily unavailable", {
+      "retry-after": "5",
+    });
   }
   const parts = [`Bearer resource_metadata="${metadataUrl(resource, options.req)}"`];
   if (options.scopes?.length) parts.push(`scope="${quoted(options.scopes.join(" "))}"`);
@@ -135,7 +150,10 @@ export function unauthorizedResponse(
   return jsonRpcError(401, -32001, message, { "www-authenticate": parts.join(", ") });
 }
 
-function buildVerifier(config: IncomingAuth, deps: IncomingAuthDeps): TokenVerifier & { close?(): void } {
+function buildVerifier(
+  config: IncomingAuth,
+  deps: IncomingAuthDeps,
+): TokenVerifier & { close?(): void } {
   const k8s = config.type === "kubernetes"
     ? config.kubernetes ?? config.oidcConfig?.kubernetes ?? {}
     : config.oidcConfig?.type === "kubernetes"

@@ -3,16 +3,31 @@ import { identityKey } from "../../core/auth/identity.ts";
 import { createLogger } from "../../core/log.ts";
 import type { IncomingAuth } from "../../crds/auth.ts";
 import { startOidcIssuer } from "../../tests/fixtures/oidc_issuer.ts";
-import { createIncomingAuth, type IncomingAuthenticator, isProtectedResourceMetadataPath } from "./incoming.ts";
+import {
+  createIncomingAuth,
+  type IncomingAuthenticator,
+  isProtectedResourceMetadataPath,
+} from "./incoming.ts";
 
 /** Serves `auth` on loopback like the proxy would: metadata, then authenticate → identity JSON. */
 function serve(auth: IncomingAuthenticator) {
   const ac = new AbortController();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} }, async (req) => {
-    if (isProtectedResourceMetadataPath(new URL(req.url).pathname)) return auth.metadataResponse(req);
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    signal: ac.signal,
+    onListen: () => {},
+  }, async (req) => {
+    if (isProtectedResourceMetadataPath(new URL(req.url).pathname)) {
+      return auth.metadataResponse(req);
+    }
     const result = await auth.authenticate(req);
     if (result instanceof Response) return result;
-    return Response.json({ ...result, token: result.token ? "present" : "absent", key: identityKey(result) });
+    return Response.json({
+      ...result,
+      token: result.token ? "present" : "absent",
+      key: identityKey(result),
+    });
   });
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
@@ -36,11 +51,16 @@ function oidcConfig(issuer: string, extra: Record<string, unknown> = {}): Incomi
 
 Deno.test("anonymous auth accepts every request as the anonymous identity and warns at start-up", async () => {
   const lines: string[] = [];
-  const auth = createIncomingAuth({ type: "anonymous" }, { logger: createLogger({ sink: (l) => lines.push(l) }) });
+  const auth = createIncomingAuth({ type: "anonymous" }, {
+    logger: createLogger({ sink: (l) => lines.push(l) }),
+  });
   assert.ok(lines.some((l) => l.includes("development only") && l.includes('"warn"')));
   const srv = serve(auth);
   try {
-    const res = await fetch(`${srv.url}/mcp`, { method: "POST", headers: { authorization: "Bearer whatever" } });
+    const res = await fetch(`${srv.url}/mcp`, {
+      method: "POST",
+      headers: { authorization: "Bearer whatever" },
+    });
     const body = await res.json();
     assert.equal(res.status, 200);
     assert.equal(body.subject, "anonymous");
@@ -70,9 +90,14 @@ Deno.test("oidc auth without a token answers 401 pointing at the protected-resou
     assert.equal(body.error.code, -32001);
     assert.equal(body.id, null);
 
-    const basic = await fetch(`${srv.url}/mcp`, { headers: { authorization: "Basic dXNlcjpwdw==" } });
+    const basic = await fetch(`${srv.url}/mcp`, {
+      headers: { authorization: "Basic dXNlcjpwdw==" },
+    });
     assert.equal(basic.status, 401);
-    assert.ok(!basic.headers.get("www-authenticate")!.includes("error="), "no token: no error code");
+    assert.ok(
+      !basic.headers.get("www-authenticate")!.includes("error="),
+      "no token: no error code",
+    );
     await basic.body?.cancel();
   } finally {
     await srv.stop();
@@ -123,9 +148,16 @@ Deno.test("oidc auth accepts a valid token and binds sessions to issuer and subj
 
 Deno.test("the protected-resource metadata names the resource, the issuer and the scopes", async () => {
   const idp = await startOidcIssuer();
-  const srv = serve(createIncomingAuth(oidcConfig(idp.issuer, { scopes: ["openid", "mcp:tools"] })));
+  const srv = serve(
+    createIncomingAuth(oidcConfig(idp.issuer, { scopes: ["openid", "mcp:tools"] })),
+  );
   try {
-    for (const path of ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"]) {
+    for (
+      const path of [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+      ]
+    ) {
       const res = await fetch(`${srv.url}${path}`);
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), {
@@ -183,7 +215,10 @@ Deno.test("an oidc config without an audience or resource URL is refused at star
     () =>
       createIncomingAuth({
         type: "oidc",
-        oidcConfig: { type: "inline", inline: { issuer: "https://idp.example.com", clockSkew: "30s" } },
+        oidcConfig: {
+          type: "inline",
+          inline: { issuer: "https://idp.example.com", clockSkew: "30s" },
+        },
       } as IncomingAuth),
     /incomingAuth\.oidcConfig\.inline\.audience/,
   );

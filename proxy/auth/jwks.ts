@@ -5,7 +5,12 @@
  * @module
  */
 
-import { createLocalJWKSet, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters } from "jose";
+import {
+  createLocalJWKSet,
+  type FlattenedJWSInput,
+  type JSONWebKeySet,
+  type JWSHeaderParameters,
+} from "jose";
 import type { Clock } from "../../core/clock.ts";
 import type { Logger } from "../../core/log.ts";
 import { AuthError } from "./errors.ts";
@@ -52,7 +57,12 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
   async function getJson(url: string): Promise<unknown> {
     let res;
     try {
-      res = await fetchText(options.fetch, url, { headers: { accept: "application/json" } }, timeoutMs);
+      res = await fetchText(
+        options.fetch,
+        url,
+        { headers: { accept: "application/json" } },
+        timeoutMs,
+      );
     } catch (err) {
       throw new AuthError("unavailable", `could not fetch ${url}: ${describeFetchError(err)}`);
     }
@@ -73,7 +83,9 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
     if (docIssuer !== issuer) {
       throw new AuthError(
         "unavailable",
-        `discovery document at ${url} names issuer ${JSON.stringify(doc?.issuer)}, expected "${options.issuer}"`,
+        `discovery document at ${url} names issuer ${
+          JSON.stringify(doc?.issuer)
+        }, expected "${options.issuer}"`,
       );
     }
     if (typeof doc?.jwks_uri !== "string" || !URL.canParse(doc.jwks_uri)) {

@@ -73,7 +73,9 @@ function inClusterUrl(): string {
 }
 
 /** Creates a verifier that asks the API server to review each (uncached) token. */
-export function createTokenReviewVerifier(options: TokenReviewVerifierOptions): TokenReviewVerifier {
+export function createTokenReviewVerifier(
+  options: TokenReviewVerifierOptions,
+): TokenReviewVerifier {
   const defaulted = options.apiServerUrl === undefined;
   const apiServerUrl = (options.apiServerUrl ?? inClusterUrl()).replace(/\/+$/, "");
   if (!URL.canParse(apiServerUrl)) {
@@ -102,7 +104,9 @@ export function createTokenReviewVerifier(options: TokenReviewVerifierOptions): 
       } catch (err) {
         throw new AuthError(
           "unavailable",
-          `cannot read the proxy's service-account token from ${tokenFile}: ${describeFetchError(err)}`,
+          `cannot read the proxy's service-account token from ${tokenFile}: ${
+            describeFetchError(err)
+          }`,
         );
       }
     }
@@ -118,19 +122,28 @@ export function createTokenReviewVerifier(options: TokenReviewVerifierOptions): 
     });
     let res;
     try {
-      res = await fetchText(doFetch, url, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${await credentials()}`,
-          "content-type": "application/json",
-          accept: "application/json",
+      res = await fetchText(
+        doFetch,
+        url,
+        {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${await credentials()}`,
+            "content-type": "application/json",
+            accept: "application/json",
+          },
+          body,
+          ...(httpClient ? { client: httpClient } : {}),
         },
-        body,
-        ...(httpClient ? { client: httpClient } : {}),
-      }, options.timeoutMs ?? 5000, signal);
+        options.timeoutMs ?? 5000,
+        signal,
+      );
     } catch (err) {
       if (err instanceof AuthError) throw err;
-      throw new AuthError("unavailable", `TokenReview at ${apiServerUrl} failed: ${describeFetchError(err)}`);
+      throw new AuthError(
+        "unavailable",
+        `TokenReview at ${apiServerUrl} failed: ${describeFetchError(err)}`,
+      );
     }
     if (res.status === 401 || res.status === 403) {
       throw new AuthError(
@@ -139,7 +152,10 @@ export function createTokenReviewVerifier(options: TokenReviewVerifierOptions): 
       );
     }
     if (res.status !== 200 && res.status !== 201) {
-      throw new AuthError("unavailable", `TokenReview at ${apiServerUrl} answered HTTP ${res.status}`);
+      throw new AuthError(
+        "unavailable",
+        `TokenReview at ${apiServerUrl} answered HTTP ${res.status}`,
+      );
     }
     try {
       return (JSON.parse(res.body) as { status?: TokenReviewStatus }).status ?? {};

@@ -7,6 +7,8 @@ import { createTestNamespace, getTestCluster, kubeRequest } from "../../tests/ha
 import { AuthError } from "./errors.ts";
 import type { FetchFn } from "./http.ts";
 import { createTokenReviewVerifier } from "./kubernetes.ts";
+import { createIncomingAuth } from "./incoming.ts";
+import { identityKey } from "../../core/auth/identity.ts";
 
 const cluster = await getTestCluster();
 
@@ -45,7 +47,11 @@ Deno.test("a service-account token is verified by TokenReview with the proxy's o
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "ClusterRoleBinding",
     metadata: { name: binding },
-    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:auth-delegator" },
+    roleRef: {
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: "system:auth-delegator",
+    },
     subjects: [{ kind: "ServiceAccount", name: "proxy", namespace: ns.name }],
   });
   const dir = await Deno.makeTempDir();
@@ -56,7 +62,10 @@ Deno.test("a service-account token is verified by TokenReview with the proxy's o
   };
   const clock = new ManualClock(Date.now());
   const tokenFile = `${dir}/token`;
-  await Deno.writeTextFile(tokenFile, await serviceAccountToken(ns.name, "proxy", ["https://kubernetes.default.svc.cluster.local"]));
+  await Deno.writeTextFile(
+    tokenFile,
+    await serviceAccountToken(ns.name, "proxy", ["https://kubernetes.default.svc.cluster.local"]),
+  );
   const verifier = createTokenReviewVerifier({
     apiServerUrl: cluster.url,
     tokenFile,
@@ -93,29 +102,71 @@ Deno.test("a service-account token is verified by TokenReview with the proxy's o
       namespace: "kube-system",
     });
     try {
-      await rejectsWith(restricted.verify(callerToken), "invalid_token", /not an accepted service account/);
+      await rejectsWith(
+        restricted.verify(callerToken),
+        "invalid_token",
+        /not an accepted service account/,
+      );
     } finally {
       restricted.close();
     }
   } finally {
     verifier.close();
-    await kubeRequest(cluster, "DELETE", `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${binding}`, undefined, { raw: true });
+    await kubeRequest(
+      cluster,
+      "DELETE",
+      `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${binding}`,
+      undefined,
+      { raw: true },
+    );
     await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("a proxy without the auth-delegator role gets an unavailable error that names the role", async () => {
   await using ns = await createTestNamespace(cluster, "tokenreview-norbac");
-  const proxyToken = await serviceAccountToken(ns.name, "proxy", ["https://kubernetes.default.svc.cluster.local"]);
+  const proxyToken = await serviceAccountToken(ns.name, "proxy", [
+    "https://kubernetes.default.svc.cluster.local",
+  ]);
   const verifier = createTokenReviewVerifier({
     apiServerUrl: cluster.url,
     bearerToken: proxyToken,
     caPem: cluster.caPem,
   });
   try {
-    const caller = await serviceAccountToken(ns.name, "caller", ["https://kubernetes.default.svc.cluster.local"]);
+    const caller = await serviceAccountToken(ns.name, "caller", [
+      "https://kubernetes.default.svc.cluster.local",
+    ]);
     await rejectsWith(verifier.verify(caller), "unavailable", /system:auth-delegator/);
   } finally {
     verifier.close();
+  }
+});
+
+Deno.test("incoming auth of type kubernetes authenticates requests through TokenReview", async () => {
+  await using ns = await createTestNamespace(cluster, "tokenreview-incoming");
+  const auth = createIncomingAuth(
+    { type: "kubernetes", kubernetes: { audiences: ["vmcp"], namespace: ns.name } },
+    { kubernetes: { apiServerUrl: cluster.url, bearerToken: cluster.token, caPem: cluster.caPem } },
+  );
+  try {
+    const token = await serviceAccountToken(ns.name, "caller", ["vmcp"]);
+    const id = await auth.authenticate(
+      new Request("http://127.0.0.1/mcp", { headers: { authorization: `Bearer ${token}` } }),
+    );
+    assert.ok(!(id instanceof Response));
+    assert.equal(identityKey(id), `kubernetes\u0000system:serviceaccount:${ns.name}:caller`);
+    const denied = await auth.authenticate(
+      new Request("http://127.0.0.1/mcp", { headers: { authorization: "Bearer not-a-token" } }),
+    );
+    assert.ok(denied instanceof Response);
+    assert.equal(denied.status, 401);
+    assert.match(
+      denied.headers.get("www-authenticate")!,
+      /resource_metadata="http:\/\/127\.0\.0\.1\/\.well-known\/oauth-protected-resource", error="invalid_token"/,
+    );
+    await denied.body?.cancel();
+  } finally {
+    auth.close();
   }
 });

@@ -58,7 +58,9 @@ function validateAlgorithms(algs: string[] | undefined): string[] {
   if (algs === undefined) return [...DEFAULT_ALLOWED_ALGORITHMS];
   if (algs.length === 0) {
     throw new RangeError(
-      `Invalid oidc.allowedAlgorithms []: expected at least one of ${DEFAULT_ALLOWED_ALGORITHMS.join(", ")}`,
+      `Invalid oidc.allowedAlgorithms []: expected at least one of ${
+        DEFAULT_ALLOWED_ALGORITHMS.join(", ")
+      }`,
     );
   }
   for (const alg of algs) {

@@ -51,7 +51,11 @@ Deno.test("expired, wrong-audience, wrong-issuer and not-yet-valid tokens are re
   try {
     const v = createOidcVerifier({ issuer: idp.issuer, audience: "vmcp" });
     const now = Math.floor(Date.now() / 1000);
-    await rejectsWith(v.verify(await idp.sign({}, { expiresIn: -120 })), "invalid_token", /expired/);
+    await rejectsWith(
+      v.verify(await idp.sign({}, { expiresIn: -120 })),
+      "invalid_token",
+      /expired/,
+    );
     await rejectsWith(v.verify(await idp.sign({ aud: "other" })), "invalid_token", /audience/);
     await rejectsWith(
       v.verify(await idp.sign({ iss: "http://127.0.0.1:1" })),
@@ -71,7 +75,11 @@ Deno.test("clock skew tolerates a token expired by less than clockSkewSeconds", 
     const token = await idp.sign({}, { expiresIn: -10 });
     const lenient = createOidcVerifier({ issuer: idp.issuer, audience: "vmcp" });
     assert.equal((await lenient.verify(token)).subject, "user-1");
-    const strict = createOidcVerifier({ issuer: idp.issuer, audience: "vmcp", clockSkewSeconds: 0 });
+    const strict = createOidcVerifier({
+      issuer: idp.issuer,
+      audience: "vmcp",
+      clockSkewSeconds: 0,
+    });
     await rejectsWith(strict.verify(token), "invalid_token", /expired/);
   } finally {
     await idp.stop();

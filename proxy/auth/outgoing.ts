@@ -15,11 +15,20 @@ import {
   parseBackendAuthStrategy,
   type TokenExchangeStrategy,
 } from "../../core/auth/strategies.ts";
-import { createMemoryTokenCache, type TokenCache, tokenCacheKey } from "../../core/auth/token_cache.ts";
+import {
+  createMemoryTokenCache,
+  type TokenCache,
+  tokenCacheKey,
+} from "../../core/auth/token_cache.ts";
 import { type Logger, silentLogger } from "../../core/log.ts";
 import { OutgoingAuthError } from "./errors.ts";
 import type { FetchFn } from "./http.ts";
-import { clientCredentials, exchangeToken, type ObtainedToken, type TokenEndpointClient } from "./token_exchange.ts";
+import {
+  clientCredentials,
+  exchangeToken,
+  type ObtainedToken,
+  type TokenEndpointClient,
+} from "./token_exchange.ts";
 
 export interface OutgoingAuthDeps {
   /** The backend's name: part of every cache key and of error messages. */

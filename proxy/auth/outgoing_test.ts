@@ -14,10 +14,17 @@ const SECRET = "vmcp-secret";
 function exchange(tokenUrl: string, extra: Record<string, unknown> = {}) {
   return {
     type: "tokenExchange",
-    tokenExchange: { tokenUrl, clientId: "vmcp", clientSecretEnv: "TX_SECRET", audience: "github", ...extra },
+    tokenExchange: {
+      tokenUrl,
+      clientId: "vmcp",
+      clientSecretEnv: "TX_SECRET",
+      audience: "github",
+      ...extra,
+    },
   };
 }
-const env = (name: string) => name === "TX_SECRET" ? SECRET : name === "GH_TOKEN" ? "ghp_abc" : undefined;
+const env = (name: string) =>
+  name === "TX_SECRET" ? SECRET : name === "GH_TOKEN" ? "ghp_abc" : undefined;
 
 Deno.test("unauthenticated adds no headers and headerInjection adds the configured header", async () => {
   const none = createOutgoingAuth({ type: "unauthenticated" }, { backendName: "a" });
@@ -29,7 +36,10 @@ Deno.test("unauthenticated adds no headers and headerInjection adds the configur
   assert.deepEqual(await hdr.headersFor(ANONYMOUS_IDENTITY), { "X-API-Key": "ghp_abc" });
   assert.deepEqual(await hdr.probeHeaders(), { "X-API-Key": "ghp_abc" });
   const legacy = createOutgoingAuth(
-    { type: "header_injection", headerInjection: { headerName: "X-K", headerValueEnv: "GH_TOKEN" } },
+    {
+      type: "header_injection",
+      headerInjection: { headerName: "X-K", headerValueEnv: "GH_TOKEN" },
+    },
     { backendName: "c", env },
   );
   assert.deepEqual(await legacy.headersFor(ANONYMOUS_IDENTITY), { "X-K": "ghp_abc" });
@@ -42,23 +52,44 @@ Deno.test("a strategy that cannot be built throws an error naming the field, nev
         { type: "headerInjection", headerInjection: { headerName: "X-K", valueEnv: "MISSING" } },
         { backendName: "b", env },
       ),
-    (e: unknown) => e instanceof OutgoingAuthError && /valueEnv names environment variable MISSING/.test(e.message),
+    (e: unknown) =>
+      e instanceof OutgoingAuthError &&
+      /valueEnv names environment variable MISSING/.test(e.message),
   );
   assert.throws(
-    () => createOutgoingAuth({ type: "headerInjection", headerInjection: { headerName: "Host", value: "x" } }, { backendName: "b" }),
+    () =>
+      createOutgoingAuth({
+        type: "headerInjection",
+        headerInjection: { headerName: "Host", value: "x" },
+      }, { backendName: "b" }),
     /backends\.b\.auth\.headerInjection\.headerName: must not be a transport/,
   );
   assert.throws(
-    () => createOutgoingAuth({ type: "headerInjection", headerInjection: { headerName: "X", valueSecretRef: { name: "s", key: "k" } } }, { backendName: "b" }),
+    () =>
+      createOutgoingAuth({
+        type: "headerInjection",
+        headerInjection: { headerName: "X", valueSecretRef: { name: "s", key: "k" } },
+      }, { backendName: "b" }),
     /exactly one of value and valueEnv/,
   );
   assert.throws(
-    () => createOutgoingAuth(exchange("http://127.0.0.1:1/t", { subjectTokenType: "saml" }), { backendName: "b", env }),
+    () =>
+      createOutgoingAuth(exchange("http://127.0.0.1:1/t", { subjectTokenType: "saml" }), {
+        backendName: "b",
+        env,
+      }),
     /subjectTokenType/,
   );
-  assert.throws(() => createOutgoingAuth({ type: "bogus" }, { backendName: "b" }), /type must be one of/);
   assert.throws(
-    () => createOutgoingAuth({ type: "headerInjection", headerInjection: { headerName: "X", value: "a\r\nEvil: 1" } }, { backendName: "b" }),
+    () => createOutgoingAuth({ type: "bogus" }, { backendName: "b" }),
+    /type must be one of/,
+  );
+  assert.throws(
+    () =>
+      createOutgoingAuth({
+        type: "headerInjection",
+        headerInjection: { headerName: "X", value: "a\r\nEvil: 1" },
+      }, { backendName: "b" }),
     (e: unknown) => e instanceof OutgoingAuthError && !e.message.includes("Evil"),
   );
 });
@@ -74,11 +105,17 @@ Deno.test("token exchange runs once per user and backend while cached, again aft
     const cache = createMemoryTokenCache({ clock });
     const deps = { cache, clock, env, ttlOffsetMs: 30_000 };
     const gh = createOutgoingAuth(exchange(te.url), { ...deps, backendName: "github" });
-    const jira = createOutgoingAuth(exchange(te.url, { audience: "jira", scopes: ["read", "write"] }), { ...deps, backendName: "jira" });
+    const jira = createOutgoingAuth(
+      exchange(te.url, { audience: "jira", scopes: ["read", "write"] }),
+      { ...deps, backendName: "jira" },
+    );
 
     const h1 = await gh.headersFor(alice);
     assert.match(h1.Authorization!, /^Bearer exchanged:github:alice:\d+$/);
-    assert.ok(!Object.values(h1).some((v) => v.includes(alice.token!)), "caller token not forwarded");
+    assert.ok(
+      !Object.values(h1).some((v) => v.includes(alice.token!)),
+      "caller token not forwarded",
+    );
     assert.deepEqual(await gh.headersFor(alice), h1);
     assert.equal(te.calls(), 1, "second call for alice@github served from the cache");
 
@@ -111,7 +148,12 @@ Deno.test("concurrent calls for the same user and backend share one exchange", a
   const te = startTokenEndpoint();
   try {
     const gh = createOutgoingAuth(exchange(te.url), { backendName: "github", env });
-    const id: Identity = { issuer: "https://idp", subject: "alice", claims: {}, token: "opaque-alice" };
+    const id: Identity = {
+      issuer: "https://idp",
+      subject: "alice",
+      claims: {},
+      token: "opaque-alice",
+    };
     const all = await Promise.all(Array.from({ length: 10 }, () => gh.headersFor(id)));
     assert.equal(te.calls(), 1);
     assert.ok(all.every((h) => h.Authorization === all[0]!.Authorization));
@@ -125,7 +167,10 @@ Deno.test("short forms of subjectTokenType, externalTokenHeaderName and a missin
   const clock = new ManualClock(0);
   try {
     const auth = createOutgoingAuth(
-      exchange(te.url, { subjectTokenType: "id_token", externalTokenHeaderName: "X-Upstream-Token" }),
+      exchange(te.url, {
+        subjectTokenType: "id_token",
+        externalTokenHeaderName: "X-Upstream-Token",
+      }),
       { backendName: "b", env, clock, defaultTtlMs: 10_000 },
     );
     const id: Identity = { issuer: "i", subject: "s", claims: {}, token: "t1" };
@@ -152,7 +197,12 @@ Deno.test("token exchange failures are errors that carry neither the caller's to
       env,
       logger: createLogger({ level: "debug", sink: (l) => lines.push(l) }),
     });
-    const id: Identity = { issuer: "i", subject: "alice", claims: {}, token: "super-secret-subject-token" };
+    const id: Identity = {
+      issuer: "i",
+      subject: "alice",
+      claims: {},
+      token: "super-secret-subject-token",
+    };
     await assert.rejects(auth.headersFor(id), (e: unknown) => {
       assert.ok(e instanceof OutgoingAuthError);
       assert.match(e.message, /answered HTTP 401 \(invalid_client\)/);
@@ -166,7 +216,11 @@ Deno.test("token exchange failures are errors that carry neither the caller's to
   } finally {
     await te.stop();
   }
-  const dead = createOutgoingAuth(exchange(te.url), { backendName: "github", env, timeoutMs: 1000 });
+  const dead = createOutgoingAuth(exchange(te.url), {
+    backendName: "github",
+    env,
+    timeoutMs: 1000,
+  });
   await assert.rejects(
     dead.headersFor({ issuer: "i", subject: "a", claims: {}, token: "tok" }),
     /token endpoint http:\/\/127\.0\.0\.1:\d+\/token unreachable/,

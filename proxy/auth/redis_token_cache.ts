@@ -106,7 +106,9 @@ export async function openValue(
  * is not there the cache still works (as misses) and keeps reconnecting in the background.
  * Throws only for invalid options (address, encryption key).
  */
-export async function createRedisTokenCache(options: RedisTokenCacheOptions): Promise<RedisTokenCache> {
+export async function createRedisTokenCache(
+  options: RedisTokenCacheOptions,
+): Promise<RedisTokenCache> {
   const { host, port } = parseAddress(options.address);
   const cryptoKey = await importKey(options.encryptionKey);
   const prefix = options.keyPrefix ?? "vmcp:tokens:";
@@ -189,7 +191,12 @@ export async function createRedisTokenCache(options: RedisTokenCacheOptions): Pr
       if (closed || !(ttlMs > 0)) return;
       const redisKey = prefix + key;
       try {
-        await redis.set(redisKey, await sealValue(cryptoKey, redisKey, value), "PX", Math.ceil(ttlMs));
+        await redis.set(
+          redisKey,
+          await sealValue(cryptoKey, redisKey, value),
+          "PX",
+          Math.ceil(ttlMs),
+        );
         up();
       } catch (err) {
         down(err);

@@ -31,8 +31,18 @@ function rawClient(port: number, pass?: string): Redis {
 
 Deno.test("two cache instances share entries through Redis, and the stored value is not the token", async () => {
   const prefix = `test:${crypto.randomUUID()}:`;
-  const a = await createRedisTokenCache({ address: address(shared.port), password, keyPrefix: prefix, encryptionKey: KEY });
-  const b = await createRedisTokenCache({ address: address(shared.port), password, keyPrefix: prefix, encryptionKey: KEY });
+  const a = await createRedisTokenCache({
+    address: address(shared.port),
+    password,
+    keyPrefix: prefix,
+    encryptionKey: KEY,
+  });
+  const b = await createRedisTokenCache({
+    address: address(shared.port),
+    password,
+    keyPrefix: prefix,
+    encryptionKey: KEY,
+  });
   const raw = rawClient(shared.port, password);
   try {
     await a.set("github\u0000aud\u0000abc", "Bearer exchanged-secret-token", 60_000);
@@ -41,7 +51,10 @@ Deno.test("two cache instances share entries through Redis, and the stored value
 
     const stored = await raw.get(`${prefix}github\u0000aud\u0000abc`);
     assert.ok(stored && stored.startsWith("v1."), "encrypted envelope");
-    assert.ok(!stored.includes("exchanged-secret-token") && !atob(stored.split(".")[2]!).includes("exchanged"));
+    assert.ok(
+      !stored.includes("exchanged-secret-token") &&
+        !atob(stored.split(".")[2]!).includes("exchanged"),
+    );
     const pttl = await raw.pttl(`${prefix}github\u0000aud\u0000abc`);
     assert.ok(pttl > 55_000 && pttl <= 60_000, `expiry set in Redis (pttl ${pttl})`);
 
@@ -72,11 +85,21 @@ Deno.test("two vmcp replicas sharing a Redis cache exchange a user's token only 
   try {
     const strategy = {
       type: "tokenExchange",
-      tokenExchange: { tokenUrl: te.url, clientId: "vmcp", clientSecret: "vmcp-secret", audience: "gh" },
+      tokenExchange: {
+        tokenUrl: te.url,
+        clientId: "vmcp",
+        clientSecret: "vmcp-secret",
+        audience: "gh",
+      },
     };
     const p1 = createOutgoingAuth(strategy, { backendName: "github", cache: c1 });
     const p2 = createOutgoingAuth(strategy, { backendName: "github", cache: c2 });
-    const alice: Identity = { issuer: "https://idp", subject: "alice", claims: {}, token: "alice-token" };
+    const alice: Identity = {
+      issuer: "https://idp",
+      subject: "alice",
+      claims: {},
+      token: "alice-token",
+    };
     const h1 = await p1.headersFor(alice);
     const h2 = await p2.headersFor(alice);
     assert.deepEqual(h2, h1);
@@ -104,7 +127,12 @@ Deno.test("when Redis goes down tokens are exchanged per call without errors, th
   try {
     const auth = createOutgoingAuth({
       type: "tokenExchange",
-      tokenExchange: { tokenUrl: te.url, clientId: "vmcp", clientSecret: "vmcp-secret", audience: "gh" },
+      tokenExchange: {
+        tokenUrl: te.url,
+        clientId: "vmcp",
+        clientSecret: "vmcp-secret",
+        audience: "gh",
+      },
     }, { backendName: "github", cache });
     const alice: Identity = { issuer: "i", subject: "alice", claims: {}, token: "alice-token" };
     await auth.headersFor(alice);
@@ -134,7 +162,11 @@ Deno.test("when Redis goes down tokens are exchanged per call without errors, th
 });
 
 Deno.test("an unreachable Redis from the start reads as misses and closes cleanly", async () => {
-  const cache = await createRedisTokenCache({ address: "127.0.0.1:1", encryptionKey: KEY, maxReconnectDelayMs: 50 });
+  const cache = await createRedisTokenCache({
+    address: "127.0.0.1:1",
+    encryptionKey: KEY,
+    maxReconnectDelayMs: 50,
+  });
   try {
     assert.equal(await cache.get("k"), undefined);
     await cache.set("k", "v", 1000);

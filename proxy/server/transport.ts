@@ -15,7 +15,7 @@
  */
 import {
   type JSONRPCMessage,
-  type TransportSendOptions,
+  type RequestId,
   WebStandardStreamableHTTPServerTransport,
 } from "../../core/sdk.ts";
 
@@ -43,7 +43,7 @@ export class ProxyServerTransport extends WebStandardStreamableHTTPServerTranspo
     return this.handleRequest(req, { parsedBody });
   }
 
-  override send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+  override send(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
     const isResponse = "id" in message && !("method" in message);
     const rid = isResponse ? (message as { id: unknown }).id : options?.relatedRequestId;
     if (rid !== undefined) {
@@ -53,8 +53,7 @@ export class ProxyServerTransport extends WebStandardStreamableHTTPServerTranspo
       const json = stream?.resolveJson !== undefined;
       if (json && !isResponse) {
         // A JSON answer cannot carry it: use the standalone GET stream.
-        const { relatedRequestId: _, ...rest } = options ?? {};
-        return super.send(message, rest);
+        return super.send(message);
       }
       internals._enableJsonResponse = json;
     }

@@ -1,0 +1,316 @@
+/**
+ * The proxy's live state: backends, their health, the aggregated view and precomputed lists,
+ * client sessions, and extra (composite) tools. Applies configs (start and hot reload),
+ * re-discovers on list_changed and health transitions, and tells sessions what changed.
+ * @module
+ */
+import type { BackendConfig, VmcpConfig } from "../crds/vmcp_config.ts";
+import { aggregate, type AggregatedView } from "../core/aggregation/mod.ts";
+import type { Clock } from "../core/clock.ts";
+import { systemClock } from "../core/clock.ts";
+import type { Logger } from "../core/log.ts";
+import { parseDuration } from "../core/duration.ts";
+import { compareStrings } from "../core/aggregation/types.ts";
+import { Backend, type BackendEvents, type HeadersFor } from "./backends/backend.ts";
+import type { AnyObject, SessionPeer } from "./backends/connection.ts";
+import { BackendUnavailableError, describeError } from "./backends/errors.ts";
+import { HealthMonitor } from "./health/monitor.ts";
+import type { ExtraTool, Lists, RouterState } from "./router.ts";
+import type { ProxySession } from "./server/session.ts";
+import type { ProxyMetrics } from "./server/metrics.ts";
+
+export interface RuntimeOptions {
+  config: VmcpConfig;
+  log: Logger;
+  clock?: Clock;
+  metrics?: ProxyMetrics;
+  /** Outgoing auth per backend (the proxy/auth seam); undefined: no extra headers. */
+  outgoingAuthFor?: (backend: BackendConfig, config: VmcpConfig) => HeadersFor | undefined;
+  /** HTTP backends: all client sessions share one connection. @default false */
+  shareHttp?: boolean;
+}
+
+const DEBOUNCE_MS = 25;
+
+function emptyView(): AggregatedView {
+  return aggregate([], undefined);
+}
+
+/** Milliseconds of the backend's request timeout. */
+export function backendTimeoutMs(config: VmcpConfig, backend: string): number {
+  const t = config.operational?.timeouts;
+  return parseDuration(t?.perWorkload?.[backend] ?? t?.default ?? "30s");
+}
+
+export class ProxyRuntime implements RouterState {
+  config: VmcpConfig;
+  view: AggregatedView = emptyView();
+  fullView: AggregatedView = emptyView();
+  lists: Lists = { tools: [], resources: [], resourceTemplates: [], prompts: [] };
+  readonly extraTools = new Map<string, ExtraTool>();
+  readonly sessions = new Map<string, ProxySession>();
+  readonly backends = new Map<string, Backend>();
+  readonly health = new Map<string, HealthMonitor>();
+  readonly log: Logger;
+  readonly #opts: RuntimeOptions;
+  readonly #clock: Clock;
+  #ready!: Promise<void>;
+  #markReady!: () => void;
+  #isReady = false;
+  #signatures = { tools: "", resources: "", prompts: "" };
+  readonly #pending = new Map<string, ReturnType<typeof setTimeout>>();
+  #closed = false;
+
+  constructor(opts: RuntimeOptions) {
+    this.#opts = opts;
+    this.config = opts.config;
+    this.log = opts.log;
+    this.#clock = opts.clock ?? systemClock;
+    this.#ready = new Promise((r) => (this.#markReady = r));
+  }
+
+  /** True once the first discovery finished (readiness). */
+  get isReady(): boolean {
+    return this.#isReady;
+  }
+
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  backend(name: string): Backend | undefined {
+    return this.backends.get(name);
+  }
+
+  get partialFailureMode(): "fail" | "best_effort" {
+    return this.config.operational?.failureHandling?.partialFailureMode ?? "fail";
+  }
+
+  assertRoutable(name: string): void {
+    const h = this.health.get(name);
+    if (!h) return;
+    const reason = h.admit();
+    if (reason) throw new BackendUnavailableError(name, reason);
+  }
+
+  failingBackends(): { name: string; reason: string }[] {
+    if (this.partialFailureMode !== "fail") return [];
+    const out: { name: string; reason: string }[] = [];
+    for (const b of this.backends.values()) {
+      const reason = this.health.get(b.name)?.blockReason() ??
+        (b.caps ? undefined : "capabilities not discovered");
+      if (reason) out.push({ name: b.name, reason });
+    }
+    return out;
+  }
+
+  /** Connects every backend, runs the first discovery (bounded by each backend's deadline). */
+  async start(): Promise<void> {
+    this.#applyBackends(this.config);
+    await this.discoverAll();
+    this.#isReady = true;
+    this.#markReady();
+    for (const h of this.health.values()) h.start();
+  }
+
+  /** Discovers every backend in parallel, then recomputes the view once. */
+  async discoverAll(): Promise<void> {
+    await Promise.all([...this.backends.values()].map((b) => this.#discover(b)));
+    this.recompute();
+  }
+
+  async #discover(b: Backend): Promise<void> {
+    try {
+      await b.discover();
+      this.health.get(b.name)?.recordSuccess();
+    } catch (err) {
+      this.health.get(b.name)?.recordFailure(describeError(err));
+      this.log.warn("backend discovery failed", { backend: b.name, error: describeError(err) });
+    }
+  }
+
+  /** Re-discovers one backend soon (coalescing bursts), then recomputes. */
+  scheduleRediscover(name: string): void {
+    if (this.#closed || this.#pending.has(name)) return;
+    this.#pending.set(
+      name,
+      setTimeout(async () => {
+        this.#pending.delete(name);
+        const b = this.backends.get(name);
+        if (!b || this.#closed) return;
+        await this.#discover(b);
+        this.recompute();
+      }, DEBOUNCE_MS),
+    );
+  }
+
+  /** Rebuilds views and lists from the discovered capabilities; notifies sessions of changes. */
+  recompute(): void {
+    const routable = [];
+    const all = [];
+    for (const b of this.backends.values()) {
+      if (!b.caps) continue;
+      all.push(b.caps);
+      if (!this.health.get(b.name)?.blockReason()) routable.push(b.caps);
+    }
+    const aggregation = this.config.aggregation;
+    this.view = aggregate(routable, aggregation);
+    this.fullView = routable.length === all.length ? this.view : aggregate(all, aggregation);
+    for (const w of this.view.warnings) this.log.debug("aggregation", { warning: w });
+    const tools = [...this.view.tools, ...[...this.extraTools.values()].map((e) => e.tool)]
+      .sort((a, b) => compareStrings(a.name, b.name));
+    this.lists = {
+      tools,
+      resources: this.view.resources as AnyObject[],
+      resourceTemplates: this.view.resourceTemplates as AnyObject[],
+      prompts: this.view.prompts as AnyObject[],
+    };
+    this.#notifyChanges();
+    this.#opts.metrics?.setTools(this.lists.tools.length);
+  }
+
+  #notifyChanges(): void {
+    const next = {
+      tools: JSON.stringify(this.lists.tools),
+      resources: JSON.stringify([this.lists.resources, this.lists.resourceTemplates]),
+      prompts: JSON.stringify(this.lists.prompts),
+    };
+    const prev = this.#signatures;
+    this.#signatures = next;
+    if (!this.#isReady) return;
+    for (const s of this.sessions.values()) {
+      if (next.tools !== prev.tools) s.server.sendToolListChanged().catch(() => {});
+      if (next.resources !== prev.resources) s.server.sendResourceListChanged().catch(() => {});
+      if (next.prompts !== prev.prompts) s.server.sendPromptListChanged().catch(() => {});
+    }
+  }
+
+  /** Registers a tool served by the proxy itself (composite tools); replaces one of that name. */
+  registerTool(tool: ExtraTool): void {
+    this.extraTools.set(tool.tool.name, tool);
+    this.recompute();
+  }
+
+  unregisterTool(name: string): void {
+    if (this.extraTools.delete(name)) this.recompute();
+  }
+
+  #events(): BackendEvents {
+    return {
+      onListChanged: (backend) => this.scheduleRediscover(backend),
+      onResourceUpdated: (backend, owner, params) => this.#resourceUpdated(backend, owner, params),
+      onOutcome: (backend, method, ok, ms, error) => {
+        this.#opts.metrics?.backendRequest(backend, method, ok, ms);
+        const h = this.health.get(backend);
+        if (!h || method === "discover" || method === "initialize") return;
+        if (ok) h.recordCallSuccess();
+        else h.recordFailure(describeError(error));
+      },
+    };
+  }
+
+  #resourceUpdated(backend: string, owner: SessionPeer | undefined, params: AnyObject): void {
+    const uri = params.uri;
+    if (typeof uri !== "string") return;
+    const note = { method: "notifications/resources/updated", params };
+    if (owner) {
+      const s = this.sessions.get(owner.id);
+      if (s?.subscriptions.has(uri)) s.notify(note).catch(() => {});
+      return;
+    }
+    for (const s of this.sessions.values()) {
+      if (s.subscriptions.has(uri)) s.notify(note).catch(() => {});
+    }
+    this.log.debug("resource updated", { backend, uri });
+  }
+
+  #createBackend(cfg: BackendConfig, config: VmcpConfig): Backend {
+    const headersFor = this.#opts.outgoingAuthFor?.(cfg, config);
+    const backend = new Backend({
+      config: cfg,
+      timeoutMs: backendTimeoutMs(config, cfg.name),
+      events: this.#events(),
+      log: this.log,
+      ...(headersFor ? { headersFor } : {}),
+      ...(this.#opts.shareHttp ? { shareHttp: true } : {}),
+    });
+    const monitor = new HealthMonitor(backend, config, {
+      clock: this.#clock,
+      log: this.log,
+      onChange: (routable) => {
+        this.#opts.metrics?.setHealth(backend.name, monitor.snapshot().status);
+        if (routable) this.scheduleRediscover(backend.name);
+        else this.recompute();
+      },
+    });
+    this.backends.set(cfg.name, backend);
+    this.health.set(cfg.name, monitor);
+    this.#opts.metrics?.setHealth(backend.name, monitor.snapshot().status);
+    return backend;
+  }
+
+  /** Creates/replaces/removes backends to match `config`; returns the new and changed ones. */
+  #applyBackends(config: VmcpConfig): Backend[] {
+    const wanted = new Map(config.backends.map((b) => [b.name, b]));
+    const fresh: Backend[] = [];
+    for (const [name, b] of this.backends) {
+      const next = wanted.get(name);
+      if (next && JSON.stringify(next) === JSON.stringify(b.config)) {
+        b.timeoutMs = backendTimeoutMs(config, name);
+        continue;
+      }
+      this.#removeBackend(name);
+    }
+    for (const cfg of config.backends) {
+      if (!this.backends.has(cfg.name)) fresh.push(this.#createBackend(cfg, config));
+    }
+    return fresh;
+  }
+
+  #removeBackend(name: string): void {
+    const b = this.backends.get(name);
+    this.backends.delete(name);
+    this.health.get(name)?.stop();
+    this.health.delete(name);
+    this.#opts.metrics?.removeBackend(name);
+    void b?.close();
+  }
+
+  /**
+   * Applies a new (validated) config without dropping sessions: new backends are connected,
+   * removed ones closed, health settings and aggregation updated, sessions told what changed.
+   */
+  async applyConfig(config: VmcpConfig): Promise<void> {
+    const healthChanged = JSON.stringify(config.operational?.failureHandling) !==
+      JSON.stringify(this.config.operational?.failureHandling);
+    this.config = config;
+    const fresh = this.#applyBackends(config);
+    if (healthChanged) {
+      for (const [name, h] of this.health) {
+        if (fresh.some((b) => b.name === name)) continue;
+        h.reconfigure(config);
+      }
+    }
+    await Promise.all(fresh.map((b) => this.#discover(b)));
+    for (const b of fresh) this.health.get(b.name)?.start();
+    this.recompute();
+  }
+
+  /** Forgets a closed session and closes its per-session backend connections. */
+  async closeSession(session: ProxySession): Promise<void> {
+    this.sessions.delete(session.id);
+    await Promise.all([...this.backends.values()].map((b) => b.closeSession(session.id)));
+  }
+
+  /** Closes every session and backend (stdio children are terminated). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const t of this.#pending.values()) clearTimeout(t);
+    this.#pending.clear();
+    for (const h of this.health.values()) h.stop();
+    const sessions = [...this.sessions.values()];
+    await Promise.all(sessions.map((s) => s.close()));
+    this.sessions.clear();
+    await Promise.all([...this.backends.values()].map((b) => b.close()));
+  }
+}

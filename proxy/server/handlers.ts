@@ -1,0 +1,73 @@
+/**
+ * Registers the proxy's MCP request handlers on one session's SDK `Server`.
+ *
+ * Handlers are installed with the SDK's base `Protocol.setRequestHandler` and loose request
+ * schemas (built once): the proxy relays requests and results, so it skips the SDK's full
+ * request parsing and the `Server`'s extra `tools/call` result validation on the hot path.
+ * The router checks what it needs (names, URIs).
+ * @module
+ */
+import { z } from "zod";
+import { type RequestHandlerExtra, Server } from "../../core/sdk.ts";
+import type { AnyObject } from "../backends/connection.ts";
+import type { Router } from "../router.ts";
+import type { ProxyMetrics } from "./metrics.ts";
+import type { ProxySession } from "./session.ts";
+
+type Extra = RequestHandlerExtra<never, never>;
+type Handler = (params: AnyObject, extra: Extra) => Promise<AnyObject> | AnyObject;
+
+const schemas = new Map<string, z.ZodType>();
+function schemaFor(method: string): z.ZodType {
+  let s = schemas.get(method);
+  if (!s) {
+    s = z.looseObject({ method: z.literal(method), params: z.optional(z.looseObject({})) });
+    schemas.set(method, s);
+  }
+  return s;
+}
+
+// The Protocol base class's setRequestHandler (Server overrides it for tools/call).
+const baseSetRequestHandler = Object.getPrototypeOf(Server.prototype).setRequestHandler as (
+  this: Server,
+  schema: z.ZodType,
+  handler: (req: { params?: AnyObject }, extra: Extra) => Promise<AnyObject>,
+) => void;
+
+const LOG_LEVELS = new Set(["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]);
+
+/** Installs every handler for `session`, delegating to `router`. */
+export function installHandlers(session: ProxySession, router: Router, metrics?: ProxyMetrics): void {
+  const server = session.server;
+  const on = (method: string, fn: Handler) => {
+    baseSetRequestHandler.call(server, schemaFor(method), async (req, extra) => {
+      session.lastSeen = Date.now();
+      try {
+        const result = await fn(req.params ?? {}, extra);
+        metrics?.request(method, true);
+        return result;
+      } catch (err) {
+        metrics?.request(method, false);
+        throw err;
+      }
+    });
+  };
+  const x = (extra: Extra) => ({ requestId: extra.requestId, signal: extra.signal });
+
+  on("tools/list", (p) => router.listTools(p));
+  on("tools/call", (p, e) => router.callTool(session, p, x(e)));
+  on("resources/list", (p) => router.listResources(p));
+  on("resources/templates/list", (p) => router.listResourceTemplates(p));
+  on("resources/read", (p, e) => router.readResource(session, p, x(e)));
+  on("resources/subscribe", (p, e) => router.subscribe(session, p, x(e)));
+  on("resources/unsubscribe", (p, e) => router.unsubscribe(session, p, x(e)));
+  on("prompts/list", (p) => router.listPrompts(p));
+  on("prompts/get", (p, e) => router.getPrompt(session, p, x(e)));
+  on("completion/complete", (p, e) => router.complete(session, p, x(e)));
+  on("logging/setLevel", (p) => {
+    if (typeof p.level === "string" && LOG_LEVELS.has(p.level)) {
+      session.logLevel = p.level as ProxySession["logLevel"];
+    }
+    return {};
+  });
+}

@@ -1,0 +1,165 @@
+/**
+ * The `/mcp` endpoint (Streamable HTTP): authenticates, enforces the body limit, parses JSON
+ * once, finds or creates the session, and hands the request to the session's transport,
+ * choosing a JSON or an SSE answer per request.
+ *
+ * Bad input never throws: malformed JSON → 400 with JSON-RPC -32700; body over the limit → 413;
+ * missing session id on a non-initialize request → 400; unknown or expired session → 404;
+ * a session presented by another identity → 404 (indistinguishable from unknown).
+ * @module
+ */
+import { ANONYMOUS_IDENTITY, type Identity, identityKey } from "../../core/auth/identity.ts";
+import type { Logger } from "../../core/log.ts";
+import { describeError } from "../backends/errors.ts";
+import type { Router } from "../router.ts";
+import type { ProxyRuntime } from "../runtime.ts";
+import { installHandlers } from "./handlers.ts";
+import type { ProxyMetrics } from "./metrics.ts";
+import { ProxySession } from "./session.ts";
+
+/** Authenticates a request: the caller's identity, or the response to send instead. */
+export type Authenticate = (req: Request) => Promise<Identity | Response>;
+
+export interface EndpointOptions {
+  runtime: ProxyRuntime;
+  router: Router;
+  log: Logger;
+  metrics?: ProxyMetrics;
+  maxBodyBytes: number;
+  serverInfo: { name: string; version: string };
+  /** Incoming auth hook; default: every caller is anonymous. */
+  authenticate?: Authenticate;
+  /** Key a session is bound to. @default identityKey from core/auth/identity.ts */
+  identityKey?: (identity: Identity) => string;
+}
+
+export function rpcError(status: number, code: number, message: string): Response {
+  return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status });
+}
+
+class BodyTooLarge extends Error {}
+
+/** Reads the body, failing fast past `limit` bytes (Content-Length or streamed count). */
+async function readBody(req: Request, limit: number): Promise<string> {
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (declared > limit) throw new BodyTooLarge();
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw new BodyTooLarge();
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return new TextDecoder().decode(chunks[0]);
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) (all.set(c, at), at += c.byteLength);
+  return new TextDecoder().decode(all);
+}
+
+function isInitialize(body: unknown): boolean {
+  return !Array.isArray(body) && (body as { method?: unknown } | null)?.method === "initialize";
+}
+
+/** Should this POST be answered as plain JSON (true) or as an SSE stream (false)? */
+function answerAsJson(body: unknown, session: ProxySession): boolean {
+  if (Array.isArray(body)) return false;
+  const msg = body as { method?: unknown; params?: { _meta?: { progressToken?: unknown } } };
+  if (msg.method !== "tools/call" && msg.method !== "prompts/get" && msg.method !== "resources/read") {
+    return true;
+  }
+  // Calls may trigger progress (only on a stream), and log/sampling/elicitation (which can use
+  // the standalone GET stream when the client holds one open).
+  return msg.params?._meta?.progressToken === undefined && session.transport.hasStandaloneStream;
+}
+
+export class McpEndpoint {
+  readonly #o: EndpointOptions;
+  readonly #key: (identity: Identity) => string;
+
+  constructor(opts: EndpointOptions) {
+    this.#o = opts;
+    this.#key = opts.identityKey ?? identityKey;
+  }
+
+  async handle(req: Request): Promise<Response> {
+    let identity: Identity = ANONYMOUS_IDENTITY;
+    if (this.#o.authenticate) {
+      const got = await this.#o.authenticate(req);
+      if (got instanceof Response) return got;
+      identity = got;
+    }
+    const sessionId = req.headers.get("mcp-session-id");
+    const sessions = this.#o.runtime.sessions;
+    const session = sessionId ? sessions.get(sessionId) : undefined;
+    if (sessionId && (!session || session.identityKey !== this.#key(identity))) {
+      return rpcError(404, -32001, "Session not found (unknown, expired or closed); initialize a new session");
+    }
+    if (req.method === "GET" || req.method === "DELETE") {
+      if (!session) return rpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
+      session.lastSeen = Date.now();
+      return await session.transport.handleRequest(req);
+    }
+    if (req.method !== "POST") {
+      return new Response(null, { status: 405, headers: { allow: "GET, POST, DELETE" } });
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(await readBody(req, this.#o.maxBodyBytes));
+    } catch (err) {
+      if (err instanceof BodyTooLarge) {
+        return rpcError(413, -32600, `Request body exceeds ${this.#o.maxBodyBytes} bytes (server.maxBodyBytes)`);
+      }
+      return rpcError(400, -32700, "Parse error: the request body is not valid JSON");
+    }
+    if (session) {
+      session.lastSeen = Date.now();
+      return await session.transport.handlePost(req, body, answerAsJson(body, session));
+    }
+    if (!isInitialize(body)) {
+      return rpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required (only initialize may omit it)");
+    }
+    return await this.#initialize(req, body, identity);
+  }
+
+  async #initialize(req: Request, body: unknown, identity: Identity): Promise<Response> {
+    const { runtime, router, metrics, log } = this.#o;
+    const session: ProxySession = new ProxySession({
+      identity,
+      identityKey: this.#key(identity),
+      serverInfo: this.#o.serverInfo,
+      sessionIdGenerator: () => crypto.randomUUID(),
+      onInitialized: (s) => {
+        runtime.sessions.set(s.id, s);
+        metrics?.setSessions(runtime.sessions.size);
+        log.debug("session opened", { session: s.id });
+      },
+      onClosed: (s) => {
+        if (!s.id) return;
+        void runtime.closeSession(s).catch((err) => log.warn("session close failed", { error: describeError(err) }));
+        metrics?.setSessions(runtime.sessions.size);
+        log.debug("session closed", { session: s.id });
+      },
+    });
+    installHandlers(session, router, metrics);
+    await session.server.connect(session.transport);
+    const response = await session.transport.handlePost(req, body, true);
+    if (!session.id) await session.close(); // initialize was rejected: nothing to keep
+    return response;
+  }
+
+  /** Closes sessions idle longer than `ttlMs`; returns how many were closed. */
+  async sweep(ttlMs: number): Promise<number> {
+    const cutoff = Date.now() - ttlMs;
+    const idle = [...this.#o.runtime.sessions.values()].filter((s) => s.lastSeen < cutoff);
+    await Promise.all(idle.map((s) => s.close()));
+    return idle.length;
+  }
+}
