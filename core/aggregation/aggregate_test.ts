@@ -10,9 +10,16 @@ const route = (v: AggregatedView, n: string) => {
 };
 
 Deno.test("an omitted aggregation prefixes every tool with {workload}_, conflict or not", () => {
-  const v = aggregate([backend("weather", ["search", "forecast"]), backend("notes", ["search"])], undefined);
+  const v = aggregate(
+    [backend("weather", ["search", "forecast"]), backend("notes", ["search"])],
+    undefined,
+  );
   assert.deepEqual(names(v), ["notes_search", "weather_forecast", "weather_search"]);
-  assert.deepEqual(route(v, "weather_search"), { backend: "weather", originalName: "search", hidden: false });
+  assert.deepEqual(route(v, "weather_search"), {
+    backend: "weather",
+    originalName: "search",
+    hidden: false,
+  });
   assert.deepEqual(v.problems, []);
   assert.deepEqual(v.warnings, []);
 });
@@ -28,7 +35,13 @@ Deno.test("prefix uses a custom prefixFormat with literals around {workload}", (
 Deno.test("prefix applies after overrides: an override echo→custom_echo on b1 advertises b1_custom_echo", () => {
   const v = aggregate(
     [backend("b1", ["echo"])],
-    aggregation({ tools: [{ workload: "b1", excludeAll: false, overrides: { echo: { name: "custom_echo", description: "Echo it" } } }] }),
+    aggregation({
+      tools: [{
+        workload: "b1",
+        excludeAll: false,
+        overrides: { echo: { name: "custom_echo", description: "Echo it" } },
+      }],
+    }),
   );
   assert.deepEqual(names(v), ["b1_custom_echo"]);
   const r = v.toolRoutes.get("b1_custom_echo")!;
@@ -52,7 +65,10 @@ Deno.test("a collision left after prefixing is kept by the backend that sorts fi
 Deno.test("priority keeps unique names bare, even for unlisted backends", () => {
   const v = aggregate(
     [backend("weather", ["forecast"]), backend("notes", ["write"])],
-    aggregation({ conflictResolution: "priority", conflictResolutionConfig: { prefixFormat: "{workload}_", priorityOrder: ["notes"] } }),
+    aggregation({
+      conflictResolution: "priority",
+      conflictResolutionConfig: { prefixFormat: "{workload}_", priorityOrder: ["notes"] },
+    }),
   );
   assert.deepEqual(names(v), ["forecast", "write"]);
 });
@@ -60,28 +76,43 @@ Deno.test("priority keeps unique names bare, even for unlisted backends", () => 
 Deno.test("priority gives a shared name to the highest-ranked listed backend and drops the others with a warning", () => {
   const v = aggregate(
     [backend("weather", ["search"]), backend("notes", ["search"]), backend("zeta", ["search"])],
-    aggregation({ conflictResolution: "priority", conflictResolutionConfig: { prefixFormat: "{workload}_", priorityOrder: ["zeta", "weather"] } }),
+    aggregation({
+      conflictResolution: "priority",
+      conflictResolutionConfig: { prefixFormat: "{workload}_", priorityOrder: ["zeta", "weather"] },
+    }),
   );
   assert.deepEqual(names(v), ["search"]);
   assert.deepEqual(route(v, "search"), { backend: "zeta", originalName: "search", hidden: false });
   assert.equal(v.warnings.length, 1);
-  assert.match(v.warnings[0]!, /kept backend "zeta" \(priorityOrder\), dropped "notes\/search" and "weather\/search"/);
+  assert.match(
+    v.warnings[0]!,
+    /kept backend "zeta" \(priorityOrder\), dropped "notes\/search" and "weather\/search"/,
+  );
   assert.equal(v.toolsByBackend.get("notes")!.get("search")!.hidden, true);
 });
 
 Deno.test("priority prefixes a conflict between unlisted backends with the CONFIGURED prefixFormat", () => {
   const v = aggregate(
     [backend("weather", ["search", "forecast"]), backend("notes", ["search"])],
-    aggregation({ conflictResolution: "priority", conflictResolutionConfig: { prefixFormat: "{workload}__", priorityOrder: ["other"] } }),
+    aggregation({
+      conflictResolution: "priority",
+      conflictResolutionConfig: { prefixFormat: "{workload}__", priorityOrder: ["other"] },
+    }),
   );
   assert.deepEqual(names(v), ["forecast", "notes__search", "weather__search"]);
-  assert.match(v.warnings[0]!, /none of them in priorityOrder; advertised with prefixFormat as "notes__search" and "weather__search"/);
+  assert.match(
+    v.warnings[0]!,
+    /none of them in priorityOrder; advertised with prefixFormat as "notes__search" and "weather__search"/,
+  );
 });
 
 Deno.test("priority resolves a fallback name that equals a bare name deterministically", () => {
   // notes/x and weather/x are unlisted → notes_x, weather_x; backend "zz" offers "notes_x" bare.
   const caps = [backend("weather", ["x"]), backend("notes", ["x"]), backend("zz", ["notes_x"])];
-  const cfg = aggregation({ conflictResolution: "priority", conflictResolutionConfig: { prefixFormat: "{workload}_", priorityOrder: [] } });
+  const cfg = aggregation({
+    conflictResolution: "priority",
+    conflictResolutionConfig: { prefixFormat: "{workload}_", priorityOrder: [] },
+  });
   const v = aggregate(caps, cfg);
   assert.deepEqual(names(v), ["notes_x", "weather_x"]);
   assert.deepEqual(route(v, "notes_x"), { backend: "notes", originalName: "x", hidden: false });
@@ -91,13 +122,17 @@ Deno.test("priority resolves a fallback name that equals a bare name determinist
 Deno.test("manual keeps unique names and reports an unresolved conflict naming the tool and the backends", () => {
   const v = aggregate(
     [backend("weather", ["search", "forecast"]), backend("notes", ["search"])],
-    aggregation({ conflictResolution: "manual", tools: [{ workload: "notes", excludeAll: false }] }),
+    aggregation({
+      conflictResolution: "manual",
+      tools: [{ workload: "notes", excludeAll: false }],
+    }),
   );
   assert.deepEqual(names(v), ["forecast"]);
   assert.equal(v.toolRoutes.has("search"), false);
   assert.deepEqual(v.problems, [{
     path: "aggregation.tools",
-    message: 'Tool name "search" is offered by backends "notes" and "weather"; add overrides to resolve it',
+    message:
+      'Tool name "search" is offered by backends "notes" and "weather"; add overrides to resolve it',
     value: [{ backend: "notes", name: "search" }, { backend: "weather", name: "search" }],
   }]);
 });
@@ -105,16 +140,29 @@ Deno.test("manual keeps unique names and reports an unresolved conflict naming t
 Deno.test("manual accepts a conflict resolved by an override and reports one that an override creates", () => {
   const resolved = aggregate(
     [backend("weather", ["search"]), backend("notes", ["search"])],
-    aggregation({ conflictResolution: "manual", tools: [{ workload: "notes", excludeAll: false, overrides: { search: { name: "search_notes" } } }] }),
+    aggregation({
+      conflictResolution: "manual",
+      tools: [{
+        workload: "notes",
+        excludeAll: false,
+        overrides: { search: { name: "search_notes" } },
+      }],
+    }),
   );
   assert.deepEqual(names(resolved), ["search", "search_notes"]);
   assert.deepEqual(resolved.problems, []);
   const created = aggregate(
     [backend("notes", ["find", "search"])],
-    aggregation({ conflictResolution: "manual", tools: [{ workload: "notes", excludeAll: false, overrides: { find: { name: "search" } } }] }),
+    aggregation({
+      conflictResolution: "manual",
+      tools: [{ workload: "notes", excludeAll: false, overrides: { find: { name: "search" } } }],
+    }),
   );
   assert.equal(created.problems.length, 1);
-  assert.match(created.problems[0]!.message, /Tool name "search" is offered by backend "notes" more than once \(original names "find" and "search"\)/);
+  assert.match(
+    created.problems[0]!.message,
+    /Tool name "search" is offered by backend "notes" more than once \(original names "find" and "search"\)/,
+  );
 });
 
 Deno.test("overrides apply before conflict resolution, so a rename can remove a priority conflict", () => {
@@ -123,7 +171,11 @@ Deno.test("overrides apply before conflict resolution, so a rename can remove a 
     aggregation({
       conflictResolution: "priority",
       conflictResolutionConfig: { prefixFormat: "{workload}_", priorityOrder: ["weather"] },
-      tools: [{ workload: "notes", excludeAll: false, overrides: { search: { name: "note_search" } } }],
+      tools: [{
+        workload: "notes",
+        excludeAll: false,
+        overrides: { search: { name: "note_search" } },
+      }],
     }),
   );
   assert.deepEqual(names(v), ["note_search", "search"]);
@@ -133,27 +185,52 @@ Deno.test("overrides apply before conflict resolution, so a rename can remove a 
 Deno.test("the filter matches the post-override, pre-prefix name and hidden tools stay routable", () => {
   const v = aggregate(
     [backend("notes", ["find", "write", "delete"])],
-    aggregation({ tools: [{ workload: "notes", excludeAll: false, filter: ["search", "write"], overrides: { find: { name: "search" } } }] }),
+    aggregation({
+      tools: [{
+        workload: "notes",
+        excludeAll: false,
+        filter: ["search", "write"],
+        overrides: { find: { name: "search" } },
+      }],
+    }),
   );
   assert.deepEqual(names(v), ["notes_search", "notes_write"]);
-  assert.deepEqual(route(v, "notes_delete"), { backend: "notes", originalName: "delete", hidden: true });
+  assert.deepEqual(route(v, "notes_delete"), {
+    backend: "notes",
+    originalName: "delete",
+    hidden: true,
+  });
   assert.deepEqual(v.warnings, []);
 });
 
 Deno.test("a filter naming an original name that an override renamed gets a warning", () => {
   const v = aggregate(
     [backend("notes", ["find"])],
-    aggregation({ tools: [{ workload: "notes", excludeAll: false, filter: ["find"], overrides: { find: { name: "search" } } }] }),
+    aggregation({
+      tools: [{
+        workload: "notes",
+        excludeAll: false,
+        filter: ["find"],
+        overrides: { find: { name: "search" } },
+      }],
+    }),
   );
   assert.deepEqual(names(v), []);
-  assert.match(v.warnings[0]!, /filter "find" of backend "notes" names an original tool that an override renamed to "search"/);
+  assert.match(
+    v.warnings[0]!,
+    /filter "find" of backend "notes" names an original tool that an override renamed to "search"/,
+  );
 });
 
 Deno.test("excludeAll hides one backend's tools and excludeAllTools hides all, keeping every route", () => {
   const caps = [backend("weather", ["forecast"]), backend("notes", ["write"])];
   const one = aggregate(caps, aggregation({ tools: [{ workload: "weather", excludeAll: true }] }));
   assert.deepEqual(names(one), ["notes_write"]);
-  assert.deepEqual(route(one, "weather_forecast"), { backend: "weather", originalName: "forecast", hidden: true });
+  assert.deepEqual(route(one, "weather_forecast"), {
+    backend: "weather",
+    originalName: "forecast",
+    hidden: true,
+  });
   const all = aggregate(caps, aggregation({ excludeAllTools: true }));
   assert.deepEqual(names(all), []);
   assert.equal(all.toolRoutes.size, 2);
@@ -168,7 +245,9 @@ Deno.test("an advertised tool keeps the backend's inputSchema, outputSchema and 
   });
   const v = aggregate(
     [{ backend: "b", tools: [t], resources: [], resourceTemplates: [], prompts: [] }],
-    aggregation({ tools: [{ workload: "b", excludeAll: false, overrides: { get: { description: "new" } } }] }),
+    aggregation({
+      tools: [{ workload: "b", excludeAll: false, overrides: { get: { description: "new" } } }],
+    }),
   );
   assert.deepEqual(v.tools[0], { ...t, name: "b_get", description: "new" });
   assert.equal(t.name, "get", "the input is not modified");
@@ -176,14 +255,25 @@ Deno.test("an advertised tool keeps the backend's inputSchema, outputSchema and 
 
 Deno.test("the same backends in any order give identical output", () => {
   const caps = [
-    backend("weather", ["search", "forecast", "x"], { promptNames: ["p", "q"], resources: [{ uri: "file:///a", name: "a" }] }),
-    backend("notes", ["search", "write", "x"], { promptNames: ["p"], resources: [{ uri: "file:///a", name: "a2" }] }),
-    backend("alpha", ["x", "search"], { resourceTemplates: [{ uriTemplate: "t://{id}", name: "t" }] }),
+    backend("weather", ["search", "forecast", "x"], {
+      promptNames: ["p", "q"],
+      resources: [{ uri: "file:///a", name: "a" }],
+    }),
+    backend("notes", ["search", "write", "x"], {
+      promptNames: ["p"],
+      resources: [{ uri: "file:///a", name: "a2" }],
+    }),
+    backend("alpha", ["x", "search"], {
+      resourceTemplates: [{ uriTemplate: "t://{id}", name: "t" }],
+    }),
     backend("beta", ["x"], { resourceTemplates: [{ uriTemplate: "t://{id}", name: "t2" }] }),
   ];
   const configs = [
     undefined,
-    aggregation({ conflictResolution: "priority", conflictResolutionConfig: { prefixFormat: "{workload}.", priorityOrder: ["notes"] } }),
+    aggregation({
+      conflictResolution: "priority",
+      conflictResolutionConfig: { prefixFormat: "{workload}.", priorityOrder: ["notes"] },
+    }),
     aggregation({ conflictResolution: "manual" }),
   ];
   for (const cfg of configs) {
@@ -197,24 +287,55 @@ Deno.test("the same backends in any order give identical output", () => {
 
 Deno.test("resources and templates are never renamed and a duplicate goes to the backend sorting first", () => {
   const v = aggregate([
-    backend("zeta", [], { resources: [{ uri: "file:///x", name: "zx" }, { uri: "file:///b", name: "b" }], resourceTemplates: [{ uriTemplate: "db://{t}", name: "z" }] }),
-    backend("alpha", [], { resources: [{ uri: "file:///x", name: "ax" }], resourceTemplates: [{ uriTemplate: "db://{t}", name: "a" }] }),
+    backend("zeta", [], {
+      resources: [{ uri: "file:///x", name: "zx" }, { uri: "file:///b", name: "b" }],
+      resourceTemplates: [{ uriTemplate: "db://{t}", name: "z" }],
+    }),
+    backend("alpha", [], {
+      resources: [{ uri: "file:///x", name: "ax" }],
+      resourceTemplates: [{ uriTemplate: "db://{t}", name: "a" }],
+    }),
   ], undefined);
-  assert.deepEqual(v.resources.map((r) => [r.uri, r.name]), [["file:///b", "b"], ["file:///x", "ax"]]);
+  assert.deepEqual(v.resources.map((r) => [r.uri, r.name]), [["file:///b", "b"], [
+    "file:///x",
+    "ax",
+  ]]);
   assert.deepEqual([...v.resourceRoutes], [["file:///b", "zeta"], ["file:///x", "alpha"]]);
   assert.deepEqual(v.templateRoutes, [{ uriTemplate: "db://{t}", backend: "alpha" }]);
   assert.equal(v.resourceTemplates[0]!.name, "a");
   assert.equal(v.warnings.length, 2);
-  assert.match(v.warnings[0]!, /Resource URI "file:\/\/\/x" is offered by backends "alpha" and "zeta"; kept "alpha"/);
+  assert.match(
+    v.warnings[0]!,
+    /Resource URI "file:\/\/\/x" is offered by backends "alpha" and "zeta"; kept "alpha"/,
+  );
 });
 
 Deno.test("prompts are prefixed under prefix, bare under priority when unique or listed, kept under manual", () => {
-  const caps = [backend("weather", [], { promptNames: ["greet", "rain"] }), backend("notes", [], { promptNames: ["greet"] })];
-  const pre = aggregate(caps, aggregation({ conflictResolutionConfig: { prefixFormat: "{workload}-" } }));
-  assert.deepEqual(pre.prompts.map((p) => p.name), ["notes-greet", "weather-greet", "weather-rain"]);
-  assert.deepEqual(pre.promptRoutes.get("notes-greet"), { backend: "notes", originalName: "greet" });
+  const caps = [
+    backend("weather", [], { promptNames: ["greet", "rain"] }),
+    backend("notes", [], { promptNames: ["greet"] }),
+  ];
+  const pre = aggregate(
+    caps,
+    aggregation({ conflictResolutionConfig: { prefixFormat: "{workload}-" } }),
+  );
+  assert.deepEqual(pre.prompts.map((p) => p.name), [
+    "notes-greet",
+    "weather-greet",
+    "weather-rain",
+  ]);
+  assert.deepEqual(pre.promptRoutes.get("notes-greet"), {
+    backend: "notes",
+    originalName: "greet",
+  });
 
-  const pri = aggregate(caps, aggregation({ conflictResolution: "priority", conflictResolutionConfig: { prefixFormat: "{workload}_", priorityOrder: ["weather"] } }));
+  const pri = aggregate(
+    caps,
+    aggregation({
+      conflictResolution: "priority",
+      conflictResolutionConfig: { prefixFormat: "{workload}_", priorityOrder: ["weather"] },
+    }),
+  );
   assert.deepEqual(pri.prompts.map((p) => p.name), ["greet", "rain"]);
   assert.deepEqual(pri.promptRoutes.get("greet"), { backend: "weather", originalName: "greet" });
 
@@ -223,27 +344,41 @@ Deno.test("prompts are prefixed under prefix, bare under priority when unique or
   const manConflict = aggregate(caps, aggregation({ conflictResolution: "manual" }));
   assert.deepEqual(manConflict.prompts.map((p) => p.name), ["rain"]);
   assert.equal(manConflict.problems[0]!.path, "aggregation.conflictResolution");
-  assert.match(manConflict.problems[0]!.message, /Prompt name "greet" is offered by backends "notes" and "weather"; prompts cannot be renamed/);
+  assert.match(
+    manConflict.problems[0]!.message,
+    /Prompt name "greet" is offered by backends "notes" and "weather"; prompts cannot be renamed/,
+  );
 });
 
 Deno.test("tools are sorted by advertised name and toolRoutes hold only advertised names", () => {
-  const v = aggregate([backend("b", ["zz", "aa", "mm"])], aggregation({ conflictResolution: "manual" }));
+  const v = aggregate(
+    [backend("b", ["zz", "aa", "mm"])],
+    aggregation({ conflictResolution: "manual" }),
+  );
   assert.deepEqual(names(v), ["aa", "mm", "zz"]);
   assert.deepEqual([...v.toolRoutes.keys()], ["aa", "mm", "zz"]);
 });
 
 Deno.test("an override for a tool the backend does not offer is warned about", () => {
-  const v = aggregate([backend("b", ["x"])], aggregation({ tools: [{ workload: "b", excludeAll: false, overrides: { y: { name: "z" } } }] }));
+  const v = aggregate(
+    [backend("b", ["x"])],
+    aggregation({ tools: [{ workload: "b", excludeAll: false, overrides: { y: { name: "z" } } }] }),
+  );
   assert.deepEqual(v.warnings, ['aggregation.tools override "y" matches no tool of backend "b"']);
 });
 
 Deno.test("20 backends × 50 tools aggregate quickly after warm-up", () => {
-  const caps = Array.from({ length: 20 }, (_, b) =>
-    backend(`backend-${b}`, Array.from({ length: 50 }, (_, t) => `tool_${t}`)));
+  const caps = Array.from(
+    { length: 20 },
+    (_, b) => backend(`backend-${b}`, Array.from({ length: 50 }, (_, t) => `tool_${t}`)),
+  );
   const configs = [
     { cfg: undefined, advertised: 1000 },
     {
-      cfg: aggregation({ conflictResolution: "priority", conflictResolutionConfig: { prefixFormat: "{workload}_", priorityOrder: ["backend-3"] } }),
+      cfg: aggregation({
+        conflictResolution: "priority",
+        conflictResolutionConfig: { prefixFormat: "{workload}_", priorityOrder: ["backend-3"] },
+      }),
       advertised: 50,
     },
   ];

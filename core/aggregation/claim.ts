@@ -3,7 +3,13 @@
  * candidate, deterministically.
  * @module
  */
-import { type Candidate, compareCandidates, compareStrings, quoteList, type Resolution } from "./types.ts";
+import {
+  type Candidate,
+  compareCandidates,
+  compareStrings,
+  quoteList,
+  type Resolution,
+} from "./types.ts";
 
 /** A candidate with the name a strategy proposes for it. */
 export interface Proposal<C extends Candidate> {

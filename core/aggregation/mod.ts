@@ -6,8 +6,8 @@ export { aggregate } from "./aggregate.ts";
 export { matchResource, resolveToolRef } from "./resolve.ts";
 export { InvalidCursorError, type Page, paginate } from "./paginate.ts";
 export {
-  DEFAULT_PREFIX_FORMAT,
   type AggregationSettings,
+  DEFAULT_PREFIX_FORMAT,
   normalizeAggregation,
   type WorkloadTools,
 } from "./settings.ts";

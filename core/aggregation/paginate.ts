@@ -16,7 +16,9 @@ export class InvalidCursorError extends Error {
   readonly code = -32602;
   constructor(cursor: string) {
     super(
-      `Invalid cursor ${JSON.stringify(cursor.length > 80 ? cursor.slice(0, 80) + "…" : cursor)}: ` +
+      `Invalid cursor ${
+        JSON.stringify(cursor.length > 80 ? cursor.slice(0, 80) + "…" : cursor)
+      }: ` +
         "pass the nextCursor of the previous page unchanged, or omit it for the first page",
     );
     this.name = "InvalidCursorError";

@@ -36,11 +36,18 @@ export function mergePrompts(
     const seen = new Set<string>();
     for (const prompt of cap.prompts) {
       if (seen.has(prompt.name)) {
-        warnings.push(`Backend "${cap.backend}" lists prompt "${prompt.name}" twice; kept the first`);
+        warnings.push(
+          `Backend "${cap.backend}" lists prompt "${prompt.name}" twice; kept the first`,
+        );
         continue;
       }
       seen.add(prompt.name);
-      candidates.push({ backend: cap.backend, originalName: prompt.name, name: prompt.name, prompt });
+      candidates.push({
+        backend: cap.backend,
+        originalName: prompt.name,
+        name: prompt.name,
+        prompt,
+      });
     }
   }
   const resolution = settings.strategy === "prefix"

@@ -20,10 +20,17 @@ Deno.test("resolveToolRef resolves backend.originalTool under every strategy", (
   const configs = [
     undefined,
     aggregation({ conflictResolutionConfig: { prefixFormat: "x-{workload}-" } }),
-    aggregation({ conflictResolution: "priority", conflictResolutionConfig: { prefixFormat: "{workload}_", priorityOrder: ["weather"] } }),
+    aggregation({
+      conflictResolution: "priority",
+      conflictResolutionConfig: { prefixFormat: "{workload}_", priorityOrder: ["weather"] },
+    }),
     aggregation({
       conflictResolution: "manual",
-      tools: [{ workload: "notes", excludeAll: false, overrides: { search: { name: "note_search" } } }],
+      tools: [{
+        workload: "notes",
+        excludeAll: false,
+        overrides: { search: { name: "note_search" } },
+      }],
     }),
   ];
   for (const cfg of configs) {
@@ -37,7 +44,13 @@ Deno.test("resolveToolRef resolves backend.originalTool under every strategy", (
 });
 
 Deno.test("resolveToolRef reaches a tool that lost a priority conflict, marked hidden", () => {
-  const v = aggregate(caps, aggregation({ conflictResolution: "priority", conflictResolutionConfig: { prefixFormat: "{workload}_", priorityOrder: ["weather"] } }));
+  const v = aggregate(
+    caps,
+    aggregation({
+      conflictResolution: "priority",
+      conflictResolutionConfig: { prefixFormat: "{workload}_", priorityOrder: ["weather"] },
+    }),
+  );
   assert.equal(v.toolRoutes.get("search")!.backend, "weather");
   const r = resolveToolRef(v, "notes.search")!;
   assert.equal(r.hidden, true);
@@ -96,5 +109,8 @@ Deno.test("matchResource tries templates in sorted order, so the first sorted ma
   ]);
   assert.equal(matchResource(v, "file:///a/b"), "files");
   assert.equal(matchResource(v, "file:///docs/intro"), "alt");
-  assert.equal(matchResource(aggregate([...resCaps].reverse(), undefined), "file:///docs/intro"), "alt");
+  assert.equal(
+    matchResource(aggregate([...resCaps].reverse(), undefined), "file:///docs/intro"),
+    "alt",
+  );
 });

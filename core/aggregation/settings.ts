@@ -26,7 +26,9 @@ export const DEFAULT_PREFIX_FORMAT = "{workload}_";
  */
 export function normalizeAggregation(aggregation: Aggregation | undefined): AggregationSettings {
   const workloads = new Map<string, WorkloadTools>();
-  for (const t of aggregation?.tools ?? []) if (!workloads.has(t.workload)) workloads.set(t.workload, t);
+  for (const t of aggregation?.tools ?? []) {
+    if (!workloads.has(t.workload)) workloads.set(t.workload, t);
+  }
   return {
     strategy: aggregation?.conflictResolution ?? "prefix",
     prefixFormat: aggregation?.conflictResolutionConfig?.prefixFormat ?? DEFAULT_PREFIX_FORMAT,

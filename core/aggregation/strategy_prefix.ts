@@ -19,7 +19,9 @@ export function resolvePrefix<C extends Candidate>(
   const prefixes = new Map<string, string>();
   const proposals = candidates.map((c) => {
     let prefix = prefixes.get(c.backend);
-    if (prefix === undefined) prefixes.set(c.backend, prefix = applyPrefix(prefixFormat, c.backend, ""));
+    if (prefix === undefined) {
+      prefixes.set(c.backend, prefix = applyPrefix(prefixFormat, c.backend, ""));
+    }
     return { candidate: c, name: prefix + c.name };
   });
   return claimNames(proposals, kind);

@@ -4,7 +4,13 @@
  * @module
  */
 import { backendsOf, claimNames, groupByName, type Proposal } from "./claim.ts";
-import { applyPrefix, type Candidate, compareCandidates, quoteList, type Resolution } from "./types.ts";
+import {
+  applyPrefix,
+  type Candidate,
+  compareCandidates,
+  quoteList,
+  type Resolution,
+} from "./types.ts";
 
 /**
  * Resolves conflicts by `priorityOrder` (highest first):

@@ -7,7 +7,11 @@ import type { Operational } from "../../crds/aggregation.ts";
 import type { DiscoveredBackend } from "../../crds/virtualmcpserver.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { parseDuration } from "../duration.ts";
-import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from "./circuit_breaker.ts";
+import {
+  CircuitBreaker,
+  type CircuitBreakerOptions,
+  type CircuitState,
+} from "./circuit_breaker.ts";
 
 /** Internal health states (upstream vocabulary). */
 export type HealthState = "unknown" | "healthy" | "degraded" | "unhealthy" | "unauthenticated";
@@ -63,7 +67,8 @@ function sanitize(reason: string): string {
  *   first success after failures → `degraded` ("recovering") for `recoveryWindowMs`, then
  *   `healthy` without further input;
  * - a failure increments `consecutiveFailures`; at `unhealthyThreshold` → `unhealthy`; below
- *   it the state stays what it was (one blip does not hide a backend);
+ *   it the state stays what it was (one blip does not hide a backend; a degraded or
+ *   recovering backend stays degraded until its next success);
  * - `recordUnauthenticated` (401/403 with no outgoing auth configured) → `unauthenticated`.
  * Every outcome also feeds the circuit breaker; while it is open or half-open the backend is
  * reported `unavailable` and is not routable.
@@ -77,7 +82,8 @@ export class BackendHealth {
   readonly #degradedMs: number;
   readonly #recoveryMs: number;
   readonly #clock: Clock;
-  #base: Exclude<HealthState, "degraded"> | "slow" = "unknown";
+  /** `slow`: degraded by latency; `failing`: degraded and failed again before recovering. */
+  #base: Exclude<HealthState, "degraded"> | "slow" | "failing" = "unknown";
   #failures = 0;
   #recoveringUntil: number | undefined;
   #recoveredFrom = 0;
@@ -101,7 +107,7 @@ export class BackendHealth {
 
   /** Current health state (ignores the breaker; see `snapshot().status`). */
   get state(): HealthState {
-    if (this.#base === "slow") return "degraded";
+    if (this.#base === "slow" || this.#base === "failing") return "degraded";
     if (
       this.#base === "healthy" && this.#recoveringUntil !== undefined &&
       this.#clock.now() < this.#recoveringUntil
@@ -131,7 +137,9 @@ export class BackendHealth {
     this.#failures = 0;
     if (latencyMs !== undefined && latencyMs > this.#degradedMs) {
       this.#base = "slow";
-      this.#message = `Slow response: ${Math.round(latencyMs)}ms (degraded above ${this.#degradedMs}ms)`;
+      this.#message = `Slow response: ${
+        Math.round(latencyMs)
+      }ms (degraded above ${this.#degradedMs}ms)`;
     } else {
       this.#base = "healthy";
       this.#message = "Healthy";
@@ -143,8 +151,9 @@ export class BackendHealth {
     this.#lastCheck = this.#clock.now();
     this.circuitBreaker?.recordFailure();
     this.#failures++;
-    this.#recoveringUntil = undefined;
     if (this.#failures >= this.#threshold) this.#base = "unhealthy";
+    else if (this.state === "degraded") this.#base = "failing";
+    this.#recoveringUntil = undefined;
     this.#message = `${sanitize(reason)} (failures: ${this.#failures})`;
   }
 

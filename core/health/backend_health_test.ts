@@ -13,7 +13,11 @@ Deno.test("a backend starts unknown, routable, with no lastCheck", () => {
   const { h } = setup();
   assert.equal(h.state, "unknown");
   assert.ok(h.isRoutable());
-  assert.deepEqual(h.snapshot(), { status: "unknown", consecutiveFailures: 0, message: "Not checked yet" });
+  assert.deepEqual(h.snapshot(), {
+    status: "unknown",
+    consecutiveFailures: 0,
+    message: "Not checked yet",
+  });
 });
 
 Deno.test("a success makes it healthy and reports ready with the check time", () => {
@@ -70,16 +74,19 @@ Deno.test("the first success after failures is degraded 'recovering' for one int
   assert.equal(h.snapshot().status, "ready");
 });
 
-Deno.test("a failure during recovery cancels it", () => {
+Deno.test("a failure during recovery keeps the backend degraded until a later success recovers it", () => {
   const { h, clock } = setup();
   h.recordFailure("x");
   h.recordSuccess();
   assert.equal(h.state, "degraded");
   h.recordFailure("y");
-  assert.equal(h.state, "healthy", "one failure below the threshold keeps the last state");
-  clock.advance(1);
+  clock.advance(60_000);
+  assert.equal(h.state, "degraded", "stays degraded, no matter how long");
+  assert.equal(h.snapshot().message, "y (failures: 1)");
   h.recordSuccess();
-  assert.equal(h.state, "degraded");
+  assert.equal(h.state, "degraded", "recovering again");
+  clock.advance(30_000);
+  assert.equal(h.state, "healthy");
 });
 
 Deno.test("a 401 without outgoing auth is unauthenticated, routable, and resets failures", () => {
@@ -90,12 +97,20 @@ Deno.test("a 401 without outgoing auth is unauthenticated, routable, and resets 
   assert.ok(h.isRoutable());
   assert.deepEqual(
     { ...h.snapshot(), lastCheck: undefined },
-    { status: "unauthenticated", consecutiveFailures: 0, message: "Backend answered 401; no outgoing auth is configured", lastCheck: undefined },
+    {
+      status: "unauthenticated",
+      consecutiveFailures: 0,
+      message: "Backend answered 401; no outgoing auth is configured",
+      lastCheck: undefined,
+    },
   );
 });
 
 Deno.test("calls and probes both feed the breaker; while open the backend is unavailable and not routable", () => {
-  const { h, clock } = setup({ unhealthyThreshold: 10, circuitBreaker: { failureThreshold: 2, timeoutMs: 60_000 } });
+  const { h, clock } = setup({
+    unhealthyThreshold: 10,
+    circuitBreaker: { failureThreshold: 2, timeoutMs: 60_000 },
+  });
   h.recordSuccess();
   assert.equal(h.snapshot().circuitBreakerState, "closed");
   h.recordFailure("call failed: 502"); // a real call
@@ -131,9 +146,15 @@ Deno.test("a failed trial re-opens the breaker", () => {
 
 Deno.test("options come from operational.failureHandling with its defaults", () => {
   const op = OperationalSchema.parse({});
-  assert.deepEqual(backendHealthOptions(op.failureHandling), { unhealthyThreshold: 3, recoveryWindowMs: 30_000 });
+  assert.deepEqual(backendHealthOptions(op.failureHandling), {
+    unhealthyThreshold: 3,
+    recoveryWindowMs: 30_000,
+  });
   const on = OperationalSchema.parse({
-    failureHandling: { healthCheckInterval: "10s", circuitBreaker: { enabled: true, timeout: "2m" } },
+    failureHandling: {
+      healthCheckInterval: "10s",
+      circuitBreaker: { enabled: true, timeout: "2m" },
+    },
   });
   const clock = new ManualClock();
   assert.deepEqual(backendHealthOptions(on.failureHandling, clock), {
@@ -145,5 +166,8 @@ Deno.test("options come from operational.failureHandling with its defaults", () 
 });
 
 Deno.test("an invalid unhealthyThreshold is rejected with the field name", () => {
-  assert.throws(() => new BackendHealth({ unhealthyThreshold: 0 }), /unhealthyThreshold must be an integer ≥ 1, got 0/);
+  assert.throws(
+    () => new BackendHealth({ unhealthyThreshold: 0 }),
+    /unhealthyThreshold must be an integer ≥ 1, got 0/,
+  );
 });

@@ -86,7 +86,12 @@ Deno.test("a failed half-open trial re-opens the circuit for another full timeou
   assert.equal(cb.canPass(), false);
   clock.advance(1);
   assert.equal(cb.canPass(), true);
-  assert.deepEqual(changes, ["closed->open", "open->half-open", "half-open->open", "open->half-open"]);
+  assert.deepEqual(changes, [
+    "closed->open",
+    "open->half-open",
+    "half-open->open",
+    "open->half-open",
+  ]);
 });
 
 Deno.test("a trial whose outcome is never recorded expires after the timeout", () => {
@@ -113,6 +118,12 @@ Deno.test("a late success while open does not close the circuit; failures while 
 });
 
 Deno.test("invalid settings are rejected with the field name", () => {
-  assert.throws(() => new CircuitBreaker({ failureThreshold: 0, timeoutMs: 1 }), /failureThreshold must be an integer ≥ 1, got 0/);
-  assert.throws(() => new CircuitBreaker({ failureThreshold: 1, timeoutMs: 0 }), /timeout must be > 0 ms, got 0/);
+  assert.throws(
+    () => new CircuitBreaker({ failureThreshold: 0, timeoutMs: 1 }),
+    /failureThreshold must be an integer ≥ 1, got 0/,
+  );
+  assert.throws(
+    () => new CircuitBreaker({ failureThreshold: 1, timeoutMs: 0 }),
+    /timeout must be > 0 ms, got 0/,
+  );
 });

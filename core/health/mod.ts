@@ -9,8 +9,8 @@ export {
 } from "./circuit_breaker.ts";
 export {
   BackendHealth,
-  backendHealthOptions,
   type BackendHealthOptions,
+  backendHealthOptions,
   type BackendHealthSnapshot,
   type BackendStatus,
   DEFAULT_DEGRADED_THRESHOLD_MS,

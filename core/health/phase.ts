@@ -34,7 +34,9 @@ export function isRoutableStatus(status: BackendStatus): boolean {
 
 function names(list: readonly BackendPhaseInput[]): string {
   const sorted = list.map((b) => b.name).sort();
-  return sorted.length > 5 ? `${sorted.slice(0, 5).join(", ")} and ${sorted.length - 5} more` : sorted.join(", ");
+  return sorted.length > 5
+    ? `${sorted.slice(0, 5).join(", ")} and ${sorted.length - 5} more`
+    : sorted.join(", ");
 }
 
 /**
@@ -57,7 +59,9 @@ export function phaseFromBackends(backends: readonly BackendPhaseInput[]): Backe
   const routable = backends.filter((b) => isRoutableStatus(b.status));
   const unavailable = backends.filter((b) => b.status === "unavailable");
   const unknown = backends.filter((b) => b.status === "unknown");
-  const degraded = backends.filter((b) => b.status === "degraded" || b.status === "unauthenticated");
+  const degraded = backends.filter((b) =>
+    b.status === "degraded" || b.status === "unauthenticated"
+  );
   const base = { routable: routable.length, total };
   if (total === 0) {
     return { ...base, phase: "Ready", reason: "NoBackends", message: "No backends in the group" };

@@ -5,7 +5,13 @@ import type { BackendStatus } from "./backend_health.ts";
 const b = (name: string, status: BackendStatus) => ({ name, status });
 
 Deno.test("no backends is Ready with reason NoBackends", () => {
-  assert.deepEqual(phaseFromBackends([]), { phase: "Ready", reason: "NoBackends", message: "No backends in the group", routable: 0, total: 0 });
+  assert.deepEqual(phaseFromBackends([]), {
+    phase: "Ready",
+    reason: "NoBackends",
+    message: "No backends in the group",
+    routable: 0,
+    total: 0,
+  });
 });
 
 Deno.test("only unknown backends is Pending", () => {
@@ -15,11 +21,19 @@ Deno.test("only unknown backends is Pending", () => {
 });
 
 Deno.test("all routable (ready, degraded, unauthenticated) is Ready", () => {
-  const p = phaseFromBackends([b("a", "ready"), b("b", "degraded"), b("c", "unauthenticated"), b("d", "unknown")]);
+  const p = phaseFromBackends([
+    b("a", "ready"),
+    b("b", "degraded"),
+    b("c", "unauthenticated"),
+    b("d", "unknown"),
+  ]);
   assert.equal(p.phase, "Ready");
   assert.equal(p.reason, "AllBackendsRoutable");
   assert.equal(p.routable, 3);
-  assert.equal(p.message, "3/4 backends routable (degraded or unauthenticated: b, c; not checked yet: d)");
+  assert.equal(
+    p.message,
+    "3/4 backends routable (degraded or unauthenticated: b, c; not checked yet: d)",
+  );
 });
 
 Deno.test("some unavailable is Degraded with SomeBackendsUnhealthy", () => {

@@ -158,7 +158,9 @@ export class McpEndpoint {
   /** Closes sessions idle longer than `ttlMs`; returns how many were closed. */
   async sweep(ttlMs: number): Promise<number> {
     const cutoff = Date.now() - ttlMs;
-    const idle = [...this.#o.runtime.sessions.values()].filter((s) => s.lastSeen < cutoff);
+    const idle = [...this.#o.runtime.sessions.values()].filter((s) =>
+      s.lastSeen < cutoff && !s.transport.hasStandaloneStream
+    );
     await Promise.all(idle.map((s) => s.close()));
     return idle.length;
   }

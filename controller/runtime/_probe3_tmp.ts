@@ -1,0 +1,17 @@
+import { startKubeCluster } from "../../tests/harness/kube.ts";
+import { KubeConfig, Watch } from "@kubernetes/client-node";
+const t0 = Date.now();
+const log = (m: string) => console.error(`${Date.now() - t0}ms ${m}`);
+const cluster = await startKubeCluster();
+log("started");
+const kc = new KubeConfig(); kc.loadFromFile(cluster.kubeconfigPath);
+const w = new Watch(kc);
+const ctrl = await w.watch("/api/v1/namespaces/default/configmaps", {}, (t, o) => log(`event ${t} ${o?.metadata?.name}`), (err) => log(`done ${err}`));
+log("watching");
+await new Promise((r) => setTimeout(r, 500));
+const p = cluster.restartApiServer().then(() => log("restarted"));
+await new Promise((r) => setTimeout(r, 20000));
+await p;
+ctrl.abort();
+await cluster.stop();
+log("end");

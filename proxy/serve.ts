@@ -1,0 +1,123 @@
+/**
+ * Wires a running proxy from a validated config: runtime (backends, health, aggregation),
+ * router, `/mcp` endpoint, HTTP front door, metrics, idle-session sweep. Used by `runProxy`
+ * and by tests (in-process).
+ * @module
+ */
+import type { BackendConfig, VmcpConfig } from "../crds/vmcp_config.ts";
+import type { Clock } from "../core/clock.ts";
+import { parseDuration } from "../core/duration.ts";
+import type { Identity } from "../core/auth/identity.ts";
+import { type Logger, silentLogger } from "../core/log.ts";
+import type { HeadersFor } from "./backends/backend.ts";
+import { Router } from "./router.ts";
+import { ProxyRuntime } from "./runtime.ts";
+import { createHttpHandler } from "./server/http.ts";
+import { type Authenticate, McpEndpoint } from "./server/mcp_endpoint.ts";
+import { ProxyMetrics } from "./server/metrics.ts";
+
+export interface StartOptions {
+  config: VmcpConfig;
+  /** @default config.server.host, else 127.0.0.1 */
+  host?: string;
+  /** @default config.server.port, else 4483; 0 picks a free port */
+  port?: number;
+  log?: Logger;
+  clock?: Clock;
+  /** Incoming auth (proxy/auth seam). Default: anonymous. */
+  authenticate?: Authenticate;
+  identityKey?: (identity: Identity) => string;
+  /** Outgoing auth per backend (proxy/auth seam). Default: no extra headers. */
+  outgoingAuthFor?: (backend: BackendConfig, config: VmcpConfig) => HeadersFor | undefined;
+  protectedResource?: (req: Request) => Response | undefined | Promise<Response | undefined>;
+  /** HTTP backends share one connection across client sessions. @default false */
+  shareHttp?: boolean;
+  /** Serve before the first discovery finished (readiness stays 503 until it has). @default true */
+  serveBeforeReady?: boolean;
+}
+
+export interface RunningProxy {
+  /** e.g. http://127.0.0.1:4483/mcp */
+  url: string;
+  port: number;
+  runtime: ProxyRuntime;
+  metrics: ProxyMetrics;
+  /** Resolves once the first discovery finished. */
+  ready: Promise<void>;
+  /** Applies a new validated config without dropping sessions. */
+  reload(config: VmcpConfig): Promise<void>;
+  /** Stops accepting, closes sessions, closes backends (kills stdio children). */
+  stop(): Promise<void>;
+}
+
+const SWEEP_MS = 60_000;
+
+export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
+  const config = opts.config;
+  const log = opts.log ?? silentLogger;
+  const metrics = new ProxyMetrics();
+  const runtime = new ProxyRuntime({
+    config,
+    log,
+    metrics,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.outgoingAuthFor ? { outgoingAuthFor: opts.outgoingAuthFor } : {}),
+    ...(opts.shareHttp ? { shareHttp: true } : {}),
+  });
+  const router = new Router(runtime);
+  const endpoint = new McpEndpoint({
+    runtime,
+    router,
+    log,
+    metrics,
+    maxBodyBytes: config.server?.maxBodyBytes ?? 4 * 1024 * 1024,
+    serverInfo: { name: config.name, version: "1.0.0" },
+    ...(opts.authenticate ? { authenticate: opts.authenticate } : {}),
+    ...(opts.identityKey ? { identityKey: opts.identityKey } : {}),
+  });
+  const handler = createHttpHandler({
+    runtime,
+    endpoint,
+    metrics,
+    log,
+    ...(opts.protectedResource ? { protectedResource: opts.protectedResource } : {}),
+  });
+  const ready = runtime.start();
+  if (opts.serveBeforeReady === false) await ready;
+  const abort = new AbortController();
+  const host = opts.host ?? config.server?.host ?? "127.0.0.1";
+  let port = 0;
+  const server = Deno.serve({
+    hostname: host,
+    port: opts.port ?? config.server?.port ?? 4483,
+    signal: abort.signal,
+    onListen: (addr) => (port = addr.port),
+    onError: (err) => {
+      log.error("HTTP handler error", { error: String(err) });
+      return new Response("Internal error", { status: 500 });
+    },
+  }, handler);
+  port = server.addr.port;
+  const ttlMs = parseDuration(config.sessionStorage?.ttl ?? "30m");
+  const sweep = setInterval(() => {
+    endpoint.sweep(ttlMs).then((n) => n && log.info("closed idle sessions", { count: n }), () => {});
+  }, Math.min(SWEEP_MS, ttlMs));
+  let stopped: Promise<void> | undefined;
+  const shownHost = host === "0.0.0.0" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${port}/mcp`,
+    port,
+    runtime,
+    metrics,
+    ready,
+    reload: (next) => runtime.applyConfig(next),
+    stop: () =>
+      stopped ??= (async () => {
+        clearInterval(sweep);
+        abort.abort(); // stop accepting
+        await ready.catch(() => {});
+        await runtime.close(); // sessions (their streams end) and backends (stdio children)
+        await server.finished;
+      })(),
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * The `/status` document: every backend's health, transport, last check, circuit breaker and
+ * tool count, plus readiness and session count. Unauthenticated; contains no secrets.
+ * @module
+ */
+import type { ProxyRuntime } from "../runtime.ts";
+
+export interface BackendStatus {
+  name: string;
+  transport: string;
+  url?: string;
+  status: string;
+  routable: boolean;
+  consecutiveFailures: number;
+  lastCheck?: string;
+  message?: string;
+  circuitBreakerState?: string;
+  toolCount?: number;
+  connections: number;
+}
+
+export interface StatusDocument {
+  name: string;
+  ready: boolean;
+  partialFailureMode: string;
+  sessions: number;
+  tools: number;
+  backends: BackendStatus[];
+}
+
+export function statusDocument(runtime: ProxyRuntime): StatusDocument {
+  const backends: BackendStatus[] = [];
+  for (const b of runtime.backends.values()) {
+    const h = runtime.health.get(b.name);
+    const snap = h?.snapshot();
+    const entry: BackendStatus = {
+      name: b.name,
+      transport: b.transport,
+      status: snap?.status ?? "unknown",
+      routable: h?.blockReason() === undefined,
+      consecutiveFailures: snap?.consecutiveFailures ?? 0,
+      connections: b.connectionCount,
+    };
+    if (b.config.url) entry.url = b.config.url;
+    if (snap?.lastCheck !== undefined) entry.lastCheck = new Date(snap.lastCheck).toISOString();
+    if (snap?.message) entry.message = snap.message;
+    if (snap?.circuitBreakerState) entry.circuitBreakerState = snap.circuitBreakerState;
+    if (b.caps) entry.toolCount = b.caps.tools.length;
+    backends.push(entry);
+  }
+  return {
+    name: runtime.config.name,
+    ready: runtime.isReady,
+    partialFailureMode: runtime.partialFailureMode,
+    sessions: runtime.sessions.size,
+    tools: runtime.lists.tools.length,
+    backends,
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * Shared helpers of the proxy integration tests: configs, an SDK client connected to the
+ * proxy, and polling.
+ * @module
+ */
+import { type VmcpConfig, VmcpConfigSchema, type VmcpConfigInput } from "../../crds/vmcp_config.ts";
+import { Client, StreamableHTTPClientTransport } from "../../core/sdk.ts";
+import { createBackendFetch } from "../../core/http_client.ts";
+import { type RunningProxy, startProxy, type StartOptions } from "../../proxy/serve.ts";
+
+/** Parses a config input with the real schema (defaults applied). */
+export function config(input: Partial<VmcpConfigInput> & { backends: VmcpConfigInput["backends"] }): VmcpConfig {
+  return VmcpConfigSchema.parse({ name: "test-vmcp", groupRef: { name: "g" }, ...input });
+}
+
+/** Starts the proxy on a free loopback port and waits for the first discovery. */
+export async function proxy(cfg: VmcpConfig, opts: Partial<StartOptions> = {}): Promise<RunningProxy> {
+  const p = await startProxy({ config: cfg, host: "127.0.0.1", port: 0, ...opts });
+  await p.ready;
+  return p;
+}
+
+export interface Connected {
+  client: Client;
+  transport: StreamableHTTPClientTransport;
+  close(): Promise<void>;
+}
+
+/** An SDK client connected to `url` (capabilities as given). */
+export async function connect(
+  url: string,
+  capabilities: ConstructorParameters<typeof Client>[1] = {},
+): Promise<Connected> {
+  const client = new Client({ name: "test-client", version: "1.0.0" }, capabilities);
+  const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: createBackendFetch() });
+  await client.connect(transport);
+  return {
+    client,
+    transport,
+    close: async () => {
+      await transport.terminateSession().catch(() => {});
+      await client.close();
+    },
+  };
+}
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 5000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Raw JSON-RPC POST to the proxy (for bad-input tests). */
+export async function post(url: string, body: string, headers: Record<string, string> = {}) {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    body,
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json: json as { error?: { code: number; message: string } }, text, headers: res.headers };
+}
