@@ -46,13 +46,17 @@ export function assertLoopback(url: string): void {
 }
 
 /** Opens one SDK client session (initialize + initialized) against `url`. */
-export async function connectClient(url: string, name = "vmcp-bench"): Promise<Client> {
+export async function connectClient(
+  url: string,
+  name = "vmcp-bench",
+  timeoutMs = 30_000,
+): Promise<Client> {
   assertLoopback(url);
   const client = new Client({ name, version: "1.0.0" }, { capabilities: {} });
   const transport = new StreamableHTTPClientTransport(new URL(url), {
     fetch: createBackendFetch(),
   });
-  await client.connect(transport);
+  await client.connect(transport, { timeout: timeoutMs });
   return client;
 }
 

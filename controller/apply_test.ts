@@ -11,7 +11,10 @@ const desired: KubeObject = {
 
 /** What the API server returns for `desired`: defaults and bookkeeping added. */
 function live(obj: KubeObject): KubeObject {
-  return { ...structuredClone(obj), metadata: { ...structuredClone(obj.metadata), uid: "u", resourceVersion: "7" } };
+  return {
+    ...structuredClone(obj),
+    metadata: { ...structuredClone(obj.metadata), uid: "u", resourceVersion: "7" },
+  };
 }
 
 Deno.test("isSubset() accepts extra live fields but not different values or list lengths", () => {

@@ -97,8 +97,9 @@ export class ProxyRuntime implements RouterState {
     if (this.partialFailureMode !== "fail") return [];
     const out: { name: string; reason: string }[] = [];
     for (const b of this.backends.values()) {
-      const reason = this.health.get(b.name)?.blockReason() ??
-        (b.caps ? undefined : "capabilities not discovered");
+      const h = this.health.get(b.name);
+      const reason = h?.blockReason() ??
+        (b.caps ? undefined : `capabilities not discovered: ${h?.snapshot().message ?? "no attempt yet"}`);
       if (reason) out.push({ name: b.name, reason });
     }
     return out;
@@ -239,7 +240,10 @@ export class ProxyRuntime implements RouterState {
       log: this.log,
       onChange: (routable) => {
         this.#opts.metrics?.setHealth(backend.name, monitor.snapshot().status);
-        if (routable) this.scheduleRediscover(backend.name);
+        if (routable) {
+          void backend.resetSessions();
+          this.scheduleRediscover(backend.name);
+        }
         else this.recompute();
       },
     });

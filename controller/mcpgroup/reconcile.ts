@@ -43,12 +43,17 @@ export function computeGroupStatus(input: {
   now: string;
 }): GroupStatus {
   const ok = input.problems.length === 0;
-  const conditions = mergeConditions(input.previous, [{
-    type: "MCPServersChecked",
-    status: ok ? "True" : "False",
-    reason: ok ? "AllServersValid" : "InvalidServers",
-    message: ok ? `${input.members.length} member server(s)` : formatProblems(input.problems),
-  }], input.now, input.generation);
+  const conditions = mergeConditions(
+    input.previous,
+    [{
+      type: "MCPServersChecked",
+      status: ok ? "True" : "False",
+      reason: ok ? "AllServersValid" : "InvalidServers",
+      message: ok ? `${input.members.length} member server(s)` : formatProblems(input.problems),
+    }],
+    input.now,
+    input.generation,
+  );
   const out: GroupStatus = {
     phase: ok ? "Ready" : "Failed",
     servers: [...input.members].sort(),

@@ -30,7 +30,9 @@ export function mcpServerEndpoint(
   spec: MCPServerSpec,
 ): BackendEndpoint {
   const transport = spec.transport ?? "streamable-http";
-  if (spec.url) return { transport: transport === "sse" ? "sse" : "streamable-http", url: spec.url };
+  if (spec.url) {
+    return { transport: transport === "sse" ? "sse" : "streamable-http", url: spec.url };
+  }
   const host = `${mcpServerWorkloadName(name)}.${namespace}.svc.cluster.local`;
   if (transport === "stdio") {
     return {

@@ -1,5 +1,7 @@
 /**
- * A watch cache for one resource type, built on client-node's `ListWatch`.
+ * A watch cache for one resource type, built on client-node's `ListWatch` (cache, relist on
+ * 410 Gone) fed by a watch stream on Deno's own fetch (`_watch.ts`, which notices a dropped
+ * connection where client-node's undici stream does not under Deno).
  *
  * client-node lists, watches from the list's resourceVersion, relists on 410 Gone and
  * re-watches when the server closes the stream, but it *stops for good* on any other error
@@ -10,17 +12,17 @@
  */
 
 import {
-  type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
   ListWatch,
-  Watch,
+  type Watch,
 } from "@kubernetes/client-node";
 import type { Clock } from "../../core/clock.ts";
 import { systemClock } from "../../core/clock.ts";
 import type { Logger } from "../../core/log.ts";
 import { silentLogger } from "../../core/log.ts";
 import type { KubeClient, KubeObject } from "./kube.ts";
+import { NativeWatch } from "./_watch.ts";
 
 /** What changed. `update` carries the previous object; it never fires for an unchanged resourceVersion. */
 export type InformerEvent<T extends KubeObject> =
@@ -50,61 +52,6 @@ export type InformerSource = Pick<KubeClient, "kubeConfig" | "resourcePath" | "l
 
 function key(namespace: string | undefined, name: string | undefined): string {
   return `${namespace ?? ""}/${name ?? ""}`;
-}
-
-interface WatchHooks {
-  stopped(): boolean;
-  /** A watch is about to open: ListWatch opens one only after storing a list. */
-  opening(): void;
-  /** The server accepted the watch (HTTP 200). */
-  connected(): void;
-}
-
-/** A `Watch` that refuses to start after stop and aborts a watch that connected after stop. */
-class GuardedWatch extends Watch {
-  #hooks: WatchHooks;
-  #active = new Set<{ ctrl: AbortController; done: Promise<void> }>();
-  constructor(config: KubeConfig, hooks: WatchHooks) {
-    super(config);
-    this.#hooks = hooks;
-  }
-  override async watch(
-    path: string,
-    query: Record<string, string | number | boolean | undefined>,
-    callback: (phase: string, obj: unknown, watchObj?: unknown) => void,
-    done: (err: unknown) => void,
-  ): Promise<AbortController> {
-    if (this.#hooks.stopped()) return new AbortController();
-    this.#hooks.opening();
-    let finish!: () => void;
-    const entry = { ctrl: new AbortController(), done: new Promise<void>((r) => (finish = r)) };
-    this.#active.add(entry);
-    const ctrl = await super.watch(
-      path,
-      { ...query, allowWatchBookmarks: true },
-      callback,
-      (err) => {
-        this.#active.delete(entry);
-        finish();
-        if (!this.#hooks.stopped()) done(err);
-      },
-    );
-    entry.ctrl = ctrl;
-    if (this.#hooks.stopped()) ctrl.abort();
-    else if (this.#active.has(entry)) this.#hooks.connected();
-    return ctrl;
-  }
-  /** Aborts open watches and waits (bounded) until their streams closed. */
-  async close(): Promise<void> {
-    const open = [...this.#active];
-    for (const w of open) w.ctrl.abort();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      Promise.all(open.map((w) => w.done)),
-      new Promise((r) => (timer = setTimeout(r, 2000))),
-    ]);
-    clearTimeout(timer);
-  }
 }
 
 /** A self-healing list+watch cache of one resource type; see the module documentation. */
@@ -204,7 +151,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     const max = this.#opts.maxBackoffMs!;
     let backoff = min;
     let failed: (err: unknown) => void = () => {};
-    const watch = new GuardedWatch(this.#source.kubeConfig, {
+    const watch = new NativeWatch(this.#source.kubeConfig, {
       stopped: () => signal.aborted,
       opening: () => this.#markSynced(),
       connected: () => {

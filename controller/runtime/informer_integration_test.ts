@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { createTestNamespace, startKubeCluster } from "../../tests/harness/kube.ts";
-import { createLogger } from "../../core/log.ts";
 import { createKubeClient, type KubeObject } from "./kube.ts";
 import { Informer, type InformerEvent, type InformerSource } from "./informer.ts";
 
@@ -107,7 +106,6 @@ Deno.test("Informer survives an API server restart and delivers changes made aft
     namespace: ns.name,
     minBackoffMs: 200,
     maxBackoffMs: 1000,
-    logger: createLogger({ level: "debug" }),
   });
   const events: InformerEvent<ConfigMap>[] = [];
   informer.on((e) => events.push(e));

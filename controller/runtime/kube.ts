@@ -8,16 +8,12 @@
  * @module
  */
 
-import {
-  HttpMethod,
-  KubeConfig,
-  KubernetesObjectApi,
-  PatchStrategy,
-} from "@kubernetes/client-node";
+import { HttpMethod, KubeConfig, PatchStrategy, RequestContext } from "@kubernetes/client-node";
 import type { Clock } from "../../core/clock.ts";
 import { systemClock } from "../../core/clock.ts";
 import type { Logger } from "../../core/log.ts";
 import { silentLogger } from "../../core/log.ts";
+import { httpClientFor } from "./_watch.ts";
 import { EventRecorder, type EventSpec } from "./_events.ts";
 
 export type { EventSpec } from "./_events.ts";
@@ -216,43 +212,19 @@ interface DiscoveryList {
   resources: { name: string; kind: string; namespaced: boolean }[];
 }
 
-/** Internal: client-node's request plumbing (auth, TLS dispatcher, fetch) for raw requests. */
-class ObjectApi extends KubernetesObjectApi {
-  async send(
-    kc: KubeConfig,
-    method: string,
-    path: string,
-    init: {
-      query?: Record<string, string>;
-      body?: string;
-      contentType?: string;
-      signal: AbortSignal;
-    },
-  ): Promise<{ status: number; text: string }> {
-    const ctx = this.configuration.baseServer.makeRequestContext(path, method as HttpMethod);
-    for (const [k, v] of Object.entries(init.query ?? {})) ctx.setQueryParam(k, v);
-    ctx.setHeaderParam("Accept", "application/json");
-    if (init.body !== undefined) {
-      ctx.setHeaderParam("Content-Type", init.contentType ?? "application/json");
-      ctx.setBody(init.body);
-    }
-    await kc.applySecurityAuthentication(ctx);
-    ctx.setSignal(init.signal);
-    const res = await this.configuration.httpApi.send(ctx).toPromise();
-    return { status: res.httpStatusCode, text: await res.body.text() };
-  }
-  defaultNs(kc: KubeConfig): string {
-    return this.setDefaultNamespace(kc);
-  }
-}
-
-/** The client-node backed {@link KubeApi}, plus what informers need (config, resource paths). */
+/**
+ * The {@link KubeApi} on the API server. client-node supplies the kubeconfig loading and the
+ * authentication headers (tokens, exec plugins, OIDC); requests go through Deno's own fetch
+ * with the context's TLS settings (client-node's undici transport under Deno misses dropped
+ * connections and has crashed the process on an HTTP/2 GOAWAY when the API server restarts).
+ * Call `close()` when done.
+ */
 export class KubeClient implements KubeApi {
   readonly kubeConfig: KubeConfig;
   /** Namespace of the current kubeconfig context (in-cluster: the pod's). */
   readonly defaultNamespace: string;
   readonly requestTimeoutMs: number;
-  #api: ObjectApi;
+  #http: Deno.HttpClient;
   #events: EventRecorder;
   #discovery = new Map<string, DiscoveryList>();
 
@@ -263,13 +235,50 @@ export class KubeClient implements KubeApi {
     }
     this.kubeConfig = kubeConfig;
     this.requestTimeoutMs = timeout;
-    this.#api = kubeConfig.makeApiClient(ObjectApi);
-    this.defaultNamespace = this.#api.defaultNs(kubeConfig);
+    this.#http = httpClientFor(kubeConfig);
+    this.defaultNamespace =
+      kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ||
+      "default";
     this.#events = new EventRecorder(this, {
       component: options.component ?? "vmcp-controller",
       clock: options.clock ?? systemClock,
       logger: options.logger ?? silentLogger,
     });
+  }
+
+  /** Releases the HTTP client. */
+  close(): void {
+    this.#http.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async #send(
+    method: string,
+    path: string,
+    init: {
+      query?: Record<string, string>;
+      body?: string;
+      contentType?: string;
+      signal: AbortSignal;
+    },
+  ): Promise<{ status: number; text: string }> {
+    const url = new URL(this.kubeConfig.getCurrentCluster()!.server + path);
+    for (const [k, v] of Object.entries(init.query ?? {})) url.searchParams.set(k, v);
+    const ctx = new RequestContext(url.toString(), method as HttpMethod);
+    await this.kubeConfig.applySecurityAuthentication(ctx);
+    const headers: Record<string, string> = { ...ctx.getHeaders(), accept: "application/json" };
+    if (init.body !== undefined) headers["content-type"] = init.contentType ?? "application/json";
+    const res = await fetch(url, {
+      method,
+      headers,
+      ...(init.body !== undefined ? { body: init.body } : {}),
+      client: this.#http,
+      signal: init.signal,
+    });
+    return { status: res.status, text: await res.text() };
   }
 
   /** The URL path of a collection (`namespace` optional) or, with `name`, of one object. */
@@ -343,7 +352,7 @@ export class KubeClient implements KubeApi {
     const context = `${verb} ${target}`;
     let res: { status: number; text: string };
     try {
-      res = await this.#api.send(this.kubeConfig, method, path, {
+      res = await this.#send(method, path, {
         ...(options.query ? { query: options.query } : {}),
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
         ...(options.contentType ? { contentType: options.contentType } : {}),

@@ -13,7 +13,7 @@ function client() {
 
 Deno.test("KubeClient.get() resolves undefined for a missing object and apply() creates then updates it", async () => {
   await using ns = await createTestNamespace(cluster, "kube-client");
-  const kube = client();
+  using kube = client();
   assert.equal(await kube.get("v1", "ConfigMap", ns.name, "absent"), undefined);
   const cm = {
     apiVersion: "v1",
@@ -35,7 +35,7 @@ Deno.test("KubeClient.get() resolves undefined for a missing object and apply() 
 
 Deno.test("KubeClient.replace() with a stale resourceVersion fails with status 409", async () => {
   await using ns = await createTestNamespace(cluster, "kube-client");
-  const kube = client();
+  using kube = client();
   const cm = await kube.create<KubeObject>({
     apiVersion: "v1",
     kind: "ConfigMap",
@@ -50,7 +50,7 @@ Deno.test("KubeClient.replace() with a stale resourceVersion fails with status 4
 });
 
 Deno.test("KubeClient maps API failures to KubeApiError with the status and API message", async () => {
-  const kube = client();
+  using kube = client();
   const err = await kube.create({
     apiVersion: "v1",
     kind: "ConfigMap",
@@ -63,7 +63,7 @@ Deno.test("KubeClient maps API failures to KubeApiError with the status and API 
 
 Deno.test("KubeClient.applyStatus() and patchStatus() write only the status subresource", async () => {
   await using ns = await createTestNamespace(cluster, "kube-client");
-  const kube = client();
+  using kube = client();
   // A ResourceQuota has spec + status, and no controller runs here to overwrite status.
   const quota = {
     apiVersion: "v1",
@@ -96,7 +96,7 @@ Deno.test("KubeClient.applyStatus() and patchStatus() write only the status subr
 
 Deno.test("KubeClient.createEvent() records a core/v1 Event and folds repeats into its count", async () => {
   await using ns = await createTestNamespace(cluster, "kube-client");
-  const kube = client();
+  using kube = client();
   const cm = await kube.apply<KubeObject>({
     apiVersion: "v1",
     kind: "ConfigMap",
@@ -123,7 +123,7 @@ Deno.test("KubeClient.createEvent() records a core/v1 Event and folds repeats in
 });
 
 Deno.test("KubeClient bounds each request with its timeout", async () => {
-  const kube = createKubeClient({ kubeconfigPath: cluster.kubeconfigPath, requestTimeoutMs: 1 });
+  using kube = createKubeClient({ kubeconfigPath: cluster.kubeconfigPath, requestTimeoutMs: 1 });
   // Discovery and the request itself must both give up quickly rather than hang.
   const started = Date.now();
   const err = await kube.list("v1", "ConfigMap", "default", undefined, { timeoutMs: 1 }).catch((
@@ -136,7 +136,7 @@ Deno.test("KubeClient bounds each request with its timeout", async () => {
 });
 
 Deno.test("KubeClient reports a kind the server does not serve as KubeApiError 404 UnknownKind", async () => {
-  const kube = client();
+  using kube = client();
   const err = await kube.get("example.com/v1", "Nothing", "default", "x").catch((e) => e);
   assert.ok(err instanceof KubeApiError, String(err));
   assert.equal(err.reason, "UnknownKind");

@@ -44,7 +44,12 @@ export function buildRbac(parent: Parent): KubeObject[] {
       kind: "Role",
       metadata: meta(parent, n.role),
       rules: [
-        { apiGroups: [group], resources: ["virtualmcpservers"], resourceNames: [name], verbs: ["get"] },
+        {
+          apiGroups: [group],
+          resources: ["virtualmcpservers"],
+          resourceNames: [name],
+          verbs: ["get"],
+        },
         {
           apiGroups: [group],
           resources: ["virtualmcpservers/status"],
@@ -58,7 +63,11 @@ export function buildRbac(parent: Parent): KubeObject[] {
       kind: "RoleBinding",
       metadata: meta(parent, n.roleBinding),
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: n.role },
-      subjects: [{ kind: "ServiceAccount", name: n.serviceAccount, namespace: parent.metadata.namespace }],
+      subjects: [{
+        kind: "ServiceAccount",
+        name: n.serviceAccount,
+        namespace: parent.metadata.namespace,
+      }],
     },
   ];
 }
@@ -91,7 +100,11 @@ export function buildClusterRbac(parent: Parent): KubeObject[] {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "ClusterRole",
       metadata: { name: n.clusterRbac, labels },
-      rules: [{ apiGroups: ["authentication.k8s.io"], resources: ["tokenreviews"], verbs: ["create"] }],
+      rules: [{
+        apiGroups: ["authentication.k8s.io"],
+        resources: ["tokenreviews"],
+        verbs: ["create"],
+      }],
     },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
@@ -109,7 +122,9 @@ export function buildConfigMap(parent: Parent, yaml: string, checksum: string): 
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
-    metadata: meta(parent, n.configMap, { annotations: { [CONTENT_CHECKSUM_ANNOTATION]: checksum } }),
+    metadata: meta(parent, n.configMap, {
+      annotations: { [CONTENT_CHECKSUM_ANNOTATION]: checksum },
+    }),
     data: { "config.yaml": yaml },
   };
 }

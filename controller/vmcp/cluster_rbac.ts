@@ -7,13 +7,21 @@
  */
 import type { KubeApi, KubeObject } from "../runtime/kube.ts";
 import type { Logger } from "../../core/log.ts";
-import { MANAGED_BY, MANAGED_BY_LABEL, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL, vmcpNames } from "../meta.ts";
+import {
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  OWNER_NAME_LABEL,
+  OWNER_NAMESPACE_LABEL,
+  vmcpNames,
+} from "../meta.ts";
 import { TYPES, type View } from "../view.ts";
 
 /** Whether a parsed spec needs TokenReview rights. */
-export function needsTokenReview(spec: {
-  incomingAuth?: { type?: string; oidcConfig?: { type?: string } | undefined } | undefined;
-} | undefined): boolean {
+export function needsTokenReview(
+  spec: {
+    incomingAuth?: { type?: string; oidcConfig?: { type?: string } | undefined } | undefined;
+  } | undefined,
+): boolean {
   const ia = spec?.incomingAuth;
   return ia?.type === "kubernetes" || (ia?.type === "oidc" && ia.oidcConfig?.type === "kubernetes");
 }
@@ -60,7 +68,10 @@ export async function sweepOrphanClusterRbac(
       const live = await kube.get(TYPES.vmcp.apiVersion, TYPES.vmcp.kind, ns, owner, opts);
       if (live) continue;
       if (await kube.delete(t.apiVersion, t.kind, undefined, o.metadata?.name ?? "", opts)) {
-        logger.info(`Deleted orphaned ${t.kind}`, { name: o.metadata?.name, owner: `${ns}/${owner}` });
+        logger.info(`Deleted orphaned ${t.kind}`, {
+          name: o.metadata?.name,
+          owner: `${ns}/${owner}`,
+        });
         removed++;
       }
     }

@@ -4,7 +4,10 @@
  * Every user mistake found becomes a problem naming the field; nothing here writes.
  * @module
  */
-import { VirtualMCPServerSpecSchema, type VirtualMCPServerSpec } from "../../crds/virtualmcpserver.ts";
+import {
+  type VirtualMCPServerSpec,
+  VirtualMCPServerSpecSchema,
+} from "../../crds/virtualmcpserver.ts";
 import {
   type MCPExternalAuthConfigSpec,
   MCPExternalAuthConfigSpecSchema,
@@ -13,6 +16,7 @@ import {
 import { type CompositeToolSpec, CompositeToolSpecSchema } from "../../crds/composite_tool.ts";
 import { type Problem, problemsFromZod } from "../../core/config/problems.ts";
 import { checkSemantics } from "../../core/config/semantics.ts";
+import { validateCompositeTool } from "../../core/composite/validate.ts";
 import type { KubeObject } from "../runtime/kube.ts";
 import { TYPES, type View } from "../view.ts";
 import { checkPodTemplateSpec } from "./pod_template.ts";
@@ -34,7 +38,9 @@ export interface VmcpInputs {
 
 /** Prefixes config paths with `spec.` so messages name the CR field. */
 function specPaths(problems: readonly Problem[]): Problem[] {
-  return problems.map((p) => (/^(backends|MCPServer )/.test(p.path) ? p : { ...p, path: `spec.${p.path}` }));
+  return problems.map((
+    p,
+  ) => (/^(backends|MCPServer )/.test(p.path) ? p : { ...p, path: `spec.${p.path}` }));
 }
 
 /** The MCPServers of `group` in `namespace`, sorted by name; invalid specs become problems. */
@@ -70,20 +76,25 @@ async function authConfigs(view: View, namespace: string) {
   return out;
 }
 
-async function compositeDefs(view: View, namespace: string, spec: VirtualMCPServerSpec, problems: Problem[]) {
+async function compositeDefs(
+  view: View,
+  namespace: string,
+  spec: VirtualMCPServerSpec,
+  problems: Problem[],
+) {
   const out = new Map<string, CompositeToolSpec>();
   let invalid = false;
   for (const [i, ref] of (spec.compositeToolRefs ?? []).entries()) {
     const o = await view.get(TYPES.compositeDef, namespace, ref.name);
     if (!o) continue; // reported as not found by the renderer
-    const status = o.status as { validationStatus?: string; validationErrors?: string[] } | undefined;
+    const found = validateCompositeTool(o.spec ?? {});
     const parsed = CompositeToolSpecSchema.safeParse(o.spec);
-    if (status?.validationStatus === "Invalid" || !parsed.success) {
+    if (found.length || !parsed.success) {
       invalid = true;
       problems.push({
         path: `spec.compositeToolRefs[${i}].name`,
         message: `VirtualMCPCompositeToolDefinition "${ref.name}" is invalid: ${
-          (status?.validationErrors ?? []).join("; ") || "its spec does not parse"
+          found.map((p) => `${p.path}: ${p.message}`).join("; ") || "its spec does not parse"
         }`,
         value: ref.name,
       });
@@ -94,7 +105,11 @@ async function compositeDefs(view: View, namespace: string, spec: VirtualMCPServ
   return { defs: out, invalid };
 }
 
-async function secretProblems(view: View, namespace: string, render: RenderResult): Promise<Problem[]> {
+async function secretProblems(
+  view: View,
+  namespace: string,
+  render: RenderResult,
+): Promise<Problem[]> {
   const out: Problem[] = [];
   for (const v of render.env) {
     const secret = await view.get<KubeObject & { data?: Record<string, string> }>(
@@ -103,9 +118,17 @@ async function secretProblems(view: View, namespace: string, render: RenderResul
       v.secretRef.name,
     );
     if (!secret) {
-      out.push({ path: `env ${v.name}`, message: `Secret "${v.secretRef.name}" not found`, value: v.secretRef });
+      out.push({
+        path: `env ${v.name}`,
+        message: `Secret "${v.secretRef.name}" not found`,
+        value: v.secretRef,
+      });
     } else if (!(v.secretRef.key in (secret.data ?? {}))) {
-      out.push({ path: `env ${v.name}`, message: `Secret "${v.secretRef.name}" has no key "${v.secretRef.key}"`, value: v.secretRef });
+      out.push({
+        path: `env ${v.name}`,
+        message: `Secret "${v.secretRef.name}" has no key "${v.secretRef.key}"`,
+        value: v.secretRef,
+      });
     }
   }
   return out;
@@ -156,7 +179,10 @@ export async function observeVmcp(view: View, vmcp: KubeObject): Promise<VmcpInp
   });
   out.render = render;
   out.configProblems = [...members.problems, ...specPaths(render.configProblems)];
-  out.authProblems = [...specPaths(render.authProblems), ...(await secretProblems(view, namespace, render))];
+  out.authProblems = [
+    ...specPaths(render.authProblems),
+    ...(await secretProblems(view, namespace, render)),
+  ];
   out.compositeProblems.push(...specPaths(render.compositeProblems));
   return out;
 }

@@ -32,28 +32,45 @@ function isObject(v: unknown): v is Json {
 export function checkPodTemplateSpec(pts: unknown): Problem[] {
   if (pts === undefined) return [];
   const out: Problem[] = [];
-  if (!isObject(pts)) return [{ path: FIELD, message: "Must be an object (a PodTemplateSpec)", value: pts }];
+  if (!isObject(pts)) {
+    return [{ path: FIELD, message: "Must be an object (a PodTemplateSpec)", value: pts }];
+  }
   for (const k of Object.keys(pts)) {
     if (k !== "metadata" && k !== "spec") {
-      out.push({ path: `${FIELD}.${k}`, message: 'Unknown field; allowed: "metadata", "spec"', value: k });
+      out.push({
+        path: `${FIELD}.${k}`,
+        message: 'Unknown field; allowed: "metadata", "spec"',
+        value: k,
+      });
     }
   }
   const m = pts.metadata;
   if (m !== undefined) {
-    if (!isObject(m)) out.push({ path: `${FIELD}.metadata`, message: "Must be an object", value: m });
-    else {
+    if (!isObject(m)) {
+      out.push({ path: `${FIELD}.metadata`, message: "Must be an object", value: m });
+    } else {
       for (const f of ["labels", "annotations"]) {
         const map = m[f];
         if (map === undefined) continue;
         if (!isObject(map) || Object.values(map).some((v) => typeof v !== "string")) {
-          out.push({ path: `${FIELD}.metadata.${f}`, message: "Must map strings to strings", value: map });
+          out.push({
+            path: `${FIELD}.metadata.${f}`,
+            message: "Must map strings to strings",
+            value: map,
+          });
         }
       }
     }
   }
   const spec = pts.spec;
   if (spec === undefined) return out;
-  if (!isObject(spec)) return [...out, { path: `${FIELD}.spec`, message: "Must be an object (a PodSpec)", value: spec }];
+  if (!isObject(spec)) {
+    return [...out, {
+      path: `${FIELD}.spec`,
+      message: "Must be an object (a PodSpec)",
+      value: spec,
+    }];
+  }
   checkPatchDirectives(spec, `${FIELD}.spec`, out);
   const containers = spec.containers;
   if (containers !== undefined) {
@@ -76,8 +93,9 @@ export function checkPodTemplateSpec(pts: unknown): Problem[] {
   for (const [list, key] of Object.entries(MERGE_KEYS)) {
     const v = spec[list];
     if (list === "containers" || v === undefined) continue;
-    if (!Array.isArray(v)) out.push({ path: `${FIELD}.spec.${list}`, message: "Must be a list", value: v });
-    else if (v.some((e) => !isObject(e) || e[key] === undefined)) {
+    if (!Array.isArray(v)) {
+      out.push({ path: `${FIELD}.spec.${list}`, message: "Must be a list", value: v });
+    } else if (v.some((e) => !isObject(e) || e[key] === undefined)) {
       out.push({ path: `${FIELD}.spec.${list}`, message: `Every entry needs "${key}"`, value: v });
     }
   }
@@ -89,7 +107,11 @@ function checkPatchDirectives(v: unknown, path: string, out: Problem[]): void {
   else if (isObject(v)) {
     for (const [k, x] of Object.entries(v)) {
       if (k.startsWith("$")) {
-        out.push({ path: `${path}.${k}`, message: "Strategic-merge directives are not supported", value: x });
+        out.push({
+          path: `${path}.${k}`,
+          message: "Strategic-merge directives are not supported",
+          value: x,
+        });
       } else checkPatchDirectives(x, `${path}.${k}`, out);
     }
   }

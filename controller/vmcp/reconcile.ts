@@ -16,7 +16,13 @@ import { applyIfChanged } from "../apply.ts";
 import { sameConditions, timeString } from "../conditions.ts";
 import { DEFAULT_PROXY_IMAGE, FIELD_MANAGER, splitKey } from "../meta.ts";
 import { TYPES, type View } from "../view.ts";
-import { buildClusterRbac, buildConfigMap, buildRbac, buildService, type Parent } from "./children.ts";
+import {
+  buildClusterRbac,
+  buildConfigMap,
+  buildRbac,
+  buildService,
+  type Parent,
+} from "./children.ts";
 import { deleteClusterRbac, needsTokenReview } from "./cluster_rbac.ts";
 import { buildDeployment, deploymentAvailable } from "./deployment.ts";
 import { observeVmcp, type VmcpInputs } from "./observe.ts";
@@ -33,7 +39,15 @@ export interface VmcpReconcilerOptions {
 }
 
 interface VmcpObject extends KubeObject {
-  status?: { phase?: string; message?: string; url?: string; backendCount?: number; observedGeneration?: number; conditions?: Condition[]; discoveredBackends?: DiscoveredBackend[] };
+  status?: {
+    phase?: string;
+    message?: string;
+    url?: string;
+    backendCount?: number;
+    observedGeneration?: number;
+    conditions?: Condition[];
+    discoveredBackends?: DiscoveredBackend[];
+  };
 }
 
 /** Whether the live status already says what `next` says. */
@@ -112,7 +126,10 @@ export async function reconcileVirtualMCPServer(
           });
           throw err;
         }
-        applyProblems.push({ path: `${child.kind} ${cname}`, message: `Rejected by the API server: ${err.apiMessage}` });
+        applyProblems.push({
+          path: `${child.kind} ${cname}`,
+          message: `Rejected by the API server: ${err.apiMessage}`,
+        });
       }
     }
   }
@@ -163,6 +180,10 @@ async function recordTransitions(kube: KubeApi, vmcp: VmcpObject, next: OwnedSta
   const auth = next.conditions.find((c) => c.type === "AuthConfigured");
   if (auth?.reason === "AnonymousAuth" && prevAuth?.reason !== "AnonymousAuth") {
     log.warn("Serving anonymously", { message: auth.message });
-    await kube.createEvent(vmcp, { type: "Warning", reason: "AnonymousAuth", message: auth.message ?? "" });
+    await kube.createEvent(vmcp, {
+      type: "Warning",
+      reason: "AnonymousAuth",
+      message: auth.message ?? "",
+    });
   }
 }

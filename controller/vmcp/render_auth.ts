@@ -88,7 +88,10 @@ export function resolveStrategy(
   if (s.type === "externalAuthConfigRef" || s.type === "external_auth_config_ref") {
     const name = s.externalAuthConfigRef?.name;
     if (!name) {
-      ctx.problems.push({ path: `${path}.externalAuthConfigRef`, message: `Required for type "${s.type}"` });
+      ctx.problems.push({
+        path: `${path}.externalAuthConfigRef`,
+        message: `Required for type "${s.type}"`,
+      });
       return { type: "unauthenticated" };
     }
     const spec = lookupAuthConfig(name, `${path}.externalAuthConfigRef.name`, ctx);

@@ -68,7 +68,11 @@ function renderBackends(input: RenderInput, ctx: AuthContext): Record<string, un
       const b: Record<string, unknown> = { name: s.name, transport: ep.transport, url: ep.url };
       const ref = s.spec.externalAuthConfigRef?.name;
       if (discovered && ref) {
-        const cfg = lookupAuthConfig(ref, `MCPServer ${s.name}: spec.externalAuthConfigRef.name`, ctx);
+        const cfg = lookupAuthConfig(
+          ref,
+          `MCPServer ${s.name}: spec.externalAuthConfigRef.name`,
+          ctx,
+        );
         if (cfg) {
           b.auth = convertExternalAuthConfig(cfg, [s.name], ctx);
           b.authConfigRef = ref;

@@ -4,7 +4,7 @@ import { VirtualMCPServerSpecSchema } from "../../crds/virtualmcpserver.ts";
 import { MCPExternalAuthConfigSpecSchema, MCPServerSpecSchema } from "../../crds/backends.ts";
 import { CompositeToolSpecSchema } from "../../crds/composite_tool.ts";
 import { validateConfig } from "../../core/config/load.ts";
-import { configYaml, renderProxyConfig, type RenderInput, sha256 } from "./render_config.ts";
+import { configYaml, type RenderInput, renderProxyConfig, sha256 } from "./render_config.ts";
 
 const composite = (name: string) => ({
   name,
@@ -12,10 +12,25 @@ const composite = (name: string) => ({
   parameters: { type: "object", properties: { q: { type: "string", default: "on" } } },
   timeout: "10m",
   steps: [
-    { id: "one", tool: "github.search", arguments: { q: "{{.params.q}}", n: 3 }, onError: { action: "retry", retryCount: 2, retryDelay: "1s" } },
-    { id: "ask", type: "elicitation", message: "ok?", schema: { type: "object" }, dependsOn: ["one"], onDecline: { action: "skip_remaining" } },
+    {
+      id: "one",
+      tool: "github.search",
+      arguments: { q: "{{.params.q}}", n: 3 },
+      onError: { action: "retry", retryCount: 2, retryDelay: "1s" },
+    },
+    {
+      id: "ask",
+      type: "elicitation",
+      message: "ok?",
+      schema: { type: "object" },
+      dependsOn: ["one"],
+      onDecline: { action: "skip_remaining" },
+    },
   ],
-  output: { properties: { r: { type: "string", value: "{{.steps.one.output.text}}", default: "none" } }, required: ["r"] },
+  output: {
+    properties: { r: { type: "string", value: "{{.steps.one.output.text}}", default: "none" } },
+    required: ["r"],
+  },
   annotations: { title: "T", readOnlyHint: true },
 });
 
@@ -43,20 +58,47 @@ const fullSpec = {
     source: "mixed",
     default: { type: "externalAuthConfigRef", externalAuthConfigRef: { name: "hdr" } },
     backends: {
-      github: { type: "tokenExchange", tokenExchange: { tokenUrl: "https://sts.example.test/token", clientId: "c", clientSecretRef: { name: "sts", key: "cs" }, audience: "gh", scopes: ["repo"], subjectTokenType: "id_token", externalTokenHeaderName: "X-Token" } },
-      fetch: { type: "headerInjection", headerInjection: { headerName: "X-Key", valueEnv: "FETCH_KEY" } },
+      github: {
+        type: "tokenExchange",
+        tokenExchange: {
+          tokenUrl: "https://sts.example.test/token",
+          clientId: "c",
+          clientSecretRef: { name: "sts", key: "cs" },
+          audience: "gh",
+          scopes: ["repo"],
+          subjectTokenType: "id_token",
+          externalTokenHeaderName: "X-Token",
+        },
+      },
+      fetch: {
+        type: "headerInjection",
+        headerInjection: { headerName: "X-Key", valueEnv: "FETCH_KEY" },
+      },
     },
   },
   aggregation: {
     conflictResolution: "priority",
     conflictResolutionConfig: { prefixFormat: "{workload}__", priorityOrder: ["github", "fetch"] },
-    tools: [{ workload: "github", filter: ["search"], overrides: { search: { name: "gh_search", description: "on" } }, excludeAll: false }],
+    tools: [{
+      workload: "github",
+      filter: ["search"],
+      overrides: { search: { name: "gh_search", description: "on" } },
+      excludeAll: false,
+    }],
     excludeAllTools: false,
   },
   tokenCache: {
     provider: "redis",
     memory: { maxEntries: 10, ttlOffset: "1m" },
-    redis: { address: "redis:6379", db: 2, keyPrefix: "t:", passwordRef: { name: "redis", key: "pw" }, tls: true, encryptionKeyRef: { name: "cache", key: "k" }, ttlOffset: "2m" },
+    redis: {
+      address: "redis:6379",
+      db: 2,
+      keyPrefix: "t:",
+      passwordRef: { name: "redis", key: "pw" },
+      tls: true,
+      encryptionKeyRef: { name: "cache", key: "k" },
+      ttlOffset: "2m",
+    },
   },
   operational: {
     timeouts: { default: "20s", perWorkload: { github: "60s" } },
@@ -72,7 +114,14 @@ const fullSpec = {
   },
   compositeTools: [composite("inline_flow")],
   compositeToolRefs: [{ name: "shared-flow" }],
-  sessionStorage: { provider: "redis", address: "redis:6379", db: 1, keyPrefix: "s:", passwordRef: { name: "redis", key: "pw" }, ttl: "1h" },
+  sessionStorage: {
+    provider: "redis",
+    address: "redis:6379",
+    db: 1,
+    keyPrefix: "s:",
+    passwordRef: { name: "redis", key: "pw" },
+    ttl: "1h",
+  },
 };
 
 function input(spec: unknown = fullSpec): RenderInput {
@@ -81,12 +130,44 @@ function input(spec: unknown = fullSpec): RenderInput {
     namespace: "ns",
     spec: VirtualMCPServerSpecSchema.parse(spec),
     servers: [
-      { name: "github", spec: MCPServerSpecSchema.parse({ groupRef: { name: "g" }, url: "https://gh.example.test/mcp", externalAuthConfigRef: { name: "hdr" } }) },
-      { name: "fetch", spec: MCPServerSpecSchema.parse({ groupRef: { name: "g" }, image: "fetch:1", transport: "stdio", port: 9000 }) },
-      { name: "sse-one", spec: MCPServerSpecSchema.parse({ groupRef: { name: "g" }, image: "s:1", transport: "sse", path: "/sse" }) },
+      {
+        name: "github",
+        spec: MCPServerSpecSchema.parse({
+          groupRef: { name: "g" },
+          url: "https://gh.example.test/mcp",
+          externalAuthConfigRef: { name: "hdr" },
+        }),
+      },
+      {
+        name: "fetch",
+        spec: MCPServerSpecSchema.parse({
+          groupRef: { name: "g" },
+          image: "fetch:1",
+          transport: "stdio",
+          port: 9000,
+        }),
+      },
+      {
+        name: "sse-one",
+        spec: MCPServerSpecSchema.parse({
+          groupRef: { name: "g" },
+          image: "s:1",
+          transport: "sse",
+          path: "/sse",
+        }),
+      },
     ],
-    authConfigs: new Map([["hdr", MCPExternalAuthConfigSpecSchema.parse({ type: "headerInjection", headerInjection: { headerName: "X-Api-Key", valueSecretRef: { name: "api", key: "key" } } })]]),
-    compositeDefs: new Map([["shared-flow", CompositeToolSpecSchema.parse(composite("shared_flow"))]]),
+    authConfigs: new Map([[
+      "hdr",
+      MCPExternalAuthConfigSpecSchema.parse({
+        type: "headerInjection",
+        headerInjection: { headerName: "X-Api-Key", valueSecretRef: { name: "api", key: "key" } },
+      }),
+    ]]),
+    compositeDefs: new Map([[
+      "shared-flow",
+      CompositeToolSpecSchema.parse(composite("shared_flow")),
+    ]]),
   };
 }
 
@@ -103,29 +184,47 @@ Deno.test("renderProxyConfig() output survives YAML and the proxy loader with ev
   const r = renderProxyConfig(input());
   assert.deepEqual([r.authProblems, r.compositeProblems, r.configProblems], [[], [], []]);
   const text = configYaml(r.config);
-  const { config, problems } = validateConfig(YAML.parse(text, { version: "1.1" }), { standalone: false });
+  const { config, problems } = validateConfig(YAML.parse(text, { version: "1.1" }), {
+    standalone: false,
+  });
   assert.deepEqual(problems, []);
   const spec = VirtualMCPServerSpecSchema.parse(fullSpec);
   const parsed = leaves(config);
   // Fields the renderer transforms on purpose, and what they become:
   const transformed: Record<string, (p: Map<string, unknown>) => void> = {
-    "incomingAuth.oidcConfig.inline.clientSecretRef": (p) => assert.equal(p.get("incomingAuth.oidcConfig.inline.clientSecretEnv"), "VMCP_OIDC_CLIENT_SECRET"),
+    "incomingAuth.oidcConfig.inline.clientSecretRef": (p) =>
+      assert.equal(
+        p.get("incomingAuth.oidcConfig.inline.clientSecretEnv"),
+        "VMCP_OIDC_CLIENT_SECRET",
+      ),
     "outgoingAuth.default": (p) => {
       assert.equal(p.get("outgoingAuth.default.type"), "headerInjection");
       assert.equal(p.get("outgoingAuth.default.headerInjection.headerName"), "X-Api-Key");
-      assert.equal(p.get("outgoingAuth.default.headerInjection.valueEnv"), "VMCP_SECRET_DEFAULT_HEADER_VALUE");
+      assert.equal(
+        p.get("outgoingAuth.default.headerInjection.valueEnv"),
+        "VMCP_SECRET_DEFAULT_HEADER_VALUE",
+      );
     },
-    "outgoingAuth.backends.github.tokenExchange.clientSecretRef": (p) => assert.equal(p.get("outgoingAuth.backends.github.tokenExchange.clientSecretEnv"), "VMCP_SECRET_GITHUB_CLIENT_SECRET"),
-    "tokenCache.redis.passwordRef": (p) => assert.equal(p.get("tokenCache.redis.passwordEnv"), "VMCP_TOKEN_CACHE_REDIS_PASSWORD"),
-    "tokenCache.redis.encryptionKeyRef": (p) => assert.equal(p.get("tokenCache.redis.encryptionKeyEnv"), "VMCP_TOKEN_CACHE_ENCRYPTION_KEY"),
-    "sessionStorage.passwordRef": (p) => assert.equal(p.get("sessionStorage.passwordEnv"), "VMCP_SESSION_REDIS_PASSWORD"),
+    "outgoingAuth.backends.github.tokenExchange.clientSecretRef": (p) =>
+      assert.equal(
+        p.get("outgoingAuth.backends.github.tokenExchange.clientSecretEnv"),
+        "VMCP_SECRET_GITHUB_CLIENT_SECRET",
+      ),
+    "tokenCache.redis.passwordRef": (p) =>
+      assert.equal(p.get("tokenCache.redis.passwordEnv"), "VMCP_TOKEN_CACHE_REDIS_PASSWORD"),
+    "tokenCache.redis.encryptionKeyRef": (p) =>
+      assert.equal(p.get("tokenCache.redis.encryptionKeyEnv"), "VMCP_TOKEN_CACHE_ENCRYPTION_KEY"),
+    "sessionStorage.passwordRef": (p) =>
+      assert.equal(p.get("sessionStorage.passwordEnv"), "VMCP_SESSION_REDIS_PASSWORD"),
     "compositeToolRefs": (p) => assert.equal(p.get("compositeTools[1].name"), "shared_flow"),
   };
   const seen = new Set<string>();
   const deploymentOnly = ["serviceType", "podTemplateSpec", "replicas", "image"];
   for (const [path, value] of leaves(spec)) {
     if (deploymentOnly.some((k) => path === k || path.startsWith(`${k}.`))) continue;
-    const t = Object.keys(transformed).find((k) => path === k || path.startsWith(`${k}.`) || path.startsWith(`${k}[`));
+    const t = Object.keys(transformed).find((k) =>
+      path === k || path.startsWith(`${k}.`) || path.startsWith(`${k}[`)
+    );
     if (t) {
       seen.add(t);
       continue;
@@ -137,8 +236,15 @@ Deno.test("renderProxyConfig() output survives YAML and the proxy loader with ev
     assert.ok(seen.has(k), `the fixture sets ${k}`);
     check(parsed);
   }
-  assert.deepEqual(config!.compositeTools![1], CompositeToolSpecSchema.parse(composite("shared_flow")));
-  assert.equal(text.includes("secretRef") || text.includes("SecretRef") || text.includes("passwordRef"), false, "no Secret reference in the ConfigMap");
+  assert.deepEqual(
+    config!.compositeTools![1],
+    CompositeToolSpecSchema.parse(composite("shared_flow")),
+  );
+  assert.equal(
+    text.includes("secretRef") || text.includes("SecretRef") || text.includes("passwordRef"),
+    false,
+    "no Secret reference in the ConfigMap",
+  );
 });
 
 Deno.test("renderProxyConfig() resolves backends: url as-is, image through its Service, stdio behind the bridge, discovered auth inline", () => {
@@ -149,7 +255,10 @@ Deno.test("renderProxyConfig() resolves backends: url as-is, image through its S
     ["github", "streamable-http", "https://gh.example.test/mcp"],
     ["sse-one", "sse", "http://mcp-sse-one.ns.svc.cluster.local:8080/sse"],
   ]);
-  assert.deepEqual(backends[1]!.auth, { type: "headerInjection", headerInjection: { headerName: "X-Api-Key", valueEnv: "VMCP_SECRET_GITHUB_HEADER_VALUE" } });
+  assert.deepEqual(backends[1]!.auth, {
+    type: "headerInjection",
+    headerInjection: { headerName: "X-Api-Key", valueEnv: "VMCP_SECRET_GITHUB_HEADER_VALUE" },
+  });
   assert.equal(backends[1]!.authConfigRef, "hdr");
   assert.deepEqual(r.env.map((e) => [e.name, e.secretRef.name, e.secretRef.key]), [
     ["VMCP_OIDC_CLIENT_SECRET", "oidc", "secret"],
@@ -178,14 +287,26 @@ Deno.test("configYaml() is deterministic and its checksum changes only with the 
   const b = configYaml(renderProxyConfig(input()).config);
   assert.equal(a, b);
   assert.equal(sha256(a), sha256(b));
-  const other = configYaml(renderProxyConfig(input({ ...fullSpec, operational: { logLevel: "info" } })).config);
+  const other = configYaml(
+    renderProxyConfig(input({ ...fullSpec, operational: { logLevel: "info" } })).config,
+  );
   assert.notEqual(sha256(a), sha256(other));
   const tricky = { x: "on", y: "0755", z: "yes" };
-  assert.deepEqual(YAML.parse(configYaml(tricky), { version: "1.1" }), tricky, "YAML 1.1 look-alikes stay strings");
+  assert.deepEqual(
+    YAML.parse(configYaml(tricky), { version: "1.1" }),
+    tricky,
+    "YAML 1.1 look-alikes stay strings",
+  );
 });
 
 Deno.test("renderProxyConfig() of the minimal spec renders a valid config with no auth sections", () => {
   const r = renderProxyConfig({ ...input({ groupRef: { name: "g" } }), servers: [] });
   assert.deepEqual(r.configProblems, []);
-  assert.deepEqual(Object.keys(r.config).sort(), ["backends", "groupRef", "name", "namespace", "server"]);
+  assert.deepEqual(Object.keys(r.config).sort(), [
+    "backends",
+    "groupRef",
+    "name",
+    "namespace",
+    "server",
+  ]);
 });

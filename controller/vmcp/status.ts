@@ -83,17 +83,27 @@ export function computeConditions(o: VmcpObservation): ConditionInput[] {
   const out: ConditionInput[] = [];
   const groupMsg = {
     ready: `MCPGroup "${o.groupName}" is Ready`,
-    notFound: `MCPGroup "${o.groupName}" (spec.groupRef.name) not found in namespace "${o.namespace}"`,
+    notFound:
+      `MCPGroup "${o.groupName}" (spec.groupRef.name) not found in namespace "${o.namespace}"`,
     notReady: `MCPGroup "${o.groupName}" (spec.groupRef.name) is not Ready yet`,
   }[o.group];
   out.push({
     type: "GroupRefValidated",
     status: o.group === "ready" ? "True" : "False",
-    reason: { ready: "GroupRefValid", notFound: "GroupRefNotFound", notReady: "GroupRefNotReady" }[o.group],
+    reason: {
+      ready: "GroupRefValid",
+      notFound: "GroupRefNotFound",
+      notReady: "GroupRefNotReady",
+    }[o.group],
     message: groupMsg,
   });
   if (o.authProblems.length) {
-    out.push({ type: "AuthConfigured", status: "False", reason: "AuthInvalid", message: formatProblems(o.authProblems) });
+    out.push({
+      type: "AuthConfigured",
+      status: "False",
+      reason: "AuthInvalid",
+      message: formatProblems(o.authProblems),
+    });
   } else if (o.anonymous) {
     out.push({
       type: "AuthConfigured",
@@ -103,7 +113,12 @@ export function computeConditions(o: VmcpObservation): ConditionInput[] {
         "Warning: spec.incomingAuth is not set or anonymous, so clients are NOT authenticated; set spec.incomingAuth (oidc or kubernetes) for anything but development",
     });
   } else {
-    out.push({ type: "AuthConfigured", status: "True", reason: "AuthValid", message: "Incoming and outgoing auth resolved" });
+    out.push({
+      type: "AuthConfigured",
+      status: "True",
+      reason: "AuthValid",
+      message: "Incoming and outgoing auth resolved",
+    });
   }
   out.push(cond("PodTemplateSpecValid", !o.podTemplateProblems.length, [
     "PodTemplateSpecValid",
@@ -112,8 +127,12 @@ export function computeConditions(o: VmcpObservation): ConditionInput[] {
   out.push({
     type: "CompositeToolRefsValidated",
     status: o.compositeProblems.length ? "False" : "True",
-    reason: o.compositeProblems.length ? (o.compositeReason ?? "CompositeToolRefNotFound") : "CompositeToolRefsValid",
-    message: o.compositeProblems.length ? formatProblems(o.compositeProblems) : "All composite tool references resolved",
+    reason: o.compositeProblems.length
+      ? (o.compositeReason ?? "CompositeToolRefNotFound")
+      : "CompositeToolRefsValid",
+    message: o.compositeProblems.length
+      ? formatProblems(o.compositeProblems)
+      : "All composite tool references resolved",
   });
   out.push(cond("Valid", !o.configProblems.length, ["ValidationSucceeded", "ValidationFailed"], [
     "The rendered proxy configuration is valid",
@@ -153,13 +172,28 @@ function readyCondition(o: VmcpObservation, conds: ConditionInput[]): ConditionI
     (VALIDITY_CONDITIONS as readonly string[]).includes(c.type) && c.status === "False"
   );
   if (invalid) {
-    return { type: "Ready", status: "False", reason: "InvalidConfiguration", message: `${invalid.type}: ${invalid.message}` };
+    return {
+      type: "Ready",
+      status: "False",
+      reason: "InvalidConfiguration",
+      message: `${invalid.type}: ${invalid.message}`,
+    };
   }
   if (o.group !== "ready") {
-    return { type: "Ready", status: "False", reason: "WaitingForGroup", message: conds[0]!.message };
+    return {
+      type: "Ready",
+      status: "False",
+      reason: "WaitingForGroup",
+      message: conds[0]!.message,
+    };
   }
   if (!o.deploymentAvailable) {
-    return { type: "Ready", status: "False", reason: "DeploymentNotReady", message: `Deployment "${o.name}" has no available replica yet` };
+    return {
+      type: "Ready",
+      status: "False",
+      reason: "DeploymentNotReady",
+      message: `Deployment "${o.name}" has no available replica yet`,
+    };
   }
   const unhealthy = currentBackends(o).filter((b) => UNHEALTHY.has(b.status));
   if (unhealthy.length) {
@@ -167,14 +201,30 @@ function readyCondition(o: VmcpObservation, conds: ConditionInput[]): ConditionI
       type: "Ready",
       status: "False",
       reason: "BackendsUnavailable",
-      message: `Backends not healthy: ${unhealthy.map((b) => `${b.name} (${b.status}${b.message ? `: ${b.message}` : ""})`).join(", ")}`,
+      message: `Backends not healthy: ${
+        unhealthy.map((b) => `${b.name} (${b.status}${b.message ? `: ${b.message}` : ""})`).join(
+          ", ",
+        )
+      }`,
     };
   }
-  return { type: "Ready", status: "True", reason: "DeploymentReady", message: "Deployment available and all reported backends healthy" };
+  return {
+    type: "Ready",
+    status: "True",
+    reason: "DeploymentReady",
+    message: "Deployment available and all reported backends healthy",
+  };
 }
 
 /** The one place `phase` comes from: the conditions. */
-export function derivePhase(conditions: readonly { type: string; status: string; reason: string; message?: string | undefined }[]): {
+export function derivePhase(
+  conditions: readonly {
+    type: string;
+    status: string;
+    reason: string;
+    message?: string | undefined;
+  }[],
+): {
   phase: Phase;
   message: string;
 } {
@@ -184,16 +234,25 @@ export function derivePhase(conditions: readonly { type: string; status: string;
     if (c?.status === "False") return { phase: "Failed", message: c.message ?? t };
   }
   const group = get("GroupRefValidated");
-  if (group?.status !== "True") return { phase: "Pending", message: group?.message ?? "Waiting for the MCPGroup" };
+  if (group?.status !== "True") {
+    return { phase: "Pending", message: group?.message ?? "Waiting for the MCPGroup" };
+  }
   const ready = get("Ready");
   if (ready?.status === "True") return { phase: "Ready", message: ready.message ?? "Ready" };
-  if (ready?.reason === "BackendsUnavailable") return { phase: "Degraded", message: ready.message ?? "Degraded" };
+  if (ready?.reason === "BackendsUnavailable") {
+    return { phase: "Degraded", message: ready.message ?? "Degraded" };
+  }
   return { phase: "Pending", message: ready?.message ?? "Waiting" };
 }
 
 /** The complete controller-owned status. */
 export function computeStatus(o: VmcpObservation): OwnedStatus {
-  const conditions = mergeConditions(o.previousConditions, computeConditions(o), o.now, o.generation);
+  const conditions = mergeConditions(
+    o.previousConditions,
+    computeConditions(o),
+    o.now,
+    o.generation,
+  );
   const { phase, message } = derivePhase(conditions);
   const out: OwnedStatus = {
     phase,

@@ -7,6 +7,7 @@ import YAML from "yaml";
 import { type VmcpConfig, VmcpConfigSchema } from "../../crds/vmcp_config.ts";
 import { ConfigError, type Problem, problemsFromZod } from "./problems.ts";
 import { checkSemantics } from "./semantics.ts";
+import { validateCompositeTools } from "./composite.ts";
 
 export interface ParseOptions {
   /** Standalone configs may not reference Kubernetes Secrets. @default true */
@@ -28,9 +29,10 @@ export function validateConfig(
       ? raw.filter((b) => b && typeof b === "object") as RawBackend[]
       : [];
     const zodProblems = problemsFromZod(parsed.error, input);
-    const extra = backendProblems(backends).filter((p) =>
-      !zodProblems.some((z) => z.path === p.path)
-    );
+    const extra = [
+      ...backendProblems(backends),
+      ...validateCompositeTools((input as { compositeTools?: unknown })?.compositeTools),
+    ].filter((p) => !zodProblems.some((z) => z.path === p.path));
     return { problems: [...zodProblems, ...extra] };
   }
   const config = parsed.data;
@@ -38,6 +40,8 @@ export function validateConfig(
   const names = config.backends.map((b) => b.name);
   problems.push(
     ...checkSemantics(config, { standalone: options.standalone ?? true, backendNames: names }),
+    // Tool-independent workflow checks (cycles, templates, step ids); tools need discovery.
+    ...validateCompositeTools((input as { compositeTools?: unknown }).compositeTools),
   );
   return problems.length ? { problems } : { config, problems };
 }

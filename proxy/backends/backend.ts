@@ -149,17 +149,29 @@ export class Backend {
     const started = performance.now();
     let ok = false;
     let error: unknown;
-    try {
+    const ctx: CallContext = {};
+    if (opts.session) ctx.session = opts.session;
+    if (opts.relatedRequestId !== undefined) ctx.relatedRequestId = opts.relatedRequestId;
+    const send = async () => {
       const conn = await this.connectionFor(opts.session, opts.signal);
-      const ctx: CallContext = {};
-      if (opts.session) ctx.session = opts.session;
-      if (opts.relatedRequestId !== undefined) ctx.relatedRequestId = opts.relatedRequestId;
-      const result = await conn.request(method, params, {
+      return await conn.request(method, params, {
         ctx,
         timeoutMs: this.timeoutMs,
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(opts.onprogress ? { onprogress: opts.onprogress } : {}),
       });
+    };
+    try {
+      let result: AnyObject;
+      try {
+        result = await send();
+      } catch (err) {
+        // 404: the backend forgot our session (it restarted); the request was not executed.
+        // Reconnect once and resend.
+        if (!(err instanceof BackendUnavailableError && err.httpStatus === 404)) throw err;
+        await this.#dropConnection(opts.session);
+        result = await send();
+      }
       ok = true;
       return result;
     } catch (err) {
@@ -170,6 +182,28 @@ export class Backend {
     } finally {
       this.#opts.events.onOutcome(this.name, method, ok, performance.now() - started, ok ? undefined : error);
     }
+  }
+
+  async #dropConnection(session?: SessionPeer): Promise<void> {
+    if (session && !this.sharesConnection) {
+      const conn = this.#perSession.get(session.id);
+      this.#perSession.delete(session.id);
+      await conn?.then((c) => c.close(), () => {});
+      return;
+    }
+    const conn = this.#shared;
+    this.#shared = undefined;
+    await conn?.then((c) => c.close(), () => {});
+  }
+
+  /**
+   * Closes every per-session connection (they reconnect lazily). Called when the backend
+   * becomes routable again: after an outage its old sessions are usually gone.
+   */
+  async resetSessions(): Promise<void> {
+    const all = [...this.#perSession.values()];
+    this.#perSession.clear();
+    await Promise.all(all.map((c) => c.then((conn) => conn.close(), () => {})));
   }
 
   /** Lists everything the backend offers (shared connection), bounded by one deadline. */

@@ -183,7 +183,12 @@ export class BackendConnection {
     }
     // Transport-level failure (refused, HTTP error, broken pipe): this connection is done.
     if (!this.#closed) void this.close().then(() => this.events.onClosed(this));
-    return new BackendUnavailableError(this.name, describeError(err));
+    const status = (err as { code?: unknown }).code;
+    return new BackendUnavailableError(
+      this.name,
+      describeError(err),
+      typeof status === "number" && status >= 100 && status < 600 ? status : undefined,
+    );
   }
 
   /** The session (and its request) a backend-initiated message belongs to. */

@@ -34,9 +34,12 @@ export class BackendTimeoutError extends RpcError {
 
 /** The backend cannot be reached, is unhealthy, or its connection broke mid-request. */
 export class BackendUnavailableError extends RpcError {
-  constructor(readonly backend: string, readonly reason: string) {
+  /** HTTP status of the failed request, when the transport saw one (404: session gone). */
+  readonly httpStatus: number | undefined;
+  constructor(readonly backend: string, readonly reason: string, httpStatus?: number) {
     super(BACKEND_UNAVAILABLE, `Backend "${backend}" is unavailable: ${reason}`, { backend, reason });
     this.name = "BackendUnavailableError";
+    this.httpStatus = httpStatus;
   }
 }
 

@@ -1,32 +1,20 @@
 /**
  * Health of one backend: periodic probes (`ping`, or a full discovery while the backend has
- * never been discovered), the status state machine, and the circuit breaker — all fed by probes
- * AND real call outcomes.
- *
- * Status: `unknown` until the first outcome; `ready` after a success; `degraded` after a
- * failure below `unhealthyThreshold`, or "recovering" for the first success after being
- * unavailable; `unavailable` after `unhealthyThreshold` consecutive failures. A backend is
- * routable unless it is `unavailable` or its circuit is open.
+ * never been discovered) feeding `core/health`'s `BackendHealth` (state machine + circuit
+ * breaker), which real call outcomes feed too. Tells the runtime when the backend stops or
+ * starts being routable.
  * @module
  */
 import type { VmcpConfig } from "../../crds/vmcp_config.ts";
+import { OperationalSchema } from "../../crds/aggregation.ts";
 import type { Clock } from "../../core/clock.ts";
 import { parseDuration } from "../../core/duration.ts";
 import type { Logger } from "../../core/log.ts";
-import { CircuitBreaker, type CircuitState } from "../../core/health/circuit_breaker.ts";
+import { BackendHealth, backendHealthOptions, type BackendHealthSnapshot } from "../../core/health/mod.ts";
 import type { Backend } from "../backends/backend.ts";
 import { describeError } from "../backends/errors.ts";
 
-export type HealthStatus = "ready" | "degraded" | "unavailable" | "unknown" | "unauthenticated";
-
-export interface HealthSnapshot {
-  status: HealthStatus;
-  consecutiveFailures: number;
-  /** Epoch ms of the last probe (or discovery), undefined before the first. */
-  lastCheck: number | undefined;
-  message: string | undefined;
-  circuitBreakerState: CircuitState | undefined;
-}
+export type { BackendHealthSnapshot as HealthSnapshot };
 
 export interface MonitorDeps {
   clock: Clock;
@@ -35,50 +23,32 @@ export interface MonitorDeps {
   onChange(routable: boolean): void;
 }
 
-interface Settings {
-  intervalMs: number;
-  timeoutMs: number;
-  threshold: number;
-}
+const DEFAULT_FAILURE_HANDLING = OperationalSchema.parse({}).failureHandling;
 
-function settingsOf(config: VmcpConfig): Settings {
-  const f = config.operational?.failureHandling;
-  return {
-    intervalMs: parseDuration(f?.healthCheckInterval ?? "30s"),
-    timeoutMs: parseDuration(f?.healthCheckTimeout ?? "10s"),
-    threshold: f?.unhealthyThreshold ?? 3,
-  };
-}
-
-function breakerOf(config: VmcpConfig, clock: Clock): CircuitBreaker | undefined {
-  const cb = config.operational?.failureHandling?.circuitBreaker;
-  if (!cb?.enabled) return undefined;
-  return new CircuitBreaker({
-    failureThreshold: cb.failureThreshold,
-    timeoutMs: parseDuration(cb.timeout),
-    clock,
-  });
+function failureHandling(config: VmcpConfig) {
+  return config.operational?.failureHandling ?? DEFAULT_FAILURE_HANDLING;
 }
 
 export class HealthMonitor {
-  #settings: Settings;
-  #breaker: CircuitBreaker | undefined;
-  #status: HealthStatus = "unknown";
-  #failures = 0;
-  #lastCheck: number | undefined;
-  #message: string | undefined;
+  #health: BackendHealth;
+  #intervalMs: number;
+  #timeoutMs: number;
   #routable = true;
   #loop: AbortController | undefined;
 
   constructor(readonly backend: Backend, config: VmcpConfig, readonly deps: MonitorDeps) {
-    this.#settings = settingsOf(config);
-    this.#breaker = breakerOf(config, deps.clock);
+    const f = failureHandling(config);
+    this.#health = new BackendHealth(backendHealthOptions(f, deps.clock));
+    this.#intervalMs = parseDuration(f.healthCheckInterval);
+    this.#timeoutMs = parseDuration(f.healthCheckTimeout);
   }
 
-  /** Applies new failure-handling settings (restarting the probe loop if running). */
+  /** Applies new failure-handling settings (state restarts; the probe loop restarts if running). */
   reconfigure(config: VmcpConfig): void {
-    this.#settings = settingsOf(config);
-    this.#breaker = breakerOf(config, this.deps.clock);
+    const f = failureHandling(config);
+    this.#health = new BackendHealth(backendHealthOptions(f, this.deps.clock));
+    this.#intervalMs = parseDuration(f.healthCheckInterval);
+    this.#timeoutMs = parseDuration(f.healthCheckTimeout);
     if (this.#loop) {
       this.stop();
       this.start();
@@ -86,74 +56,56 @@ export class HealthMonitor {
     this.#update();
   }
 
-  snapshot(): HealthSnapshot {
-    return {
-      status: this.#status,
-      consecutiveFailures: this.#failures,
-      lastCheck: this.#lastCheck,
-      message: this.#message,
-      circuitBreakerState: this.#breaker?.state,
-    };
+  snapshot(): BackendHealthSnapshot {
+    return this.#health.snapshot();
   }
 
   /** Why requests must not go to the backend now, or undefined when they may. */
   blockReason(): string | undefined {
-    if (this.#status === "unavailable") {
-      return `unhealthy after ${this.#failures} consecutive failures${this.#message ? `: ${this.#message}` : ""}`;
-    }
-    if (this.#breaker?.state === "open") return "circuit breaker open";
-    return undefined;
+    if (this.#health.isRoutable()) return undefined;
+    const snap = this.#health.snapshot();
+    return `${snap.status}: ${snap.message}`;
   }
 
-  /** Before a call: like `blockReason`, and in half-open lets only one trial through. */
+  /** Before a call (unavailable and open/half-open circuits refuse calls; probes do the trial). */
   admit(): string | undefined {
-    const reason = this.blockReason();
-    if (reason) return reason;
-    if (this.#breaker && !this.#breaker.canPass()) return "circuit breaker half-open (trial in progress)";
-    return undefined;
+    return this.blockReason();
   }
 
-  /** A probe or discovery succeeded. */
-  recordSuccess(): void {
-    this.#lastCheck = this.deps.clock.now();
-    this.recordCallSuccess();
+  /** A probe or discovery succeeded (`latencyMs` may make it degraded). */
+  recordSuccess(latencyMs?: number): void {
+    this.#health.recordSuccess(latencyMs);
+    this.#update();
   }
 
-  /** A call (or probe) succeeded. */
+  /** A call succeeded. */
   recordCallSuccess(): void {
-    const wasDown = this.#status === "unavailable";
-    this.#failures = 0;
-    this.#message = wasDown ? "recovering" : undefined;
-    this.#status = wasDown ? "degraded" : "ready";
-    this.#breaker?.recordSuccess();
+    this.#health.recordSuccess();
     this.#update();
   }
 
   /** A call, probe or discovery failed (transport error or timeout, not a backend error). */
-  recordFailure(message: string, probe = false): void {
-    if (probe) this.#lastCheck = this.deps.clock.now();
-    this.#failures++;
-    this.#message = message;
-    this.#status = this.#failures >= this.#settings.threshold ? "unavailable" : "degraded";
-    this.#breaker?.recordFailure();
+  recordFailure(message: string): void {
+    this.#health.recordFailure(message);
     this.#update();
   }
 
   #update(): void {
-    const routable = this.blockReason() === undefined;
+    const routable = this.#health.isRoutable();
     if (routable === this.#routable) return;
     this.#routable = routable;
+    const snap = this.#health.snapshot();
     this.deps.log.info(routable ? "backend routable again" : "backend unavailable", {
       backend: this.backend.name,
-      status: this.#status,
-      message: this.#message,
+      status: snap.status,
+      message: snap.message,
     });
     this.deps.onChange(routable);
   }
 
   /** Starts the probe loop (no-op when `healthCheckInterval` is 0 or already running). */
   start(): void {
-    if (this.#loop || this.#settings.intervalMs <= 0) return;
+    if (this.#loop || this.#intervalMs <= 0) return;
     const ac = new AbortController();
     this.#loop = ac;
     void this.#run(ac.signal);
@@ -167,7 +119,7 @@ export class HealthMonitor {
   async #run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        await this.deps.clock.sleep(this.#settings.intervalMs, signal);
+        await this.deps.clock.sleep(this.#intervalMs, signal);
       } catch {
         return;
       }
@@ -175,20 +127,21 @@ export class HealthMonitor {
     }
   }
 
-  /** One health check now. */
+  /** One health check now: `ping`, or a full discovery while never discovered. */
   async probeOnce(signal?: AbortSignal): Promise<void> {
-    if (this.#breaker && !this.#breaker.canPass()) {
+    if (!this.#health.canPass()) {
       this.#update();
-      return; // open: checks are skipped until the half-open trial
+      return; // circuit open: checks are skipped until the half-open trial
     }
+    const started = performance.now();
     try {
-      if (this.backend.caps) await this.backend.probe(this.#settings.timeoutMs || this.backend.timeoutMs, signal);
+      if (this.backend.caps) await this.backend.probe(this.#timeoutMs || this.backend.timeoutMs, signal);
       else await this.backend.discover(signal);
       if (signal?.aborted) return;
-      this.recordSuccess();
+      this.recordSuccess(performance.now() - started);
     } catch (err) {
       if (signal?.aborted) return;
-      this.recordFailure(describeError(err), true);
+      this.recordFailure(describeError(err));
     }
   }
 }

@@ -42,7 +42,7 @@ export function statusDocument(runtime: ProxyRuntime): StatusDocument {
       connections: b.connectionCount,
     };
     if (b.config.url) entry.url = b.config.url;
-    if (snap?.lastCheck !== undefined) entry.lastCheck = new Date(snap.lastCheck).toISOString();
+    if (snap?.lastCheck !== undefined) entry.lastCheck = snap.lastCheck;
     if (snap?.message) entry.message = snap.message;
     if (snap?.circuitBreakerState) entry.circuitBreakerState = snap.circuitBreakerState;
     if (b.caps) entry.toolCount = b.caps.tools.length;

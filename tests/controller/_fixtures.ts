@@ -10,10 +10,20 @@ import { reconcileMCPGroup } from "../../controller/mcpgroup/reconcile.ts";
 import { GV } from "./_setup.ts";
 
 export function group(ns: string, name: string): KubeObject {
-  return { apiVersion: GV, kind: "MCPGroup", metadata: { name, namespace: ns }, spec: { description: "test" } };
+  return {
+    apiVersion: GV,
+    kind: "MCPGroup",
+    metadata: { name, namespace: ns },
+    spec: { description: "test" },
+  };
 }
 
-export function urlServer(ns: string, name: string, groupName: string, extra: Record<string, unknown> = {}): KubeObject {
+export function urlServer(
+  ns: string,
+  name: string,
+  groupName: string,
+  extra: Record<string, unknown> = {},
+): KubeObject {
   return {
     apiVersion: GV,
     kind: "MCPServer",
@@ -22,12 +32,22 @@ export function urlServer(ns: string, name: string, groupName: string, extra: Re
   };
 }
 
-export function imageServer(ns: string, name: string, groupName: string, transport = "stdio"): KubeObject {
+export function imageServer(
+  ns: string,
+  name: string,
+  groupName: string,
+  transport = "stdio",
+): KubeObject {
   return {
     apiVersion: GV,
     kind: "MCPServer",
     metadata: { name, namespace: ns },
-    spec: { groupRef: { name: groupName }, image: `example.test/${name}:1`, transport, args: ["--x"] },
+    spec: {
+      groupRef: { name: groupName },
+      image: `example.test/${name}:1`,
+      transport,
+      args: ["--x"],
+    },
   };
 }
 
@@ -44,7 +64,10 @@ export function reconcileOnce(kube: KubeClient, ns: string, name: string, proxyI
 }
 
 export function reconcileGroupOnce(kube: KubeClient, ns: string, name: string) {
-  return reconcileMCPGroup({ kube, view: apiView(kube), clock: systemClock, logger: silentLogger }, `${ns}/${name}`);
+  return reconcileMCPGroup(
+    { kube, view: apiView(kube), clock: systemClock, logger: silentLogger },
+    `${ns}/${name}`,
+  );
 }
 
 /** Creates objects with the controller's client (not a field manager the controller uses). */
@@ -58,7 +81,14 @@ export interface VmcpStatusView {
   url?: string;
   backendCount?: number;
   observedGeneration?: number;
-  conditions?: { type: string; status: string; reason: string; message?: string; lastTransitionTime: string; observedGeneration?: number }[];
+  conditions?: {
+    type: string;
+    status: string;
+    reason: string;
+    message?: string;
+    lastTransitionTime: string;
+    observedGeneration?: number;
+  }[];
   discoveredBackends?: { name: string; status: string }[];
 }
 
@@ -71,8 +101,16 @@ export function condition(status: VmcpStatusView | undefined, type: string) {
 }
 
 /** Marks a Deployment available, as the deployment controller + kubelet would. */
-export async function markDeploymentAvailable(kube: KubeClient, ns: string, name: string): Promise<void> {
-  await kube.patchStatus({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name, namespace: ns } }, {
+export async function markDeploymentAvailable(
+  kube: KubeClient,
+  ns: string,
+  name: string,
+): Promise<void> {
+  await kube.patchStatus({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace: ns },
+  }, {
     status: {
       replicas: 1,
       readyReplicas: 1,

@@ -4,7 +4,11 @@
  */
 import YAML from "yaml";
 import { type KubeCluster, kubeRequest } from "../harness/kube.ts";
-import { createKubeClient, type KubeClient, type KubeObject } from "../../controller/runtime/kube.ts";
+import {
+  createKubeClient,
+  type KubeClient,
+  type KubeObject,
+} from "../../controller/runtime/kube.ts";
 import { CRD_API_VERSION } from "../../controller/meta.ts";
 
 const GENERATED = new URL("../../crds/generated/", import.meta.url);
@@ -28,12 +32,16 @@ export async function installCrds(cluster: KubeCluster): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (const name of names) {
     for (;;) {
-      const crd = await kubeRequest<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>(
+      const crd = await kubeRequest<
+        KubeObject & { status?: { conditions?: { type: string; status: string }[] } }
+      >(
         cluster,
         "GET",
         `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
       );
-      if (crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) break;
+      if (crd.status?.conditions?.some((c) => c.type === "Established" && c.status === "True")) {
+        break;
+      }
       if (Date.now() > deadline) throw new Error(`CRD ${name} not Established within 30s`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -42,7 +50,11 @@ export async function installCrds(cluster: KubeCluster): Promise<void> {
   for (;;) {
     try {
       await kubeRequest(cluster, "GET", `/apis/${CRD_API_VERSION}/virtualmcpservers`);
-      await kubeRequest(cluster, "GET", `/apis/${CRD_API_VERSION}/virtualmcpcompositetooldefinitions`);
+      await kubeRequest(
+        cluster,
+        "GET",
+        `/apis/${CRD_API_VERSION}/virtualmcpcompositetooldefinitions`,
+      );
       return;
     } catch (err) {
       if (Date.now() > deadline) throw err;
@@ -73,7 +85,9 @@ export async function eventually<T>(
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${last}` : ""}`);
+      throw new Error(
+        `Timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${last}` : ""}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

@@ -28,10 +28,27 @@ export interface SpawnServiceOptions {
   cwd?: string;
 }
 
+/**
+ * `setpriv --pdeathsig KILL` (util-linux) makes the kernel kill the service when the Deno
+ * process that started it dies, even by SIGKILL, when no unload handler runs.
+ */
+const DEATH_SIG = (() => {
+  try {
+    return Deno.statSync("/usr/bin/setpriv").isFile ? "/usr/bin/setpriv --pdeathsig KILL -- " : "";
+  } catch {
+    return "";
+  }
+})();
+
 /** Starts `bin args` with stdout and stderr appended to `logPath`. */
 export function spawnService(options: SpawnServiceOptions): ServiceProcess {
   const child = new Deno.Command("bash", {
-    args: ["-c", 'exec "$0" "$@" >>"$VMCP_SERVICE_LOG" 2>&1', options.bin, ...options.args],
+    args: [
+      "-c",
+      `exec ${DEATH_SIG}"$0" "$@" >>"$VMCP_SERVICE_LOG" 2>&1`,
+      options.bin,
+      ...options.args,
+    ],
     env: { ...options.env, VMCP_SERVICE_LOG: options.logPath },
     cwd: options.cwd,
     stdin: "null",

@@ -71,3 +71,76 @@ export async function post(url: string, body: string, headers: Record<string, st
   }
   return { status: res.status, json: json as { error?: { code: number; message: string } }, text, headers: res.headers };
 }
+
+/** An HTTP server that accepts requests and never answers them (until stopped). */
+export function hungServer(): { url: string; stop(): Promise<void> } {
+  const abort = new AbortController();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: abort.signal, onListen: () => {} }, () =>
+    new Promise<Response>((resolve) => {
+      abort.signal.addEventListener("abort", () => resolve(new Response("gone", { status: 503 })), { once: true });
+    }));
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/mcp`,
+    stop: async () => {
+      abort.abort();
+      await server.finished;
+    },
+  };
+}
+
+/**
+ * A TCP forwarder on a fixed loopback port: `kill()` closes the listener and every
+ * connection (like a crashed backend), `restart(port)` listens again on the same port and
+ * forwards to a (new) target.
+ */
+export class Forwarder {
+  #listener: Deno.TcpListener | undefined;
+  #conns = new Set<Deno.Conn>();
+  readonly port: number;
+  constructor(public target: number) {
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.port = this.#listener.addr.port;
+    this.#accept(this.#listener);
+  }
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/mcp`;
+  }
+  async #accept(listener: Deno.TcpListener) {
+    try {
+      for await (const conn of listener) {
+        this.#conns.add(conn);
+        Deno.connect({ hostname: "127.0.0.1", port: this.target }).then((up) => {
+          this.#conns.add(up);
+          const done = () => {
+            for (const c of [conn, up]) {
+              this.#conns.delete(c);
+              try {
+                c.close();
+              } catch { /* closed */ }
+            }
+          };
+          conn.readable.pipeTo(up.writable).catch(() => {}).finally(done);
+          up.readable.pipeTo(conn.writable).catch(() => {}).finally(done);
+        }, () => conn.close());
+      }
+    } catch { /* listener closed */ }
+  }
+  kill(): void {
+    this.#listener?.close();
+    this.#listener = undefined;
+    for (const c of this.#conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    this.#conns.clear();
+  }
+  restart(target: number): void {
+    this.target = target;
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: this.port });
+    this.#accept(this.#listener);
+  }
+}
+
+/** Port of a `http://127.0.0.1:PORT/...` URL. */
+export const portOf = (url: string): number => Number(new URL(url).port);

@@ -1,0 +1,82 @@
+/**
+ * Scenario 1: `tools/call` of `echo` through each proxy versus the same backend directly, at
+ * each concurrency (closed loop, one SDK client per session). Targets (vmcp): p50 ≤ 1.5×
+ * direct at c=1, throughput ≥ 60% of direct at c=16.
+ * @module
+ */
+
+import { callTool, runLoad } from "../load.ts";
+import { emptyResult, metered, startProxies, statsRow } from "../measure.ts";
+import { directSubject, type Subject } from "../targets.ts";
+import { type BenchContext, type ResultRow, type ScenarioResult, withRatios } from "../types.ts";
+
+export const name = "tools_call";
+export const order = 1;
+export const description =
+  "tools/call through the proxy vs the backend directly at 1, 16 and 64 concurrent clients";
+
+const BACKEND = "b0";
+
+async function cell(ctx: BenchContext, subject: Subject, c: number): Promise<ResultRow> {
+  const { sizes } = ctx;
+  ctx.log(`${name}: ${subject.label} c=${c}`);
+  const m = await metered(subject.pid, () =>
+    runLoad({
+      url: subject.url,
+      concurrency: c,
+      calls: sizes.calls,
+      warmup: sizes.warmup,
+      maxSeconds: sizes.maxSeconds,
+      op: callTool(subject.toolName(BACKEND, "echo")),
+      signal: ctx.signal,
+    }));
+  return statsRow(name, `tools/call c=${c}`, subject, m);
+}
+
+/** The targets of vmcp rows (ToolHive rows are informational). */
+export function judge(row: ResultRow, c: number): ResultRow {
+  if (c === 1 && row.p50Ratio !== undefined) {
+    return { ...row, target: { text: "p50 ≤ 1.5× direct", met: row.p50Ratio <= 1.5 } };
+  }
+  if (c === 16 && row.throughputRatio !== undefined) {
+    return {
+      ...row,
+      target: { text: "throughput ≥ 60% of direct", met: row.throughputRatio >= 0.6 },
+    };
+  }
+  return row;
+}
+
+export async function run(ctx: BenchContext): Promise<ScenarioResult> {
+  const result = emptyResult(name);
+  const backends = await ctx.startBackends([{ name: BACKEND }]);
+  const list = [{ name: BACKEND, url: backends.urls[BACKEND]! }];
+  const started = await startProxies(ctx, result, list, 1);
+  try {
+    const direct = directSubject(backends, BACKEND);
+    // Interleaved per concurrency (direct, then each proxy) so that load from elsewhere on the
+    // machine hits baseline and proxies alike.
+    for (const c of ctx.sizes.concurrency) {
+      const base = await cell(ctx, direct, c);
+      result.rows.push(base);
+      for (const { proxy, subject } of started) {
+        try {
+          const row = withRatios(await cell(ctx, subject, c), base);
+          result.rows.push(proxy.kind === "vmcp" ? judge(row, c) : row);
+        } catch (err) {
+          result.skipped.push(`${proxy.label} c=${c}: ${err instanceof Error ? err.message : err}`);
+        }
+      }
+    }
+    result.notes.push(
+      `${ctx.sizes.calls} measured calls per cell after ${ctx.sizes.warmup} warm-up, ` +
+        `at most ${ctx.sizes.maxSeconds} s; backend replies ${
+          ctx.sizes.jsonResponse ? "JSON" : "SSE"
+        }; CPU/RSS are of the backend process (direct) or of the proxy process.`,
+    );
+  } finally {
+    await Promise.all(started.map((s) => s.subject.stop()));
+    await backends.stop();
+  }
+  return result;
+}

@@ -1,0 +1,62 @@
+/**
+ * Builds the session store from the `sessionStorage` config (memory when absent).
+ * @module
+ */
+import type { z } from "zod";
+import type { SessionStorageSchema } from "../../crds/virtualmcpserver.ts";
+import type { Clock } from "../../core/clock.ts";
+import { parseDuration } from "../../core/duration.ts";
+import type { Logger } from "../../core/log.ts";
+import { MemorySessionStore } from "./memory_store.ts";
+import { connectRedisSessionStore } from "./redis_store.ts";
+import type { SessionStore } from "./store.ts";
+
+export type SessionStorageConfig = z.input<typeof SessionStorageSchema>;
+
+export interface CreateStoreDeps {
+  /** Reads `passwordEnv`. @default Deno.env.get */
+  env?: (name: string) => string | undefined;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+/** The store the config asks for; throws a TypeError naming the field when it is invalid. */
+export async function createSessionStore(
+  config: SessionStorageConfig | undefined,
+  deps: CreateStoreDeps = {},
+): Promise<SessionStore> {
+  const ttlText = config?.ttl ?? "30m";
+  let ttlMs: number;
+  try {
+    ttlMs = parseDuration(ttlText);
+  } catch (err) {
+    throw new TypeError(`Invalid sessionStorage.ttl: ${(err as Error).message}`);
+  }
+  if (!(ttlMs >= 1)) {
+    throw new TypeError(`Invalid sessionStorage.ttl "${ttlText}": expected at least 1ms`);
+  }
+  const provider = config?.provider ?? "memory";
+  if (provider === "memory") return new MemorySessionStore({ ttlMs, clock: deps.clock });
+  if (!config?.address) {
+    throw new TypeError(
+      'Invalid sessionStorage.address: required when sessionStorage.provider is "redis"',
+    );
+  }
+  let password: string | undefined;
+  if (config.passwordEnv) {
+    password = (deps.env ?? ((n) => Deno.env.get(n)))(config.passwordEnv);
+    if (password === undefined) {
+      throw new TypeError(
+        `Invalid sessionStorage.passwordEnv "${config.passwordEnv}": the environment variable is not set`,
+      );
+    }
+  }
+  return await connectRedisSessionStore({
+    address: config.address,
+    db: config.db ?? 0,
+    keyPrefix: config.keyPrefix ?? "vmcp:session:",
+    password,
+    ttlMs,
+    logger: deps.logger,
+  });
+}

@@ -1,0 +1,269 @@
+/**
+ * The Redis session store (`sessionStorage.provider: redis`): any replica can read any session.
+ *
+ * One key per session, `<keyPrefix><id>`, holding the record as JSON (or the terminated marker):
+ * - create: `SET key json PX ttl`;
+ * - get: `GETEX key PX ttl` (one round trip that also slides the TTL);
+ * - update: read, patch, then compare-and-set in a Lua script (retried on a concurrent write);
+ * - terminate: `SET key <marker> PX ttl`, so every replica refuses the id until it expires;
+ * - touchMany: pipelined `PEXPIRE`s.
+ *
+ * ioredis retries forever and queues commands while offline by default. Here a command fails
+ * at once while Redis is unreachable (`enableOfflineQueue: false`, `maxRetriesPerRequest: 0`,
+ * a command timeout) with `SessionStoreUnavailableError`, and the client keeps reconnecting in
+ * the background with a capped back-off, so the store recovers without a restart.
+ * @module
+ */
+import { Redis } from "ioredis";
+import { type Logger, silentLogger } from "../../core/log.ts";
+import {
+  applyPatch,
+  assertRecord,
+  decodeRecord,
+  type SessionPatch,
+  type SessionRecord,
+  type SessionStore,
+  SessionStoreUnavailableError,
+  TERMINATED,
+  type Terminated,
+} from "./store.ts";
+
+export interface RedisStoreOptions {
+  /** `host:port` (`[v6]:port` for IPv6); port defaults to 6379. */
+  address: string;
+  /** @default 0 */
+  db?: number;
+  /** @default "vmcp:session:" */
+  keyPrefix?: string;
+  username?: string;
+  password?: string;
+  /** @default false */
+  tls?: boolean;
+  /** Sliding TTL. @default 30 minutes */
+  ttlMs?: number;
+  /** How long the terminated marker lives. @default ttlMs */
+  terminatedTtlMs?: number;
+  /** Per-command timeout; a slower Redis counts as unavailable. @default 1000 */
+  commandTimeoutMs?: number;
+  /** @default 2000 */
+  connectTimeoutMs?: number;
+  /** Cap of the reconnect back-off; also the Retry-After hint. @default 2000 */
+  maxReconnectDelayMs?: number;
+  /** Batch commands issued in the same tick into one write (ioredis auto-pipelining). @default false */
+  autoPipelining?: boolean;
+  logger?: Logger;
+}
+
+/** The value stored in place of a terminated session. Records are JSON objects (`{…`). */
+const MARKER = "!terminated";
+const CAS_RETRIES = 16;
+
+const CAS_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if cur == false then return -1 end
+if cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`;
+
+type CasRedis = Redis & {
+  vmcpSessionCas(key: string, expected: string, next: string, ttl: number): Promise<number>;
+};
+
+export function parseRedisAddress(address: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(address) ?? /^([^:\[\]]+):(\d{1,5})$/.exec(address) ??
+    /^([^:\[\]]+)$/.exec(address);
+  const port = m?.[2] === undefined ? 6379 : Number(m[2]);
+  if (!m || !m[1] || port < 1 || port > 65535) {
+    throw new TypeError(
+      `Invalid sessionStorage.address "${address}": expected host:port, e.g. "redis:6379"`,
+    );
+  }
+  return { host: m[1], port };
+}
+
+export class RedisSessionStore implements SessionStore {
+  readonly kind = "redis" as const;
+  readonly ttlMs: number;
+  readonly #terminatedTtlMs: number;
+  readonly #prefix: string;
+  readonly #redis: CasRedis;
+  readonly #log: Logger;
+  readonly #address: string;
+  readonly #retryAfterSeconds: number;
+  #ok = true;
+  #closed = false;
+
+  /** Prefer `connectRedisSessionStore`, which waits briefly for the first connection. */
+  constructor(opts: RedisStoreOptions) {
+    const { host, port } = parseRedisAddress(opts.address);
+    this.ttlMs = opts.ttlMs ?? 30 * 60_000;
+    if (!(this.ttlMs >= 1)) {
+      throw new RangeError(`Invalid sessionStorage.ttl ${this.ttlMs} ms: expected at least 1ms`);
+    }
+    this.#terminatedTtlMs = Math.ceil(opts.terminatedTtlMs ?? this.ttlMs);
+    this.#prefix = opts.keyPrefix ?? "vmcp:session:";
+    this.#address = opts.address;
+    this.#log = (opts.logger ?? silentLogger).with({ component: "session-store" });
+    const maxDelay = opts.maxReconnectDelayMs ?? 2000;
+    this.#retryAfterSeconds = Math.max(1, Math.ceil(maxDelay / 1000));
+    this.#redis = new Redis({
+      host,
+      port,
+      db: opts.db ?? 0,
+      username: opts.username,
+      password: opts.password,
+      tls: opts.tls ? { servername: host } : undefined,
+      lazyConnect: false,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      enableAutoPipelining: opts.autoPipelining ?? false,
+      connectTimeout: opts.connectTimeoutMs ?? 2000,
+      commandTimeout: opts.commandTimeoutMs ?? 1000,
+      retryStrategy: (times) => this.#closed ? null : Math.min(25 * 2 ** Math.min(times, 10), maxDelay),
+    }) as CasRedis;
+    this.#redis.defineCommand("vmcpSessionCas", { numberOfKeys: 1, lua: CAS_LUA });
+    this.#redis.on("error", (err) => this.#down(err));
+    this.#redis.on("end", () => this.#down(new Error("connection closed")));
+    this.#redis.on("ready", () => this.#up());
+  }
+
+  /** Resolves when connected, or after `timeoutMs` either way (the store then reports 503s). */
+  waitReady(timeoutMs: number): Promise<void> {
+    if (this.#redis.status === "ready") return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#redis.off("ready", done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.#redis.once("ready", done);
+    });
+  }
+
+  get healthy(): boolean {
+    return this.#ok && !this.#closed && this.#redis.status === "ready";
+  }
+
+  #down(err: unknown): void {
+    if (this.#ok && !this.#closed) {
+      this.#ok = false;
+      this.#log.warn("session store unavailable: cross-replica session restores fail until it recovers", {
+        address: this.#address,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  #up(): void {
+    if (!this.#ok && !this.#closed) {
+      this.#ok = true;
+      this.#log.info("session store recovered", { address: this.#address });
+    }
+  }
+
+  async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      throw new SessionStoreUnavailableError(`session store ${op}: the store is closed`, {
+        retryAfterSeconds: this.#retryAfterSeconds,
+      });
+    }
+    try {
+      const v = await fn();
+      this.#up();
+      return v;
+    } catch (err) {
+      this.#down(err);
+      throw new SessionStoreUnavailableError(
+        `session store ${op} failed (redis ${this.#address}): ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err, retryAfterSeconds: this.#retryAfterSeconds },
+      );
+    }
+  }
+
+  #decode(id: string, raw: string | null): SessionRecord | undefined | Terminated {
+    if (raw === null) return undefined;
+    if (raw === MARKER) return TERMINATED;
+    const rec = decodeRecord(raw);
+    if (!rec) this.#log.warn("ignoring an undecodable session record", { session: id });
+    return rec;
+  }
+
+  async create(record: SessionRecord): Promise<void> {
+    assertRecord(record);
+    const json = JSON.stringify(record);
+    await this.#run("create", () => this.#redis.set(this.#prefix + record.id, json, "PX", this.ttlMs));
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined | Terminated> {
+    const raw = await this.#run("get", () => this.#redis.getex(this.#prefix + id, "PX", this.ttlMs));
+    return this.#decode(id, raw);
+  }
+
+  async touch(id: string): Promise<boolean> {
+    const got = await this.get(id);
+    return typeof got === "object";
+  }
+
+  async touchMany(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#run("touchMany", async () => {
+      const p = this.#redis.pipeline();
+      for (const id of ids) p.pexpire(this.#prefix + id, this.ttlMs, "XX");
+      const results = await p.exec();
+      const failed = results?.find(([err]) => err);
+      if (failed) throw failed[0];
+    });
+  }
+
+  async update(
+    id: string,
+    patch: SessionPatch | ((current: SessionRecord) => SessionPatch),
+  ): Promise<SessionRecord | undefined | Terminated> {
+    const key = this.#prefix + id;
+    for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
+      const raw = await this.#run("update", () => this.#redis.get(key));
+      const cur = this.#decode(id, raw);
+      if (cur === undefined || cur === TERMINATED) return cur;
+      const p = typeof patch === "function" ? patch(structuredClone(cur)) : patch;
+      const next = applyPatch(cur, p, Date.now());
+      const swapped = await this.#run(
+        "update",
+        () => this.#redis.vmcpSessionCas(key, raw!, JSON.stringify(next), this.ttlMs),
+      );
+      if (swapped === 1) return next;
+      if (swapped === -1) return undefined;
+    }
+    throw new SessionStoreUnavailableError(
+      `session store update of ${id}: still contended after ${CAS_RETRIES} attempts`,
+      { retryAfterSeconds: 1 },
+    );
+  }
+
+  async terminate(id: string): Promise<void> {
+    await this.#run(
+      "terminate",
+      () => this.#redis.set(this.#prefix + id, MARKER, "PX", this.#terminatedTtlMs),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#redis.status === "ready") {
+      await this.#redis.quit().catch(() => this.#redis.disconnect());
+    } else {
+      this.#redis.disconnect();
+    }
+  }
+}
+
+/**
+ * Creates the store and waits up to `connectTimeoutMs` for Redis. It never fails because Redis
+ * is down (requests then get 503 until it answers); it throws only for invalid options.
+ */
+export async function connectRedisSessionStore(opts: RedisStoreOptions): Promise<RedisSessionStore> {
+  const store = new RedisSessionStore(opts);
+  await store.waitReady(opts.connectTimeoutMs ?? 2000);
+  return store;
+}
