@@ -42,6 +42,7 @@ export function createHttpHandler(opts: HttpOptions): (req: Request) => Promise<
         case "/status":
           return json(statusDocument(opts.runtime));
         case "/metrics":
+          for (const [name, h] of opts.runtime.health) opts.metrics.setHealth(name, h.snapshot().status);
           return await opts.metrics.render();
       }
       if (pathname.startsWith("/.well-known/oauth-protected-resource")) {

@@ -56,7 +56,7 @@ export interface RedisStoreOptions {
 
 /** The value stored in place of a terminated session. Records are JSON objects (`{…`). */
 const MARKER = "!terminated";
-const CAS_RETRIES = 16;
+const CAS_RETRIES = 64;
 
 const CAS_LUA = `
 local cur = redis.call('GET', KEYS[1])
@@ -233,6 +233,8 @@ export class RedisSessionStore implements SessionStore {
       );
       if (swapped === 1) return next;
       if (swapped === -1) return undefined;
+      // Contended: back off a little (jittered) so concurrent writers interleave.
+      if (attempt >= 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(attempt, 10)));
     }
     throw new SessionStoreUnavailableError(
       `session store update of ${id}: still contended after ${CAS_RETRIES} attempts`,

@@ -1,0 +1,256 @@
+import assert from "node:assert/strict";
+import { CallToolResultSchema, Client, StreamableHTTPClientTransport } from "../../core/sdk.ts";
+import { createBackendFetch } from "../../core/http_client.ts";
+import { startBalancer } from "../../tests/fixtures/balancer.ts";
+import { getTestRedis, startRedis } from "../../tests/harness/redis.ts";
+import { connectRedisSessionStore, type RedisSessionStore } from "./redis_store.ts";
+import {
+  type SessionRecord,
+  SessionStoreUnavailableError,
+  STORE_UNAVAILABLE_RPC_CODE,
+  storeUnavailableResponse,
+} from "./store.ts";
+import { startTestReplica } from "./_test_replica.ts";
+
+const shared = await getTestRedis();
+
+/** A TCP forwarder to Redis that the test can cut (connection refused) and restore. */
+async function startGate(targetPort: number) {
+  let listener: Deno.Listener | undefined = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const conns = new Set<Deno.Conn>();
+  const pipes = new Set<Promise<unknown>>();
+  let loop: Promise<void> = Promise.resolve();
+  const accept = (l: Deno.Listener) =>
+    (async () => {
+      try {
+        for await (const down of l) {
+          let up: Deno.Conn;
+          try {
+            up = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+          } catch {
+            down.close();
+            continue;
+          }
+          conns.add(down).add(up);
+          const p = Promise.allSettled([
+            down.readable.pipeTo(up.writable),
+            up.readable.pipeTo(down.writable),
+          ]).finally(() => {
+            for (const c of [down, up]) {
+              conns.delete(c);
+              try {
+                c.close();
+              } catch { /* closed */ }
+            }
+            pipes.delete(p);
+          });
+          pipes.add(p);
+        }
+      } catch { /* listener closed */ }
+    })();
+  loop = accept(listener);
+  await Promise.resolve();
+  return {
+    port,
+    async pause() {
+      listener?.close();
+      listener = undefined;
+      await loop;
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await Promise.allSettled([...pipes]);
+    },
+    resume() {
+      listener = Deno.listen({ hostname: "127.0.0.1", port });
+      loop = accept(listener);
+    },
+    async stop() {
+      await this.pause();
+    },
+  };
+}
+
+async function waitFor(what: string, cond: () => boolean, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function record(id = crypto.randomUUID()): SessionRecord {
+  return {
+    id,
+    identityKey: "unauthenticated",
+    protocolVersion: "2025-11-25",
+    clientInfo: { name: "c", version: "1" },
+    clientCapabilities: {},
+    backendSessions: {},
+    subscriptions: [],
+    createdAt: 1,
+    lastSeen: 1,
+  };
+}
+
+const storeVia = (port: number, password?: string): Promise<RedisSessionStore> =>
+  connectRedisSessionStore({
+    address: `127.0.0.1:${port}`,
+    password,
+    keyPrefix: `outage:${crypto.randomUUID()}:`,
+    maxReconnectDelayMs: 200,
+  });
+
+Deno.test("while Redis is unreachable reads fail fast as retryable, and the same store recovers", async () => {
+  const gate = await startGate(shared.port);
+  const store = await storeVia(gate.port, shared.password);
+  try {
+    const rec = record();
+    await store.create(rec);
+    await gate.pause();
+    await waitFor("the store to notice", () => !store.healthy);
+    const t0 = performance.now();
+    const err = await store.get(rec.id).then(() => undefined, (e) => e);
+    assert.ok(err instanceof SessionStoreUnavailableError, String(err));
+    assert.ok(performance.now() - t0 < 200, "fails at once, no offline queue");
+    await assert.rejects(store.create(record()), SessionStoreUnavailableError);
+    await assert.rejects(store.terminate(rec.id), SessionStoreUnavailableError);
+
+    const res = storeUnavailableResponse(err);
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get("retry-after"), "1");
+    const body = await res.json();
+    assert.equal(body.error.code, STORE_UNAVAILABLE_RPC_CODE);
+    assert.match(body.error.message, /Session store unavailable/);
+
+    gate.resume();
+    await waitFor("the store to reconnect", () => store.healthy);
+    assert.equal((await store.get(rec.id) as SessionRecord).id, rec.id);
+  } finally {
+    await store.close();
+    await gate.stop();
+  }
+});
+
+async function call(client: Client): Promise<string> {
+  const res = await client.request(
+    { method: "tools/call", params: { name: "whoami", arguments: {} } },
+    CallToolResultSchema,
+  );
+  return JSON.parse((res.content[0] as { text: string }).text).replica;
+}
+
+const rawCall = (url: string, id: string) =>
+  fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-session-id": id,
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/list" }),
+  });
+
+Deno.test("during a Redis outage local sessions keep working, restores and new sessions get 503, and all recovers", async () => {
+  const gate = await startGate(shared.port);
+  const prefix = `outage:${crypto.randomUUID()}:`;
+  const mk = () =>
+    connectRedisSessionStore({
+      address: `127.0.0.1:${gate.port}`,
+      password: shared.password,
+      keyPrefix: prefix,
+      maxReconnectDelayMs: 200,
+    });
+  const [sa, sb] = await Promise.all([mk(), mk()]);
+  const a = startTestReplica({ name: "a", store: sa });
+  const b = startTestReplica({ name: "b", store: sb });
+  const lb = await startBalancer([a.origin]);
+  const client = new Client({ name: "t", version: "1" });
+  const transport = new StreamableHTTPClientTransport(new URL(`${lb.url}/mcp`), {
+    fetch: createBackendFetch(),
+  });
+  try {
+    await client.connect(transport);
+    assert.equal(await call(client), "a");
+    const id = transport.sessionId!;
+
+    await gate.pause();
+    await waitFor("both stores to notice", () => !sa.healthy && !sb.healthy);
+    assert.equal(await call(client), "a", "the local session continues");
+    assert.ok(a.stats.degraded > 0);
+
+    const restore = await rawCall(b.url, id);
+    assert.equal(restore.status, 503);
+    assert.equal(restore.headers.get("retry-after"), "1");
+    assert.equal((await restore.json()).error.code, STORE_UNAVAILABLE_RPC_CODE);
+
+    const fresh = await fetch(a.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 0,
+        method: "initialize",
+        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "n", version: "1" } },
+      }),
+    });
+    assert.equal(fresh.status, 503, "a new session is not handed out unless it can be stored");
+    await fresh.body?.cancel();
+
+    gate.resume();
+    await waitFor("the stores to reconnect", () => sa.healthy && sb.healthy);
+    const after = await rawCall(b.url, id);
+    assert.equal(after.status, 200);
+    await after.body?.cancel();
+    assert.equal(b.stats.restores, 1);
+    lb.setTargets([b.origin]);
+    assert.equal(await call(client), "b");
+  } finally {
+    await transport.terminateSession().catch(() => {});
+    await client.close();
+    await lb.stop();
+    await a.stop();
+    await b.stop();
+    await sa.close();
+    await sb.close();
+    await gate.stop();
+  }
+});
+
+Deno.test("after Redis restarts empty, the holding replica writes its sessions back and others restore them", async () => {
+  const own = await startRedis();
+  const mk = () =>
+    connectRedisSessionStore({ address: `127.0.0.1:${own.port}`, maxReconnectDelayMs: 200 });
+  const [sa, sb] = await Promise.all([mk(), mk()]);
+  const a = startTestReplica({ name: "a", store: sa });
+  const b = startTestReplica({ name: "b", store: sb });
+  const lb = await startBalancer([a.origin]);
+  const client = new Client({ name: "t", version: "1" });
+  const transport = new StreamableHTTPClientTransport(new URL(`${lb.url}/mcp`), {
+    fetch: createBackendFetch(),
+  });
+  try {
+    await client.connect(transport);
+    assert.equal(await call(client), "a");
+    const id = transport.sessionId!;
+    await own.restart();
+    await waitFor("the stores to reconnect", () => sa.healthy && sb.healthy);
+    assert.equal(await sb.get(id), undefined, "no persistence: the record is gone");
+    assert.equal(await call(client), "a", "the holder still serves it");
+    assert.equal((await sb.get(id) as SessionRecord).id, id, "and wrote it back");
+    lb.setTargets([b.origin]);
+    assert.equal(await call(client), "b");
+  } finally {
+    await transport.terminateSession().catch(() => {});
+    await client.close();
+    await lb.stop();
+    await a.stop();
+    await b.stop();
+    await sa.close();
+    await sb.close();
+    await own.stop();
+  }
+});
