@@ -19,7 +19,11 @@ const count = Number(values.count);
 const out = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s + "\n"));
 
 const cluster = await startKubeCluster({
-  apiServerArgs: ["--max-requests-inflight=2000", "--max-mutating-requests-inflight=1000"],
+  apiServerArgs: [
+    "--max-requests-inflight=2000",
+    "--max-mutating-requests-inflight=1000",
+    "--service-cluster-ip-range=10.96.0.0/16",
+  ],
 });
 const logDir = await Deno.makeTempDir({ prefix: "vmcp-bench-" });
 let proc: ReturnType<typeof startControllerProcess> | undefined;

@@ -56,65 +56,44 @@ function message(err: unknown): string {
 }
 
 /**
- * Starts `proxy` in front of `backends`, waits until `minTools` tools are listed, runs `fn`
- * and stops the proxy. A proxy that is unavailable or fails to start is recorded in
- * `result.skipped` and `fn` is not run.
+ * Starts `proxy` in front of `backends` and waits until it lists `minTools` tools. Undefined
+ * (and the reason in `result.skipped`) when it is unavailable or does not start.
  */
-export async function withProxy(
+export async function startProxy(
   ctx: BenchContext,
   result: ScenarioResult,
   proxy: ProxyTarget,
   backends: { name: string; url: string }[],
   minTools: number,
-  fn: (subject: Subject) => Promise<void>,
-): Promise<void> {
+  extra?: Record<string, unknown>,
+): Promise<Subject | undefined> {
   if (proxy.unavailable) {
     result.skipped.push(`${proxy.label}: ${proxy.unavailable}`);
-    return;
+    return undefined;
   }
-  let subject: Subject;
   try {
-    subject = await proxy.start(backends);
+    const subject = await proxy.start(backends, extra);
     await subject.ready?.(minTools, 90_000);
+    return subject;
   } catch (err) {
     result.skipped.push(`${proxy.label}: did not start: ${message(err).slice(0, 600)}`);
     ctx.log(`${result.name}: ${proxy.label} did not start: ${message(err).slice(0, 300)}`);
-    return;
-  }
-  try {
-    await fn(subject);
-  } catch (err) {
-    result.skipped.push(`${proxy.label}: failed: ${message(err).slice(0, 600)}`);
-    ctx.log(`${result.name}: ${proxy.label} failed: ${message(err).slice(0, 300)}`);
-  } finally {
-    await subject.stop();
+    return undefined;
   }
 }
 
-/**
- * Starts every available proxy in front of `backends` and waits until each lists `minTools`
- * tools; the ones that cannot run are recorded in `result.skipped`. Callers stop the rest.
- */
+/** `startProxy` for every proxy of the run; callers stop the subjects. */
 export async function startProxies(
   ctx: BenchContext,
   result: ScenarioResult,
   backends: { name: string; url: string }[],
   minTools: number,
+  extra?: Record<string, unknown>,
 ): Promise<{ proxy: ProxyTarget; subject: Subject }[]> {
   const started: { proxy: ProxyTarget; subject: Subject }[] = [];
   for (const proxy of ctx.proxies) {
-    if (proxy.unavailable) {
-      result.skipped.push(`${proxy.label}: ${proxy.unavailable}`);
-      continue;
-    }
-    try {
-      const subject = await proxy.start(backends);
-      await subject.ready?.(minTools, 90_000);
-      started.push({ proxy, subject });
-    } catch (err) {
-      result.skipped.push(`${proxy.label}: did not start: ${message(err).slice(0, 600)}`);
-      ctx.log(`${result.name}: ${proxy.label} did not start: ${message(err).slice(0, 300)}`);
-    }
+    const subject = await startProxy(ctx, result, proxy, backends, minTools, extra);
+    if (subject) started.push({ proxy, subject });
   }
   return started;
 }

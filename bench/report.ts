@@ -11,7 +11,14 @@ import type { ResultRow, ScenarioResult } from "./types.ts";
 export interface BenchReport {
   startedAt: string;
   seconds: number;
-  machine: { cpus: number; memGiB: number; deno: string; os: string };
+  machine: {
+    cpus: number;
+    memGiB: number;
+    deno: string;
+    os: string;
+    /** /proc/loadavg at start and end (other work on the machine skews absolute numbers). */
+    loadavg?: string[];
+  };
   sizes: unknown;
   proxies: { label: string; unavailable?: string }[];
   scenarios: ScenarioResult[];
@@ -41,7 +48,8 @@ export function markdown(rep: BenchReport): string {
     `# vmcp benchmark — ${rep.startedAt}`,
     "",
     `Machine: ${rep.machine.cpus} CPUs, ${rep.machine.memGiB} GiB, Deno ${rep.machine.deno}, ` +
-    `${rep.machine.os}. Run took ${Math.round(rep.seconds)} s. Loopback only; load generator, ` +
+    `${rep.machine.os}, load average ${rep.machine.loadavg?.join(" → ") ?? "?"}. ` +
+    `Run took ${Math.round(rep.seconds)} s. Loopback only; load generator, ` +
     "backends and proxy are separate processes sharing the same cores.",
     "",
     "Ratios are subject ÷ baseline (the backend reached directly) measured in the same run: " +

@@ -79,6 +79,7 @@ export async function loadScenarios(): Promise<ScenarioModule[]> {
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const log = opts.log ?? stderr;
   const started = new Date();
+  const load0 = await loadavg();
   const t0 = performance.now();
   const all = await loadScenarios();
   const wanted = opts.scenarios?.length ? opts.scenarios : all.map((s) => s.name);
@@ -123,6 +124,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       memGiB: Math.round(Deno.systemMemoryInfo().total / 2 ** 30),
       deno: Deno.version.deno,
       os: `${Deno.build.os} ${Deno.osRelease()}`,
+      loadavg: [load0, await loadavg()],
     },
     sizes: opts.sizes,
     proxies: proxies.map((p) => ({
@@ -137,6 +139,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   }
   await Deno.remove(workDir, { recursive: true }).catch(() => {});
   return report;
+}
+
+async function loadavg(): Promise<string> {
+  try {
+    return (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "?";
+  }
 }
 
 /** The outcome of the last ToolHive build attempt(s), kept beside the numbers. */

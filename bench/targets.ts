@@ -118,8 +118,10 @@ export function directSubject(set: BackendSet, backend: string): Subject {
 export function proxyConfig(
   kind: ProxyKind,
   backends: { name: string; url: string }[],
+  extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
   return {
+    ...extra,
     name: "bench",
     groupRef: kind === "toolhive" ? "bench" : { name: "bench" },
     incomingAuth: { type: "anonymous" },
@@ -185,11 +187,14 @@ export function proxyTarget(launch: ProxyLaunch, workDir: string): ProxyTarget {
     kind: launch.kind,
     label: launch.label,
     ...(launch.unavailable ? { unavailable: launch.unavailable } : {}),
-    async start(backends) {
+    async start(backends, extra) {
       const id = ++serial;
       const config = join(workDir, `${launch.kind}-${id}.yaml`);
       // JSON is YAML: both proxies read it.
-      await Deno.writeTextFile(config, JSON.stringify(proxyConfig(launch.kind, backends), null, 2));
+      await Deno.writeTextFile(
+        config,
+        JSON.stringify(proxyConfig(launch.kind, backends, extra), null, 2),
+      );
       const port = freePort();
       const proc = spawnService({
         name: `${launch.kind}-${id}`,

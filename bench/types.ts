@@ -41,8 +41,14 @@ export interface ProxyTarget {
   label: string;
   /** Undefined when the target can run; else the reason it is skipped. */
   unavailable?: string;
-  /** Starts the proxy (a subprocess) in front of `backends`. */
-  start(backends: { name: string; url: string }[]): Promise<Subject>;
+  /**
+   * Starts the proxy (a subprocess) in front of `backends`; `extra` top-level config keys
+   * (e.g. `operational`, same shape in vmcp and ToolHive) are merged into its config.
+   */
+  start(
+    backends: { name: string; url: string }[],
+    extra?: Record<string, unknown>,
+  ): Promise<Subject>;
 }
 
 /** What a scenario gets. */

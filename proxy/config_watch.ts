@@ -49,7 +49,9 @@ export function watchConfig(opts: WatchOptions, initialText?: string): { close()
       config = parseConfig(text, { source: file });
     } catch (err) {
       last = text;
-      const problems = err instanceof ConfigError ? err.problems : [{ path: "(file)", message: describeError(err) }];
+      const problems = err instanceof ConfigError
+        ? err.problems
+        : [{ path: "(file)", message: describeError(err) }];
       opts.log.error("config reload: the new config is invalid; keeping the running config", {
         path: file,
         problems,
@@ -59,7 +61,10 @@ export function watchConfig(opts: WatchOptions, initialText?: string): { close()
     last = text;
     try {
       await opts.apply(opts.transform ? opts.transform(config) : config);
-      opts.log.info("config reloaded", { path: file, backends: config.backends.map((b) => b.name) });
+      opts.log.info("config reloaded", {
+        path: file,
+        backends: config.backends.map((b) => b.name),
+      });
       opts.onReload?.("applied");
     } catch (err) {
       opts.log.error("config reload failed", { path: file, error: describeError(err) });

@@ -31,7 +31,12 @@ export const DEMO_CONFIG = `${REPO_ROOT}/examples/demo/vmcp.yaml`;
 
 /** Demo backends run from the repository root whatever the current directory. */
 function demoTransform(config: VmcpConfig): VmcpConfig {
-  return { ...config, backends: config.backends.map((b) => b.cwd || b.transport !== "stdio" ? b : { ...b, cwd: REPO_ROOT }) };
+  return {
+    ...config,
+    backends: config.backends.map((b) =>
+      b.cwd || b.transport !== "stdio" ? b : { ...b, cwd: REPO_ROOT }
+    ),
+  };
 }
 
 /** The one-backend config of `--stdio-bridge`: tool names unchanged, full environment. */
@@ -40,9 +45,18 @@ export function bridgeConfig(command: string[], env: Record<string, string>): Vm
     name: "stdio-bridge",
     groupRef: { name: "stdio-bridge" },
     incomingAuth: { type: "anonymous" },
-    aggregation: { conflictResolution: "priority", conflictResolutionConfig: { priorityOrder: ["server"] } },
+    aggregation: {
+      conflictResolution: "priority",
+      conflictResolutionConfig: { priorityOrder: ["server"] },
+    },
     operational: { failureHandling: { partialFailureMode: "best_effort" } },
-    backends: [{ name: "server", transport: "stdio", command: command[0], args: command.slice(1), env }],
+    backends: [{
+      name: "server",
+      transport: "stdio",
+      command: command[0],
+      args: command.slice(1),
+      env,
+    }],
   });
 }
 
@@ -69,7 +83,9 @@ export async function runProxy(opts: ProxyOptions, signal: AbortSignal): Promise
   let text: string | undefined;
   if (opts.stdioBridge) {
     if (opts.bridgeCommand.length === 0) {
-      log.error("--stdio-bridge needs the command after --, e.g. vmcp --stdio-bridge -- npx -y @scope/server");
+      log.error(
+        "--stdio-bridge needs the command after --, e.g. vmcp --stdio-bridge -- npx -y @scope/server",
+      );
       return 2;
     }
     config = bridgeConfig(opts.bridgeCommand, Deno.env.toObject());
@@ -122,7 +138,9 @@ export async function runProxy(opts: ProxyOptions, signal: AbortSignal): Promise
     connect: `npx @modelcontextprotocol/inspector --transport http --server-url ${proxy.url}`,
     status: proxy.url.replace(/\/mcp$/, "/status"),
   });
-  void proxy.ready.then(() => log.info("first discovery finished", { tools: proxy.runtime.lists.tools.length }));
+  void proxy.ready.then(() =>
+    log.info("first discovery finished", { tools: proxy.runtime.lists.tools.length })
+  );
 
   const watcher = path && !opts.stdioBridge
     ? watchConfig({

@@ -6,7 +6,12 @@
  * @module
  */
 import type { AggregatedView } from "../core/aggregation/mod.ts";
-import { matchResource, paginate, resolveToolRef, type ToolRoute } from "../core/aggregation/mod.ts";
+import {
+  matchResource,
+  paginate,
+  resolveToolRef,
+  type ToolRoute,
+} from "../core/aggregation/mod.ts";
 import type { Identity } from "../core/auth/identity.ts";
 import { ErrorCode, type Progress, type RequestId, type Tool } from "../core/sdk.ts";
 import type { Backend } from "./backends/backend.ts";
@@ -114,18 +119,30 @@ export class Router {
   async listTools(params: AnyObject | undefined): Promise<AnyObject> {
     await this.#failFast();
     const page = paginate(this.state.lists.tools, params?.cursor as string | undefined, PAGE_SIZE);
-    return page.nextCursor ? { tools: page.items, nextCursor: page.nextCursor } : { tools: page.items };
+    return page.nextCursor
+      ? { tools: page.items, nextCursor: page.nextCursor }
+      : { tools: page.items };
   }
 
   async listResources(params: AnyObject | undefined): Promise<AnyObject> {
     await this.#failFast();
-    const page = paginate(this.state.lists.resources, params?.cursor as string | undefined, PAGE_SIZE);
-    return page.nextCursor ? { resources: page.items, nextCursor: page.nextCursor } : { resources: page.items };
+    const page = paginate(
+      this.state.lists.resources,
+      params?.cursor as string | undefined,
+      PAGE_SIZE,
+    );
+    return page.nextCursor
+      ? { resources: page.items, nextCursor: page.nextCursor }
+      : { resources: page.items };
   }
 
   async listResourceTemplates(params: AnyObject | undefined): Promise<AnyObject> {
     await this.#failFast();
-    const page = paginate(this.state.lists.resourceTemplates, params?.cursor as string | undefined, PAGE_SIZE);
+    const page = paginate(
+      this.state.lists.resourceTemplates,
+      params?.cursor as string | undefined,
+      PAGE_SIZE,
+    );
     return page.nextCursor
       ? { resourceTemplates: page.items, nextCursor: page.nextCursor }
       : { resourceTemplates: page.items };
@@ -133,8 +150,14 @@ export class Router {
 
   async listPrompts(params: AnyObject | undefined): Promise<AnyObject> {
     await this.#failFast();
-    const page = paginate(this.state.lists.prompts, params?.cursor as string | undefined, PAGE_SIZE);
-    return page.nextCursor ? { prompts: page.items, nextCursor: page.nextCursor } : { prompts: page.items };
+    const page = paginate(
+      this.state.lists.prompts,
+      params?.cursor as string | undefined,
+      PAGE_SIZE,
+    );
+    return page.nextCursor
+      ? { prompts: page.items, nextCursor: page.nextCursor }
+      : { prompts: page.items };
   }
 
   /** The backend for a route, or an error saying why it cannot take the request. */
@@ -174,7 +197,10 @@ export class Router {
     withMeta(out, meta);
     const token = meta?.progressToken as string | number | undefined;
     const relay = onprogress ?? (token === undefined ? undefined : (p: Progress) => {
-      session.notify({ method: "notifications/progress", params: { ...p, progressToken: token } }, extra.requestId)
+      session.notify(
+        { method: "notifications/progress", params: { ...p, progressToken: token } },
+        extra.requestId,
+      )
         .catch(() => {});
     });
     const result = await backend.request("tools/call", out, {
@@ -187,14 +213,20 @@ export class Router {
   }
 
   async #callExtra(tool: ExtraTool, session: SessionPeer, params: AnyObject, extra: RequestExtra) {
-    const token = (params._meta as AnyObject | undefined)?.progressToken as string | number | undefined;
+    const token = (params._meta as AnyObject | undefined)?.progressToken as
+      | string
+      | number
+      | undefined;
     const ctx: ExtraToolContext = {
       identity: session.identity,
       session,
       signal: extra.signal,
       progress: (p) => {
         if (token === undefined) return;
-        session.notify({ method: "notifications/progress", params: { ...p, progressToken: token } }, extra.requestId)
+        session.notify(
+          { method: "notifications/progress", params: { ...p, progressToken: token } },
+          extra.requestId,
+        )
           .catch(() => {});
       },
       callTool: (ref, args, opts) => {
@@ -220,21 +252,33 @@ export class Router {
     return this.#backendFor(name);
   }
 
-  async readResource(session: SessionPeer, params: AnyObject, extra: RequestExtra): Promise<AnyObject> {
+  async readResource(
+    session: SessionPeer,
+    params: AnyObject,
+    extra: RequestExtra,
+  ): Promise<AnyObject> {
     const backend = this.#resourceBackend(params.uri);
     const out = withMeta({ uri: params.uri }, params._meta);
     const opts = { session, relatedRequestId: extra.requestId, signal: extra.signal };
     return cleanResult(await backend.request("resources/read", out, opts));
   }
 
-  async subscribe(session: SessionPeer & { subscriptions: Set<string> }, params: AnyObject, extra: RequestExtra) {
+  async subscribe(
+    session: SessionPeer & { subscriptions: Set<string> },
+    params: AnyObject,
+    extra: RequestExtra,
+  ) {
     const backend = this.#resourceBackend(params.uri);
     await backend.subscribe(session, params.uri as string, extra.signal);
     session.subscriptions.add(params.uri as string);
     return {};
   }
 
-  async unsubscribe(session: SessionPeer & { subscriptions: Set<string> }, params: AnyObject, extra: RequestExtra) {
+  async unsubscribe(
+    session: SessionPeer & { subscriptions: Set<string> },
+    params: AnyObject,
+    extra: RequestExtra,
+  ) {
     const uri = params.uri;
     if (typeof uri !== "string") throw invalid("params.uri must be a string");
     session.subscriptions.delete(uri);
@@ -244,7 +288,11 @@ export class Router {
     return {};
   }
 
-  async getPrompt(session: SessionPeer, params: AnyObject, extra: RequestExtra): Promise<AnyObject> {
+  async getPrompt(
+    session: SessionPeer,
+    params: AnyObject,
+    extra: RequestExtra,
+  ): Promise<AnyObject> {
     const name = params.name;
     if (typeof name !== "string") throw invalid("prompts/get: params.name must be a string");
     const route = this.state.view.promptRoutes.get(name);
@@ -276,7 +324,9 @@ export class Router {
       if (name === undefined) return empty;
       backend = this.#backendFor(name);
     }
-    if (!backend || !(backend.caps?.capabilities as AnyObject | undefined)?.completions) return empty;
+    if (!backend || !(backend.caps?.capabilities as AnyObject | undefined)?.completions) {
+      return empty;
+    }
     const { _meta, ...rest } = params;
     const out = withMeta({ ...rest, ref: outRef }, _meta);
     const opts = { session, relatedRequestId: extra.requestId, signal: extra.signal };

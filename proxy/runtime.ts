@@ -99,7 +99,9 @@ export class ProxyRuntime implements RouterState {
     for (const b of this.backends.values()) {
       const h = this.health.get(b.name);
       const reason = h?.blockReason() ??
-        (b.caps ? undefined : `capabilities not discovered: ${h?.snapshot().message ?? "no attempt yet"}`);
+        (b.caps
+          ? undefined
+          : `capabilities not discovered: ${h?.snapshot().message ?? "no attempt yet"}`);
       if (reason) out.push({ name: b.name, reason });
     }
     return out;
@@ -243,8 +245,7 @@ export class ProxyRuntime implements RouterState {
         if (routable) {
           void backend.resetSessions();
           this.scheduleRediscover(backend.name);
-        }
-        else this.recompute();
+        } else this.recompute();
       },
     });
     this.backends.set(cfg.name, backend);

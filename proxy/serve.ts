@@ -87,20 +87,29 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
   const abort = new AbortController();
   const host = opts.host ?? config.server?.host ?? "127.0.0.1";
   let port = 0;
-  const server = Deno.serve({
-    hostname: host,
-    port: opts.port ?? config.server?.port ?? 4483,
-    signal: abort.signal,
-    onListen: (addr) => (port = addr.port),
-    onError: (err) => {
-      log.error("HTTP handler error", { error: String(err) });
-      return new Response("Internal error", { status: 500 });
-    },
-  }, handler);
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: host,
+      port: opts.port ?? config.server?.port ?? 4483,
+      signal: abort.signal,
+      onListen: (addr) => (port = addr.port),
+      onError: (err) => {
+        log.error("HTTP handler error", { error: String(err) });
+        return new Response("Internal error", { status: 500 });
+      },
+    }, handler);
+  } catch (err) {
+    await runtime.close(); // e.g. the port is taken: leave no stdio child behind
+    throw err;
+  }
   port = server.addr.port;
   const ttlMs = parseDuration(config.sessionStorage?.ttl ?? "30m");
   const sweep = setInterval(() => {
-    endpoint.sweep(ttlMs).then((n) => n && log.info("closed idle sessions", { count: n }), () => {});
+    endpoint.sweep(ttlMs).then(
+      (n) => n && log.info("closed idle sessions", { count: n }),
+      () => {},
+    );
   }, Math.min(SWEEP_MS, ttlMs));
   let stopped: Promise<void> | undefined;
   const shownHost = host === "0.0.0.0" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;

@@ -104,7 +104,19 @@ async function runSetup(ctx: BenchContext, result: ScenarioResult, hung: boolean
   if (hung) specs.push({ name: "hung", hung: true });
   const backends = await ctx.startBackends(specs);
   const list = specs.map((s) => ({ name: s.name, url: backends.urls[s.name]! }));
-  const started = await startProxies(ctx, result, list, listBackends * tools);
+  // With a hung backend both proxies are told to serve what is available (best_effort) and to
+  // give up on a backend after 5 s; their default ("fail") would refuse every request.
+  const operational = {
+    timeouts: { default: "5s" },
+    failureHandling: { partialFailureMode: "best_effort" },
+  };
+  const started = await startProxies(
+    ctx,
+    result,
+    list,
+    listBackends * tools,
+    hung ? { operational } : undefined,
+  );
   try {
     const base = await measureAll(ctx, directSubject(backends, specs[0]!.name), setup);
     result.rows.push(...base);
@@ -133,9 +145,10 @@ export async function run(ctx: BenchContext): Promise<ScenarioResult> {
   result.notes.push(
     `direct = one backend with ${ctx.sizes.listTools} tools; proxies aggregate ` +
       `${ctx.sizes.listBackends} such backends (${ctx.sizes.listBackends * ctx.sizes.listTools} ` +
-      `tools); "+ 1 hung" adds a backend that never answers. ${ctx.sizes.listSessions} new ` +
-      `sessions for initialize and for cold lists (sequential), ${ctx.sizes.listCalls} cached ` +
-      `lists on one session; request timeout ${TIMEOUT_MS / 1000} s.`,
+      `tools); "+ 1 hung" adds a backend that never answers (proxies then run with ` +
+      "operational.failureHandling.partialFailureMode best_effort and a 5 s backend timeout). " +
+      `${ctx.sizes.listSessions} new sessions for initialize and for cold lists (sequential), ` +
+      `${ctx.sizes.listCalls} cached lists on one session; request timeout ${TIMEOUT_MS / 1000} s.`,
   );
   return result;
 }

@@ -27,7 +27,9 @@ export function qualifyCompositeProblems(
     const step = m && Array.isArray(steps) ? steps[Number(m[1])] : undefined;
     const id = (step as { id?: unknown } | undefined)?.id;
     const named = typeof id === "string" ? `step ${JSON.stringify(id)}: ${p.message}` : p.message;
-    const path = p.path === "(root)" ? `compositeTools[${index}]` : `compositeTools[${index}].${p.path}`;
+    const path = p.path === "(root)"
+      ? `compositeTools[${index}]`
+      : `compositeTools[${index}].${p.path}`;
     return { path, message: named };
   });
 }

@@ -13,7 +13,12 @@ import type { BackendConfig } from "../../crds/vmcp_config.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Identity } from "../../core/auth/identity.ts";
 import type { Progress, RequestId } from "../../core/sdk.ts";
-import { type AnyObject, BackendConnection, type CallContext, type SessionPeer } from "./connection.ts";
+import {
+  type AnyObject,
+  BackendConnection,
+  type CallContext,
+  type SessionPeer,
+} from "./connection.ts";
 import { type BackendCapabilities, discoverCapabilities } from "./discovery.ts";
 import { BackendTimeoutError, BackendUnavailableError, isBackendAnswer } from "./errors.ts";
 
@@ -85,7 +90,9 @@ export class Backend {
 
   /** The connection a request from `session` uses, connecting lazily. */
   connectionFor(session?: SessionPeer, signal?: AbortSignal): Promise<BackendConnection> {
-    if (this.#stopped) return Promise.reject(new BackendUnavailableError(this.name, "proxy is shutting down"));
+    if (this.#stopped) {
+      return Promise.reject(new BackendUnavailableError(this.name, "proxy is shutting down"));
+    }
     if (!session || this.sharesConnection) {
       return this.#shared ??= this.#open(undefined, signal).catch((err) => {
         this.#shared = undefined;
@@ -109,11 +116,17 @@ export class Backend {
     const headers = headersFor && this.config.transport !== "stdio"
       ? (s?: AbortSignal) => headersFor(identity, s)
       : undefined;
-    const conn: BackendConnection = new BackendConnection(this.config, owner, {
-      onListChanged: (kind) => events.onListChanged(this.name, kind),
-      onResourceUpdated: (c, params) => events.onResourceUpdated(this.name, c.owner, params),
-      onClosed: (c) => this.#forget(c),
-    }, log.with({ backend: this.name }), headers);
+    const conn: BackendConnection = new BackendConnection(
+      this.config,
+      owner,
+      {
+        onListChanged: (kind) => events.onListChanged(this.name, kind),
+        onResourceUpdated: (c, params) => events.onResourceUpdated(this.name, c.owner, params),
+        onClosed: (c) => this.#forget(c),
+      },
+      log.with({ backend: this.name }),
+      headers,
+    );
     const started = performance.now();
     try {
       await conn.connect(this.timeoutMs, signal);
@@ -145,7 +158,11 @@ export class Backend {
   }
 
   /** Sends one request for `opts.session`, with this backend's deadline. */
-  async request(method: string, params: AnyObject | undefined, opts: CallOptions = {}): Promise<AnyObject> {
+  async request(
+    method: string,
+    params: AnyObject | undefined,
+    opts: CallOptions = {},
+  ): Promise<AnyObject> {
     const started = performance.now();
     let ok = false;
     let error: unknown;
@@ -177,10 +194,17 @@ export class Backend {
     } catch (err) {
       error = err;
       // A backend that answered with an error is alive: that is not a health failure.
-      ok = isBackendAnswer(err) || (opts.signal?.aborted === true && !(err instanceof BackendTimeoutError));
+      ok = isBackendAnswer(err) ||
+        (opts.signal?.aborted === true && !(err instanceof BackendTimeoutError));
       throw err;
     } finally {
-      this.#opts.events.onOutcome(this.name, method, ok, performance.now() - started, ok ? undefined : error);
+      this.#opts.events.onOutcome(
+        this.name,
+        method,
+        ok,
+        performance.now() - started,
+        ok ? undefined : error,
+      );
     }
   }
 
@@ -242,7 +266,10 @@ export class Backend {
   /** Subscribes `session` to `uri` (once per backend on a shared connection). */
   async subscribe(session: SessionPeer, uri: string, signal?: AbortSignal): Promise<void> {
     if (!this.sharesConnection) {
-      await this.request("resources/subscribe", { uri }, { session, ...(signal ? { signal } : {}) });
+      await this.request("resources/subscribe", { uri }, {
+        session,
+        ...(signal ? { signal } : {}),
+      });
       return;
     }
     let set = this.#subs.get(uri);
@@ -262,7 +289,10 @@ export class Backend {
   /** Unsubscribes `session` from `uri` (the backend only when nobody else listens). */
   async unsubscribe(session: SessionPeer, uri: string, signal?: AbortSignal): Promise<void> {
     if (!this.sharesConnection) {
-      await this.request("resources/unsubscribe", { uri }, { session, ...(signal ? { signal } : {}) });
+      await this.request("resources/unsubscribe", { uri }, {
+        session,
+        ...(signal ? { signal } : {}),
+      });
       return;
     }
     const set = this.#subs.get(uri);
@@ -276,7 +306,9 @@ export class Backend {
     for (const [uri, set] of this.#subs) {
       if (set.delete(sessionId) && set.size === 0) {
         this.#subs.delete(uri);
-        this.#shared?.then((c) => c.request("resources/unsubscribe", { uri }, { timeoutMs: this.timeoutMs }))
+        this.#shared?.then((c) =>
+          c.request("resources/unsubscribe", { uri }, { timeoutMs: this.timeoutMs })
+        )
           .catch(() => {});
       }
     }

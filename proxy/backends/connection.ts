@@ -21,7 +21,12 @@ import {
   type RequestId,
   type Transport,
 } from "../../core/sdk.ts";
-import { BackendTimeoutError, BackendUnavailableError, describeError, passThrough } from "./errors.ts";
+import {
+  BackendTimeoutError,
+  BackendUnavailableError,
+  describeError,
+  passThrough,
+} from "./errors.ts";
 import { createTransport, type HeadersProvider } from "./transport.ts";
 
 /** Any JSON object: results are relayed, not re-validated (lean hot path). */
@@ -88,7 +93,8 @@ export class BackendConnection {
       this.#closed = true;
       this.events.onClosed(this);
     };
-    this.client.onerror = (err) => this.log.debug("backend transport error", { error: describeError(err) });
+    this.client.onerror = (err) =>
+      this.log.debug("backend transport error", { error: describeError(err) });
     this.client.fallbackRequestHandler = (req, extra) => this.#onBackendRequest(req, extra.signal);
     this.client.fallbackNotificationHandler = (n) => this.#onBackendNotification(n);
   }
@@ -110,7 +116,10 @@ export class BackendConnection {
   async connect(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = this.#deadline(timeoutMs, signal, "initialize");
     try {
-      await this.client.connect(this.#transport, { signal: deadline.signal, timeout: timeoutMs + 60_000 });
+      await this.client.connect(this.#transport, {
+        signal: deadline.signal,
+        timeout: timeoutMs + 60_000,
+      });
     } catch (err) {
       await this.close();
       throw this.#mapError(err, deadline.signal);
@@ -120,7 +129,11 @@ export class BackendConnection {
   }
 
   /** Sends one request with a deadline; maps local failures to errors naming the backend. */
-  async request(method: string, params: AnyObject | undefined, opts: RequestOpts): Promise<AnyObject> {
+  async request(
+    method: string,
+    params: AnyObject | undefined,
+    opts: RequestOpts,
+  ): Promise<AnyObject> {
     if (this.#closed) throw new BackendUnavailableError(this.name, "connection closed");
     const deadline = this.#deadline(opts.timeoutMs, opts.signal, method);
     const ctx = opts.ctx ?? {};
@@ -146,8 +159,12 @@ export class BackendConnection {
   /** Sends a notification (e.g. `notifications/roots/list_changed`); errors are logged. */
   async notify(method: string, params?: AnyObject): Promise<void> {
     if (this.#closed) return;
-    await this.client.notification({ method, params } as unknown as Parameters<Client["notification"]>[0])
-      .catch((err) => this.log.debug("backend notification failed", { method, error: describeError(err) }));
+    await this.client.notification(
+      { method, params } as unknown as Parameters<Client["notification"]>[0],
+    )
+      .catch((err) =>
+        this.log.debug("backend notification failed", { method, error: describeError(err) })
+      );
   }
 
   /** Closes the client and its transport (a stdio child is terminated). Idempotent. */
@@ -159,7 +176,10 @@ export class BackendConnection {
   /** One timer + controller per request: the timer aborts with a `BackendTimeoutError`. */
   #deadline(timeoutMs: number, outer: AbortSignal | undefined, what: string) {
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new BackendTimeoutError(this.name, timeoutMs, what)), timeoutMs);
+    const timer = setTimeout(
+      () => ac.abort(new BackendTimeoutError(this.name, timeoutMs, what)),
+      timeoutMs,
+    );
     const onAbort = () => ac.abort(outer!.reason);
     if (outer?.aborted) onAbort();
     else outer?.addEventListener("abort", onAbort, { once: true });
@@ -176,7 +196,10 @@ export class BackendConnection {
     if (signal.aborted && signal.reason instanceof BackendTimeoutError) return signal.reason;
     if (signal.aborted) return err; // cancelled by the client: nobody reads the answer
     if (err instanceof McpError) {
-      if (err.code === ErrorCode.ConnectionClosed && (this.#closed || /Connection closed/.test(err.message))) {
+      if (
+        err.code === ErrorCode.ConnectionClosed &&
+        (this.#closed || /Connection closed/.test(err.message))
+      ) {
         return new BackendUnavailableError(this.name, "connection closed");
       }
       return passThrough(err); // sent by the backend: code, message and data untouched
@@ -206,7 +229,9 @@ export class BackendConnection {
 
   async #onBackendRequest(req: Request, signal: AbortSignal): Promise<AnyObject> {
     const target = this.route();
-    if (req.method === "roots/list" && !target?.session?.clientCapabilities()?.roots) return { roots: [] };
+    if (req.method === "roots/list" && !target?.session?.clientCapabilities()?.roots) {
+      return { roots: [] };
+    }
     if (!target?.session) {
       throw new McpError(
         ErrorCode.InvalidRequest,
@@ -217,7 +242,9 @@ export class BackendConnection {
       { method: req.method, params: req.params as AnyObject | undefined },
       {
         signal,
-        ...(target.relatedRequestId !== undefined ? { relatedRequestId: target.relatedRequestId } : {}),
+        ...(target.relatedRequestId !== undefined
+          ? { relatedRequestId: target.relatedRequestId }
+          : {}),
       },
     );
   }
@@ -235,7 +262,10 @@ export class BackendConnection {
       case "notifications/message": {
         const target = this.route();
         if (target?.session) {
-          await target.session.notify({ method: n.method, params: n.params as AnyObject }, target.relatedRequestId)
+          await target.session.notify(
+            { method: n.method, params: n.params as AnyObject },
+            target.relatedRequestId,
+          )
             .catch(() => {});
         } else this.log.debug("backend log message", { params: n.params });
         return;

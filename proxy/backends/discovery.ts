@@ -61,9 +61,17 @@ export async function discoverCapabilities(
   const none = Promise.resolve([]);
   const [tools, resources, resourceTemplates, prompts] = await Promise.all([
     caps.tools ? listAll<Tool>(conn, "tools/list", "tools", timeoutMs, signal) : none,
-    caps.resources ? listAll<Resource>(conn, "resources/list", "resources", timeoutMs, signal) : none,
     caps.resources
-      ? listAll<ResourceTemplate>(conn, "resources/templates/list", "resourceTemplates", timeoutMs, signal)
+      ? listAll<Resource>(conn, "resources/list", "resources", timeoutMs, signal)
+      : none,
+    caps.resources
+      ? listAll<ResourceTemplate>(
+        conn,
+        "resources/templates/list",
+        "resourceTemplates",
+        timeoutMs,
+        signal,
+      )
         .catch(() => [])
       : none,
     caps.prompts ? listAll<Prompt>(conn, "prompts/list", "prompts", timeoutMs, signal) : none,

@@ -37,7 +37,10 @@ export class BackendUnavailableError extends RpcError {
   /** HTTP status of the failed request, when the transport saw one (404: session gone). */
   readonly httpStatus: number | undefined;
   constructor(readonly backend: string, readonly reason: string, httpStatus?: number) {
-    super(BACKEND_UNAVAILABLE, `Backend "${backend}" is unavailable: ${reason}`, { backend, reason });
+    super(BACKEND_UNAVAILABLE, `Backend "${backend}" is unavailable: ${reason}`, {
+      backend,
+      reason,
+    });
     this.name = "BackendUnavailableError";
     this.httpStatus = httpStatus;
   }

@@ -8,8 +8,8 @@
  */
 import type { AggregatedView } from "../../core/aggregation/mod.ts";
 import {
-  type CompiledWorkflow,
   compileCompositeTool,
+  type CompiledWorkflow,
   type ElicitResult,
   executeWorkflow,
   type StepProgressEvent,
@@ -18,7 +18,12 @@ import {
 import { qualifyCompositeProblems } from "../../core/config/composite.ts";
 import type { Problem } from "../../core/config/problems.ts";
 import type { Logger } from "../../core/log.ts";
-import { type CallToolResult, ElicitResultSchema, type RequestId, type Tool } from "../../core/sdk.ts";
+import {
+  type CallToolResult,
+  ElicitResultSchema,
+  type RequestId,
+  type Tool,
+} from "../../core/sdk.ts";
 import type { VmcpConfig } from "../../crds/vmcp_config.ts";
 import type { AnyObject } from "../backends/connection.ts";
 import type { ExtraTool, ExtraToolContext } from "../router.ts";
@@ -165,7 +170,9 @@ async function elicit(
   if (!parsed.success) {
     throw new Error(
       `elicitation step "${opts.stepId}": the client's answer is not an elicitation result ` +
-        `(${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")})`,
+        `(${
+          parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")
+        })`,
     );
   }
   const out: ElicitResult = { action: parsed.data.action };

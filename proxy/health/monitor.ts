@@ -10,7 +10,11 @@ import { OperationalSchema } from "../../crds/aggregation.ts";
 import type { Clock } from "../../core/clock.ts";
 import { parseDuration } from "../../core/duration.ts";
 import type { Logger } from "../../core/log.ts";
-import { BackendHealth, backendHealthOptions, type BackendHealthSnapshot } from "../../core/health/mod.ts";
+import {
+  BackendHealth,
+  backendHealthOptions,
+  type BackendHealthSnapshot,
+} from "../../core/health/mod.ts";
 import type { Backend } from "../backends/backend.ts";
 import { describeError } from "../backends/errors.ts";
 
@@ -135,8 +139,9 @@ export class HealthMonitor {
     }
     const started = performance.now();
     try {
-      if (this.backend.caps) await this.backend.probe(this.#timeoutMs || this.backend.timeoutMs, signal);
-      else await this.backend.discover(signal);
+      if (this.backend.caps) {
+        await this.backend.probe(this.#timeoutMs || this.backend.timeoutMs, signal);
+      } else await this.backend.discover(signal);
       if (signal?.aborted) return;
       this.recordSuccess(performance.now() - started);
     } catch (err) {

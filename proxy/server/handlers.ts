@@ -34,10 +34,23 @@ const baseSetRequestHandler = Object.getPrototypeOf(Server.prototype).setRequest
   handler: (req: { params?: AnyObject }, extra: Extra) => Promise<AnyObject>,
 ) => void;
 
-const LOG_LEVELS = new Set(["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]);
+const LOG_LEVELS = new Set([
+  "debug",
+  "info",
+  "notice",
+  "warning",
+  "error",
+  "critical",
+  "alert",
+  "emergency",
+]);
 
 /** Installs every handler for `session`, delegating to `router`. */
-export function installHandlers(session: ProxySession, router: Router, metrics?: ProxyMetrics): void {
+export function installHandlers(
+  session: ProxySession,
+  router: Router,
+  metrics?: ProxyMetrics,
+): void {
   const server = session.server;
   const on = (method: string, fn: Handler) => {
     baseSetRequestHandler.call(server, schemaFor(method), async (req, extra) => {

@@ -36,13 +36,16 @@ export function createHttpHandler(opts: HttpOptions): (req: Request) => Promise<
         case "/health":
           return json({ status: "ok" });
         case "/readyz":
-          return opts.runtime.isReady
-            ? json({ status: "ready" })
-            : json({ status: "not ready", reason: "first backend discovery has not finished" }, 503);
+          return opts.runtime.isReady ? json({ status: "ready" }) : json(
+            { status: "not ready", reason: "first backend discovery has not finished" },
+            503,
+          );
         case "/status":
           return json(statusDocument(opts.runtime));
         case "/metrics":
-          for (const [name, h] of opts.runtime.health) opts.metrics.setHealth(name, h.snapshot().status);
+          for (const [name, h] of opts.runtime.health) {
+            opts.metrics.setHealth(name, h.snapshot().status);
+          }
           return await opts.metrics.render();
       }
       if (pathname.startsWith("/.well-known/oauth-protected-resource")) {
@@ -51,7 +54,11 @@ export function createHttpHandler(opts: HttpOptions): (req: Request) => Promise<
       }
       return json({ error: `Not found: ${pathname}; the MCP endpoint is ${path}` }, 404);
     } catch (err) {
-      opts.log.error("request failed", { path: pathname, method: req.method, error: describeError(err) });
+      opts.log.error("request failed", {
+        path: pathname,
+        method: req.method,
+        error: describeError(err),
+      });
       return Response.json(
         { jsonrpc: "2.0", error: { code: -32603, message: "Internal error" }, id: null },
         { status: 500 },

@@ -72,7 +72,9 @@ function isInitialize(body: unknown): boolean {
 function answerAsJson(body: unknown, session: ProxySession): boolean {
   if (Array.isArray(body)) return false;
   const msg = body as { method?: unknown; params?: { _meta?: { progressToken?: unknown } } };
-  if (msg.method !== "tools/call" && msg.method !== "prompts/get" && msg.method !== "resources/read") {
+  if (
+    msg.method !== "tools/call" && msg.method !== "prompts/get" && msg.method !== "resources/read"
+  ) {
     return true;
   }
   // Calls may trigger progress (only on a stream), and log/sampling/elicitation (which can use
@@ -100,7 +102,11 @@ export class McpEndpoint {
     const sessions = this.#o.runtime.sessions;
     const session = sessionId ? sessions.get(sessionId) : undefined;
     if (sessionId && (!session || session.identityKey !== this.#key(identity))) {
-      return rpcError(404, -32001, "Session not found (unknown, expired or closed); initialize a new session");
+      return rpcError(
+        404,
+        -32001,
+        "Session not found (unknown, expired or closed); initialize a new session",
+      );
     }
     if (req.method === "GET" || req.method === "DELETE") {
       if (!session) return rpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
@@ -115,7 +121,11 @@ export class McpEndpoint {
       body = JSON.parse(await readBody(req, this.#o.maxBodyBytes));
     } catch (err) {
       if (err instanceof BodyTooLarge) {
-        return rpcError(413, -32600, `Request body exceeds ${this.#o.maxBodyBytes} bytes (server.maxBodyBytes)`);
+        return rpcError(
+          413,
+          -32600,
+          `Request body exceeds ${this.#o.maxBodyBytes} bytes (server.maxBodyBytes)`,
+        );
       }
       return rpcError(400, -32700, "Parse error: the request body is not valid JSON");
     }
@@ -124,7 +134,11 @@ export class McpEndpoint {
       return await session.transport.handlePost(req, body, answerAsJson(body, session));
     }
     if (!isInitialize(body)) {
-      return rpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required (only initialize may omit it)");
+      return rpcError(
+        400,
+        -32000,
+        "Bad Request: Mcp-Session-Id header is required (only initialize may omit it)",
+      );
     }
     return await this.#initialize(req, body, identity);
   }
@@ -143,7 +157,9 @@ export class McpEndpoint {
       },
       onClosed: (s) => {
         if (!s.id) return;
-        void runtime.closeSession(s).catch((err) => log.warn("session close failed", { error: describeError(err) }));
+        void runtime.closeSession(s).catch((err) =>
+          log.warn("session close failed", { error: describeError(err) })
+        );
         metrics?.setSessions(runtime.sessions.size);
         log.debug("session closed", { session: s.id });
       },

@@ -24,7 +24,16 @@ export const PROXY_CAPABILITIES: ServerCapabilities = {
   completions: {},
 };
 
-const LEVELS: LoggingLevel[] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+const LEVELS: LoggingLevel[] = [
+  "debug",
+  "info",
+  "notice",
+  "warning",
+  "error",
+  "critical",
+  "alert",
+  "emergency",
+];
 
 /** Requests relayed to the client may wait for a human (elicitation): a generous cap. */
 const CLIENT_REQUEST_TIMEOUT_MS = 30 * 60_000;
@@ -99,7 +108,10 @@ export class ProxySession implements SessionPeer {
     }) as AnyObject;
   }
 
-  async notify(n: { method: string; params?: AnyObject }, relatedRequestId?: RequestId): Promise<void> {
+  async notify(
+    n: { method: string; params?: AnyObject },
+    relatedRequestId?: RequestId,
+  ): Promise<void> {
     if (this.#closed) return;
     if (n.method === "notifications/message" && this.#ignored(n.params?.level)) return;
     await this.server.notification(

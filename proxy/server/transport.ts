@@ -43,7 +43,10 @@ export class ProxyServerTransport extends WebStandardStreamableHTTPServerTranspo
     return this.handleRequest(req, { parsedBody });
   }
 
-  override send(message: JSONRPCMessage, options?: { relatedRequestId?: RequestId }): Promise<void> {
+  override send(
+    message: JSONRPCMessage,
+    options?: { relatedRequestId?: RequestId },
+  ): Promise<void> {
     const isResponse = "id" in message && !("method" in message);
     const rid = isResponse ? (message as { id: unknown }).id : options?.relatedRequestId;
     if (rid !== undefined) {

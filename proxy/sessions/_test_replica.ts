@@ -42,7 +42,11 @@ export interface TestReplica {
 }
 
 function notFound(): Response {
-  return Response.json({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null }, {
+  return Response.json({
+    jsonrpc: "2.0",
+    error: { code: -32001, message: "Session not found" },
+    id: null,
+  }, {
     status: 404,
   });
 }

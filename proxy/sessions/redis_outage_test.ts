@@ -189,12 +189,19 @@ Deno.test("during a Redis outage local sessions keep working, restores and new s
 
     const fresh = await fetch(a.url, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
       body: JSON.stringify({
         jsonrpc: "2.0",
         id: 0,
         method: "initialize",
-        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "n", version: "1" } },
+        params: {
+          protocolVersion: "2025-11-25",
+          capabilities: {},
+          clientInfo: { name: "n", version: "1" },
+        },
       }),
     });
     assert.equal(fresh.status, 503, "a new session is not handed out unless it can be stored");

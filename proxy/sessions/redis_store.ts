@@ -119,7 +119,8 @@ export class RedisSessionStore implements SessionStore {
       enableAutoPipelining: opts.autoPipelining ?? false,
       connectTimeout: opts.connectTimeoutMs ?? 2000,
       commandTimeout: opts.commandTimeoutMs ?? 1000,
-      retryStrategy: (times) => this.#closed ? null : Math.min(25 * 2 ** Math.min(times, 10), maxDelay),
+      retryStrategy: (times) =>
+        this.#closed ? null : Math.min(25 * 2 ** Math.min(times, 10), maxDelay),
     }) as CasRedis;
     this.#redis.defineCommand("vmcpSessionCas", { numberOfKeys: 1, lua: CAS_LUA });
     this.#redis.on("error", (err) => this.#down(err));
@@ -148,10 +149,13 @@ export class RedisSessionStore implements SessionStore {
   #down(err: unknown): void {
     if (this.#ok && !this.#closed) {
       this.#ok = false;
-      this.#log.warn("session store unavailable: cross-replica session restores fail until it recovers", {
-        address: this.#address,
-        error: err instanceof Error ? err.message : String(err),
-      });
+      this.#log.warn(
+        "session store unavailable: cross-replica session restores fail until it recovers",
+        {
+          address: this.#address,
+          error: err instanceof Error ? err.message : String(err),
+        },
+      );
     }
   }
 
@@ -175,7 +179,9 @@ export class RedisSessionStore implements SessionStore {
     } catch (err) {
       this.#down(err);
       throw new SessionStoreUnavailableError(
-        `session store ${op} failed (redis ${this.#address}): ${err instanceof Error ? err.message : String(err)}`,
+        `session store ${op} failed (redis ${this.#address}): ${
+          err instanceof Error ? err.message : String(err)
+        }`,
         { cause: err, retryAfterSeconds: this.#retryAfterSeconds },
       );
     }
@@ -192,11 +198,17 @@ export class RedisSessionStore implements SessionStore {
   async create(record: SessionRecord): Promise<void> {
     assertRecord(record);
     const json = JSON.stringify(record);
-    await this.#run("create", () => this.#redis.set(this.#prefix + record.id, json, "PX", this.ttlMs));
+    await this.#run(
+      "create",
+      () => this.#redis.set(this.#prefix + record.id, json, "PX", this.ttlMs),
+    );
   }
 
   async get(id: string): Promise<SessionRecord | undefined | Terminated> {
-    const raw = await this.#run("get", () => this.#redis.getex(this.#prefix + id, "PX", this.ttlMs));
+    const raw = await this.#run(
+      "get",
+      () => this.#redis.getex(this.#prefix + id, "PX", this.ttlMs),
+    );
     return this.#decode(id, raw);
   }
 
@@ -234,7 +246,9 @@ export class RedisSessionStore implements SessionStore {
       if (swapped === 1) return next;
       if (swapped === -1) return undefined;
       // Contended: back off a little (jittered) so concurrent writers interleave.
-      if (attempt >= 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(attempt, 10)));
+      if (attempt >= 2) {
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(attempt, 10)));
+      }
     }
     throw new SessionStoreUnavailableError(
       `session store update of ${id}: still contended after ${CAS_RETRIES} attempts`,
@@ -264,7 +278,9 @@ export class RedisSessionStore implements SessionStore {
  * Creates the store and waits up to `connectTimeoutMs` for Redis. It never fails because Redis
  * is down (requests then get 503 until it answers); it throws only for invalid options.
  */
-export async function connectRedisSessionStore(opts: RedisStoreOptions): Promise<RedisSessionStore> {
+export async function connectRedisSessionStore(
+  opts: RedisStoreOptions,
+): Promise<RedisSessionStore> {
   const store = new RedisSessionStore(opts);
   await store.waitReady(opts.connectTimeoutMs ?? 2000);
   return store;

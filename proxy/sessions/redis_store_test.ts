@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { getTestRedis } from "../../tests/harness/redis.ts";
-import { connectRedisSessionStore, parseRedisAddress, type RedisStoreOptions } from "./redis_store.ts";
+import {
+  connectRedisSessionStore,
+  parseRedisAddress,
+  type RedisStoreOptions,
+} from "./redis_store.ts";
 import type { SessionRecord } from "./store.ts";
 
 const redis = await getTestRedis();
@@ -128,9 +132,11 @@ Deno.test("concurrent updates from two replicas lose no write", async () => {
   const rec = record();
   await r.a.create(rec);
   const uris = Array.from({ length: 24 }, (_, i) => `file:///${i}`);
-  await Promise.all(uris.map((uri, i) =>
-    (i % 2 ? r.a : r.b).update(rec.id, (cur) => ({ subscriptions: [...cur.subscriptions, uri] }))
-  ));
+  await Promise.all(
+    uris.map((uri, i) =>
+      (i % 2 ? r.a : r.b).update(rec.id, (cur) => ({ subscriptions: [...cur.subscriptions, uri] }))
+    ),
+  );
   const got = await r.a.get(rec.id) as SessionRecord;
   assert.deepEqual([...got.subscriptions].sort(), [...uris].sort());
 });

@@ -137,7 +137,9 @@ export async function replayInitialize(
   if (transport.sessionId !== session.id) {
     throw new SessionRestoreError(
       `restoring session ${session.id}: the transport took session id ` +
-        `${JSON.stringify(transport.sessionId)}; build it with sessionIdGenerator: () => "${session.id}"`,
+        `${
+          JSON.stringify(transport.sessionId)
+        }; build it with sessionIdGenerator: () => "${session.id}"`,
     );
   }
   const version = answer.result.protocolVersion ?? session.protocolVersion;

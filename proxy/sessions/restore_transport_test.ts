@@ -61,7 +61,11 @@ Deno.test("a real SDK client keeps its session when the balancer moves it to a r
     const tools = await client.listTools();
     assert.deepEqual(tools.tools.map((t) => t.name), ["whoami", "notify"]);
     assert.equal((await whoami(client, "notify")).replica, "b");
-    assert.deepEqual(logs, ["hello from b"], "a notification on the call's stream reaches the client");
+    assert.deepEqual(
+      logs,
+      ["hello from b"],
+      "a notification on the call's stream reaches the client",
+    );
     assert.equal(b.stats.restores, 1, "restored once, then served from the local cache");
   } finally {
     await transport.terminateSession();
@@ -127,7 +131,11 @@ Deno.test("a session restored by one identity is refused to another with 403", a
         jsonrpc: "2.0",
         id: 0,
         method: "initialize",
-        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "c", version: "1" } },
+        params: {
+          protocolVersion: "2025-06-18",
+          capabilities: {},
+          clientInfo: { name: "c", version: "1" },
+        },
       }),
     });
     await init.body?.cancel();
@@ -147,7 +155,10 @@ Deno.test("a session restored by one identity is refused to another with 403", a
     for (const who of ["https://issuer|mallory", undefined]) {
       const res = await call(who);
       assert.equal(res.status, 403);
-      assert.equal((await res.json()).error.message, "Forbidden: this session belongs to another identity");
+      assert.equal(
+        (await res.json()).error.message,
+        "Forbidden: this session belongs to another identity",
+      );
     }
     assert.equal(b.stats.restores, 0, "nothing is restored for the wrong identity");
     const ok = await call("https://issuer|alice");
@@ -208,7 +219,8 @@ Deno.test("replayInitialize refuses a transport that generates another session i
         clientInfo: { name: "c", version: "1" },
         clientCapabilities: {},
       }),
-      (err: unknown) => err instanceof SessionRestoreError && /sessionIdGenerator/.test(err.message),
+      (err: unknown) =>
+        err instanceof SessionRestoreError && /sessionIdGenerator/.test(err.message),
     );
   } finally {
     await server.close();

@@ -153,7 +153,9 @@ export function assertRecord(rec: SessionRecord): void {
   if (typeof rec.protocolVersion !== "string" || rec.protocolVersion === "") {
     bad("protocolVersion", rec.protocolVersion, "a protocol version string");
   }
-  if (typeof rec.clientInfo?.name !== "string") bad("clientInfo", rec.clientInfo, "{name, version}");
+  if (typeof rec.clientInfo?.name !== "string") {
+    bad("clientInfo", rec.clientInfo, "{name, version}");
+  }
   if (!Array.isArray(rec.subscriptions)) bad("subscriptions", rec.subscriptions, "an array");
   if (typeof rec.backendSessions !== "object" || rec.backendSessions === null) {
     bad("backendSessions", rec.backendSessions, "an object of backend → session id");

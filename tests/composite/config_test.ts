@@ -52,7 +52,11 @@ Deno.test("config validation reports a composite tool's cycle, template error an
     text,
   );
   assert.ok(
-    find(problems, "compositeTools[1].steps[2].dependsOn[0]", /step "notify".*unknown step id "ghost"/),
+    find(
+      problems,
+      "compositeTools[1].steps[2].dependsOn[0]",
+      /step "notify".*unknown step id "ghost"/,
+    ),
     text,
   );
   assert.ok(!problems.some((p) => p.path.startsWith("compositeTools[0]")), text);
@@ -76,9 +80,18 @@ Deno.test("vmcp validate exits 2 listing every composite tool problem", async ()
     }).output();
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 2, stderr);
-    assert.match(stderr, /compositeTools\[1\]\.steps\[0\]\.dependsOn: step "fetch": dependency cycle/);
-    assert.match(stderr, /compositeTools\[1\]\.steps\[1\]\.arguments\.message: step "publish": template syntax error/);
-    assert.match(stderr, /compositeTools\[1\]\.steps\[2\]\.dependsOn\[0\]: step "notify": unknown step id "ghost"/);
+    assert.match(
+      stderr,
+      /compositeTools\[1\]\.steps\[0\]\.dependsOn: step "fetch": dependency cycle/,
+    );
+    assert.match(
+      stderr,
+      /compositeTools\[1\]\.steps\[1\]\.arguments\.message: step "publish": template syntax error/,
+    );
+    assert.match(
+      stderr,
+      /compositeTools\[1\]\.steps\[2\]\.dependsOn\[0\]: step "notify": unknown step id "ghost"/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -88,7 +101,11 @@ Deno.test("a composite tool calling an unknown tool is reported after discovery 
   const s = await setup({
     backends: [{ name: "alpha" }],
     compositeTools: [
-      { name: "good", description: "Works", steps: [{ id: "one", tool: "alpha_echo", arguments: { message: "x" } }] },
+      {
+        name: "good",
+        description: "Works",
+        steps: [{ id: "one", tool: "alpha_echo", arguments: { message: "x" } }],
+      },
       {
         name: "typo",
         description: "Calls a tool that does not exist",
@@ -126,8 +143,16 @@ Deno.test("a composite tool named like an advertised backend tool, or claiming u
   });
   try {
     const paths = s.registry.problems.map((p) => `${p.path}: ${p.message}`);
-    assert.ok(paths.some((p) => /^compositeTools\[0\]\.name: .*already the name of tool "echo" of backend "alpha"/.test(p)), paths.join("\n"));
-    assert.ok(paths.some((p) => /^compositeTools\[1\]\.annotations\.readOnlyHint: /.test(p)), paths.join("\n"));
+    assert.ok(
+      paths.some((p) =>
+        /^compositeTools\[0\]\.name: .*already the name of tool "echo" of backend "alpha"/.test(p)
+      ),
+      paths.join("\n"),
+    );
+    assert.ok(
+      paths.some((p) => /^compositeTools\[1\]\.annotations\.readOnlyHint: /.test(p)),
+      paths.join("\n"),
+    );
     // alpha_echo still reaches the backend tool.
     const r = await s.client.callTool({ name: "alpha_echo", arguments: { message: "hi" } });
     assert.equal(textOf(r), "hi");

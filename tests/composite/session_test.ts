@@ -158,7 +158,12 @@ Deno.test("the client receives a progress notification for every step state chan
           dependsOn: ["first"],
           onError: { action: "retry", retryCount: 2, retryDelay: "10ms" },
         },
-        { id: "maybe", tool: "alpha_counter", condition: "{{not .params.skip}}", dependsOn: ["retry"] },
+        {
+          id: "maybe",
+          tool: "alpha_counter",
+          condition: "{{not .params.skip}}",
+          dependsOn: ["retry"],
+        },
         slowStep("last", 50, ["maybe"]),
       ],
     }],

@@ -65,7 +65,12 @@ Deno.test("independent steps of a composite tool run in parallel", async () => {
         slowStep("a", 300),
         slowStep("b", 300),
         slowStep("c", 300),
-        { id: "done", tool: "alpha_echo", arguments: { message: "done" }, dependsOn: ["a", "b", "c"] },
+        {
+          id: "done",
+          tool: "alpha_echo",
+          arguments: { message: "done" },
+          dependsOn: ["a", "b", "c"],
+        },
       ],
     }],
   });
@@ -304,7 +309,10 @@ Deno.test("forEach runs every item, records the failed ones and keeps going unde
     }],
   });
   try {
-    const r = await s.client.callTool({ name: "check_all", arguments: { numbers: [2, 3, 4, 5, 6] } });
+    const r = await s.client.callTool({
+      name: "check_all",
+      arguments: { numbers: [2, 3, 4, 5, 6] },
+    });
     assert.equal(r.isError, undefined, textOf(r));
     const out = r.structuredContent as {
       count: number;

@@ -6,38 +6,55 @@ import { config, connect, post, proxy } from "./helpers.ts";
 
 Deno.test("malformed JSON, missing or unknown session, oversized body and unknown names are rejected precisely", async () => {
   const web = await serveHttpBackend({ name: "web" });
-  const p = await proxy(config({ server: { maxBodyBytes: 2048 }, backends: [{ name: "web", url: web.url }] }));
+  const p = await proxy(
+    config({ server: { maxBodyBytes: 2048 }, backends: [{ name: "web", url: web.url }] }),
+  );
   const c = await connect(p.url);
   try {
     const parse = await post(p.url, "{not json");
     assert.equal(parse.status, 400);
     assert.equal(parse.json.error?.code, -32700);
 
-    const noSession = await post(p.url, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }));
+    const noSession = await post(
+      p.url,
+      JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    );
     assert.equal(noSession.status, 400);
     assert.match(noSession.json.error!.message, /Mcp-Session-Id/);
 
-    const unknown = await post(p.url, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }), {
-      "mcp-session-id": "no-such-session",
-    });
+    const unknown = await post(
+      p.url,
+      JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+      {
+        "mcp-session-id": "no-such-session",
+      },
+    );
     assert.equal(unknown.status, 404);
 
-    const big = await post(p.url, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping", params: { x: "y".repeat(5000) } }), {
-      "mcp-session-id": c.transport.sessionId!,
-    });
+    const big = await post(
+      p.url,
+      JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping", params: { x: "y".repeat(5000) } }),
+      {
+        "mcp-session-id": c.transport.sessionId!,
+      },
+    );
     assert.equal(big.status, 413);
 
     await assert.rejects(
       c.client.callTool({ name: "nope", arguments: {} }),
-      (e: unknown) => e instanceof McpError && e.code === -32602 && /Unknown tool "nope"/.test(e.message),
+      (e: unknown) =>
+        e instanceof McpError && e.code === -32602 && /Unknown tool "nope"/.test(e.message),
     );
     await assert.rejects(
       c.client.getPrompt({ name: "nope" }),
-      (e: unknown) => e instanceof McpError && e.code === -32602 && /Unknown prompt "nope"/.test(e.message),
+      (e: unknown) =>
+        e instanceof McpError && e.code === -32602 && /Unknown prompt "nope"/.test(e.message),
     );
     await assert.rejects(
       c.client.readResource({ uri: "test://nowhere/x" }),
-      (e: unknown) => e instanceof McpError && e.code === -32602 && /Unknown resource "test:\/\/nowhere\/x"/.test(e.message),
+      (e: unknown) =>
+        e instanceof McpError && e.code === -32602 &&
+        /Unknown resource "test:\/\/nowhere\/x"/.test(e.message),
     );
     await assert.rejects(
       c.client.listTools({ cursor: "garbage!" }),
@@ -50,10 +67,14 @@ Deno.test("malformed JSON, missing or unknown session, oversized body and unknow
     // A closed session is gone: 404.
     const id = c.transport.sessionId!;
     await c.transport.terminateSession();
-    const gone = await post(p.url, JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }), {
-      "mcp-session-id": id,
-      "mcp-protocol-version": "2025-11-25",
-    });
+    const gone = await post(
+      p.url,
+      JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" }),
+      {
+        "mcp-session-id": id,
+        "mcp-protocol-version": "2025-11-25",
+      },
+    );
     assert.equal(gone.status, 404);
     const health = await fetch(p.url.replace("/mcp", "/healthz"));
     assert.equal(health.status, 200);
@@ -82,7 +103,10 @@ Deno.test("/readyz, /status and /metrics describe the running proxy", async () =
     assert.ok(status.backends[0].toolCount > 5);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /vmcp_requests_total\{method="tools\/call",status="ok"\} 1/);
-    assert.match(metrics, /vmcp_backend_request_duration_seconds_count\{backend="web",method="tools\/call",outcome="ok"\} 1/);
+    assert.match(
+      metrics,
+      /vmcp_backend_request_duration_seconds_count\{backend="web",method="tools\/call",outcome="ok"\} 1/,
+    );
     assert.match(metrics, /vmcp_active_sessions 1/);
     assert.match(metrics, /vmcp_backend_health\{backend="web"\} 1/);
   } finally {

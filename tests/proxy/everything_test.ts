@@ -12,7 +12,14 @@ Deno.test("server-everything's tools are listed and called through the proxy", a
   const e = everythingServerCommand();
   const p = await proxy(config({
     operational: { timeouts: { default: "60s" } },
-    backends: [{ name: "every", transport: "stdio", command: e.command, args: e.args, env: e.env, cwd: e.cwd }],
+    backends: [{
+      name: "every",
+      transport: "stdio",
+      command: e.command,
+      args: e.args,
+      env: e.env,
+      cwd: e.cwd,
+    }],
   }));
   const c = await connect(p.url);
   try {
@@ -60,9 +67,13 @@ Deno.test("an extra tool registered on the runtime is listed and can call hidden
     const names = (await c.client.listTools()).tools.map((t) => t.name);
     assert.deepEqual(names, ["double_echo"]);
     const seen: number[] = [];
-    const r = await c.client.callTool({ name: "double_echo", arguments: { message: "x" } }, undefined, {
-      onprogress: (pr) => void seen.push(pr.progress),
-    });
+    const r = await c.client.callTool(
+      { name: "double_echo", arguments: { message: "x" } },
+      undefined,
+      {
+        onprogress: (pr) => void seen.push(pr.progress),
+      },
+    );
     assert.deepEqual(r.content, [{ type: "text", text: "x" }, { type: "text", text: "x" }]);
     assert.deepEqual(seen, [1, 2]);
   } finally {

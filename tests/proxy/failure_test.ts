@@ -17,7 +17,10 @@ Deno.test("best_effort: a hung backend delays neither initialize nor tools/list 
     host: "127.0.0.1",
     port: 0,
     config: config({
-      operational: { timeouts: { default: "5s", perWorkload: { hung: "400ms" } }, failureHandling: { partialFailureMode: "best_effort" } },
+      operational: {
+        timeouts: { default: "5s", perWorkload: { hung: "400ms" } },
+        failureHandling: { partialFailureMode: "best_effort" },
+      },
       backends: [{ name: "good", url: good.url }, { name: "hung", url: hung.url }],
     }),
   });
@@ -26,7 +29,10 @@ Deno.test("best_effort: a hung backend delays neither initialize nor tools/list 
     const names = (await c.client.listTools()).tools.map((t) => t.name);
     const elapsed = Date.now() - started;
     assert.ok(elapsed < 1500, `initialize + tools/list took ${elapsed} ms`);
-    assert.ok(names.includes("good_echo") && !names.some((n) => n.startsWith("hung_")), String(names));
+    assert.ok(
+      names.includes("good_echo") && !names.some((n) => n.startsWith("hung_")),
+      String(names),
+    );
     const status = await (await fetch(p.url.replace("/mcp", "/status"))).json();
     const h = status.backends.find((b: { name: string }) => b.name === "hung");
     assert.match(h.message, /Backend "hung" timed out after 400 ms/);
@@ -42,7 +48,10 @@ Deno.test("fail: tools/list fails with an error naming the unavailable backend; 
   const good = await serveHttpBackend({ name: "good" });
   const hung = hungServer();
   const p = await proxy(config({
-    operational: { timeouts: { default: "300ms" }, failureHandling: { partialFailureMode: "fail" } },
+    operational: {
+      timeouts: { default: "300ms" },
+      failureHandling: { partialFailureMode: "fail" },
+    },
     backends: [{ name: "good", url: good.url }, { name: "hung", url: hung.url }],
   }));
   const c = await connect(p.url);
@@ -75,7 +84,9 @@ Deno.test("a call longer than the backend's timeout fails with an error naming t
     const t0 = Date.now();
     await assert.rejects(
       c.client.callTool({ name: "web_slow", arguments: { ms: 3000, steps: 3 } }),
-      (e: unknown) => e instanceof McpError && e.code === -32001 && /Backend "web" timed out after 250 ms/.test(e.message),
+      (e: unknown) =>
+        e instanceof McpError && e.code === -32001 &&
+        /Backend "web" timed out after 250 ms/.test(e.message),
     );
     assert.ok(Date.now() - t0 < 1500, `took ${Date.now() - t0} ms`);
     await waitFor(() => web.state.cancellations === 1, 3000, "the backend to see the cancellation");
@@ -93,7 +104,12 @@ Deno.test("a killed backend goes unhealthy, its tools disappear and come back af
   const p = await proxy(config({
     operational: {
       timeouts: { default: "1s" },
-      failureHandling: { healthCheckInterval: "100ms", healthCheckTimeout: "50ms", unhealthyThreshold: 2, partialFailureMode: "best_effort" },
+      failureHandling: {
+        healthCheckInterval: "100ms",
+        healthCheckTimeout: "50ms",
+        unhealthyThreshold: 2,
+        partialFailureMode: "best_effort",
+      },
     },
     backends: [{ name: "web", url: fwd.url }, { name: "other", url: other.url }],
   }));
@@ -122,14 +138,22 @@ Deno.test("a killed backend goes unhealthy, its tools disappear and come back af
       return s.backends.find((x: { name: string }) => x.name === "web");
     };
     await waitFor(async () => (await statusOf()).status === "unavailable", 5000, "web unavailable");
-    await waitFor(async () => !(await a.client.listTools()).tools.some((t) => t.name === "web_echo"), 3000, "web tools gone");
+    await waitFor(
+      async () => !(await a.client.listTools()).tools.some((t) => t.name === "web_echo"),
+      3000,
+      "web tools gone",
+    );
     await assert.rejects(
       a.client.callTool({ name: "web_echo", arguments: { message: "during" } }),
       (e: unknown) => e instanceof McpError && /Backend "web" is unavailable/.test(e.message),
     );
     web = await serveHttpBackend({ name: "web" });
     fwd.restart(portOf(web.url));
-    await waitFor(async () => (await a.client.listTools()).tools.some((t) => t.name === "web_echo"), 5000, "web tools back");
+    await waitFor(
+      async () => (await a.client.listTools()).tools.some((t) => t.name === "web_echo"),
+      5000,
+      "web tools back",
+    );
     const r = await a.client.callTool({ name: "web_echo", arguments: { message: "after" } });
     assert.deepEqual(r.structuredContent, { message: "after", backend: "web" });
     running = false;

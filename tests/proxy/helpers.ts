@@ -3,18 +3,23 @@
  * proxy, and polling.
  * @module
  */
-import { type VmcpConfig, VmcpConfigSchema, type VmcpConfigInput } from "../../crds/vmcp_config.ts";
+import { type VmcpConfig, type VmcpConfigInput, VmcpConfigSchema } from "../../crds/vmcp_config.ts";
 import { Client, StreamableHTTPClientTransport } from "../../core/sdk.ts";
 import { createBackendFetch } from "../../core/http_client.ts";
-import { type RunningProxy, startProxy, type StartOptions } from "../../proxy/serve.ts";
+import { type RunningProxy, type StartOptions, startProxy } from "../../proxy/serve.ts";
 
 /** Parses a config input with the real schema (defaults applied). */
-export function config(input: Partial<VmcpConfigInput> & { backends: VmcpConfigInput["backends"] }): VmcpConfig {
+export function config(
+  input: Partial<VmcpConfigInput> & { backends: VmcpConfigInput["backends"] },
+): VmcpConfig {
   return VmcpConfigSchema.parse({ name: "test-vmcp", groupRef: { name: "g" }, ...input });
 }
 
 /** Starts the proxy on a free loopback port and waits for the first discovery. */
-export async function proxy(cfg: VmcpConfig, opts: Partial<StartOptions> = {}): Promise<RunningProxy> {
+export async function proxy(
+  cfg: VmcpConfig,
+  opts: Partial<StartOptions> = {},
+): Promise<RunningProxy> {
   const p = await startProxy({ config: cfg, host: "127.0.0.1", port: 0, ...opts });
   await p.ready;
   return p;
@@ -32,7 +37,9 @@ export async function connect(
   capabilities: ConstructorParameters<typeof Client>[1] = {},
 ): Promise<Connected> {
   const client = new Client({ name: "test-client", version: "1.0.0" }, capabilities);
-  const transport = new StreamableHTTPClientTransport(new URL(url), { fetch: createBackendFetch() });
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    fetch: createBackendFetch(),
+  });
   await client.connect(transport);
   return {
     client,
@@ -45,12 +52,18 @@ export async function connect(
 }
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 5000, what = "condition"): Promise<T> {
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  timeoutMs = 5000,
+  what = "condition",
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -59,7 +72,11 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 5000, wha
 export async function post(url: string, body: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      ...headers,
+    },
     body,
   });
   const text = await res.text();
@@ -69,15 +86,27 @@ export async function post(url: string, body: string, headers: Record<string, st
   } catch {
     json = undefined;
   }
-  return { status: res.status, json: json as { error?: { code: number; message: string } }, text, headers: res.headers };
+  return {
+    status: res.status,
+    json: json as { error?: { code: number; message: string } },
+    text,
+    headers: res.headers,
+  };
 }
 
 /** An HTTP server that accepts requests and never answers them (until stopped). */
 export function hungServer(): { url: string; stop(): Promise<void> } {
   const abort = new AbortController();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, signal: abort.signal, onListen: () => {} }, () =>
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    signal: abort.signal,
+    onListen: () => {},
+  }, () =>
     new Promise<Response>((resolve) => {
-      abort.signal.addEventListener("abort", () => resolve(new Response("gone", { status: 503 })), { once: true });
+      abort.signal.addEventListener("abort", () => resolve(new Response("gone", { status: 503 })), {
+        once: true,
+      });
     }));
   return {
     url: `http://127.0.0.1:${server.addr.port}/mcp`,

@@ -49,7 +49,10 @@ Deno.test("the demo serves both demo backends' tools to an SDK client and shuts 
 
 Deno.test("an invalid config exits 2 and prints every problem", async () => {
   const dir = await Deno.makeTempDir();
-  await Deno.writeTextFile(`${dir}/bad.yaml`, "name: x\nbogus: 1\nbackends: [{ name: a, transport: stdio }]\n");
+  await Deno.writeTextFile(
+    `${dir}/bad.yaml`,
+    "name: x\nbogus: 1\nbackends: [{ name: a, transport: stdio }]\n",
+  );
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "--mode=proxy", "--config", `${dir}/bad.yaml`],
     stdout: "null",

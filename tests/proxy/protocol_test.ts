@@ -35,26 +35,46 @@ for (const backend of ["web", "local"]) {
     const c = await connect(s.p.url, CAPS);
     try {
       const progress: string[] = [];
-      const r = await c.client.callTool({ name: `${backend}_slow`, arguments: { ms: 100, steps: 4 } }, undefined, {
-        onprogress: (p) => void progress.push(String(p.message)),
-      });
+      const r = await c.client.callTool(
+        { name: `${backend}_slow`, arguments: { ms: 100, steps: 4 } },
+        undefined,
+        {
+          onprogress: (p) => void progress.push(String(p.message)),
+        },
+      );
       assert.deepEqual(r.content, [{ type: "text", text: "slept 100ms" }]);
       assert.deepEqual(progress, ["step 1", "step 2", "step 3", "step 4"]);
 
       const logs: unknown[] = [];
-      c.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params.data));
+      c.client.setNotificationHandler(
+        LoggingMessageNotificationSchema,
+        (n) => void logs.push(n.params.data),
+      );
       await c.client.callTool({ name: `${backend}_log`, arguments: { message: "hello log" } });
       await waitFor(() => logs.includes("hello log"), 3000, "log message");
 
       c.client.setRequestHandler(CreateMessageRequestSchema, (req) => ({
         model: "test-model",
         role: "assistant",
-        content: { type: "text", text: `echo: ${(req.params.messages[0]!.content as { text: string }).text}` },
+        content: {
+          type: "text",
+          text: `echo: ${(req.params.messages[0]!.content as { text: string }).text}`,
+        },
       }));
-      const sampled = await c.client.callTool({ name: `${backend}_sample`, arguments: { prompt: "hi" } });
-      assert.deepEqual(sampled.structuredContent, { model: "test-model", role: "assistant", text: "echo: hi" });
+      const sampled = await c.client.callTool({
+        name: `${backend}_sample`,
+        arguments: { prompt: "hi" },
+      });
+      assert.deepEqual(sampled.structuredContent, {
+        model: "test-model",
+        role: "assistant",
+        text: "echo: hi",
+      });
 
-      c.client.setRequestHandler(ElicitRequestSchema, () => ({ action: "accept", content: { name: "Zoe" } }));
+      c.client.setRequestHandler(
+        ElicitRequestSchema,
+        () => ({ action: "accept", content: { name: "Zoe" } }),
+      );
       const elicited = await c.client.callTool({ name: `${backend}_elicit`, arguments: {} });
       assert.deepEqual(elicited.structuredContent, { action: "accept", content: { name: "Zoe" } });
     } finally {
@@ -69,10 +89,18 @@ Deno.test("a client's cancellation aborts the backend call", async () => {
   const c = await connect(s.p.url);
   try {
     const ac = new AbortController();
-    const call = c.client.callTool({ name: "web_slow", arguments: { ms: 5000, steps: 50 } }, undefined, {
-      signal: ac.signal,
-    });
-    await waitFor(() => s.http.state.calls.some((x) => x.tool === "slow"), 3000, "call to reach the backend");
+    const call = c.client.callTool(
+      { name: "web_slow", arguments: { ms: 5000, steps: 50 } },
+      undefined,
+      {
+        signal: ac.signal,
+      },
+    );
+    await waitFor(
+      () => s.http.state.calls.some((x) => x.tool === "slow"),
+      3000,
+      "call to reach the backend",
+    );
     ac.abort(new Error("user cancelled"));
     await assert.rejects(call);
     await waitFor(() => s.http.state.cancellations === 1, 3000, "backend cancellation");
@@ -89,14 +117,28 @@ Deno.test("tools added and removed at a backend reach every session as list_chan
   try {
     let changed = 0;
     b.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
-    await a.client.callTool({ name: "web_mutate_tools", arguments: { action: "add", name: "fresh" } });
+    await a.client.callTool({
+      name: "web_mutate_tools",
+      arguments: { action: "add", name: "fresh" },
+    });
     await waitFor(() => changed >= 1, 3000, "list_changed at the other session");
-    await waitFor(async () => (await b.client.listTools()).tools.some((t) => t.name === "web_fresh"), 3000, "web_fresh");
+    await waitFor(
+      async () => (await b.client.listTools()).tools.some((t) => t.name === "web_fresh"),
+      3000,
+      "web_fresh",
+    );
     const r = await b.client.callTool({ name: "web_fresh", arguments: {} });
     assert.deepEqual(r.content, [{ type: "text", text: "web/fresh" }]);
-    await a.client.callTool({ name: "web_mutate_tools", arguments: { action: "remove", name: "fresh" } });
+    await a.client.callTool({
+      name: "web_mutate_tools",
+      arguments: { action: "remove", name: "fresh" },
+    });
     await waitFor(() => changed >= 2, 3000, "second list_changed");
-    await waitFor(async () => !(await b.client.listTools()).tools.some((t) => t.name === "web_fresh"), 3000, "removal");
+    await waitFor(
+      async () => !(await b.client.listTools()).tools.some((t) => t.name === "web_fresh"),
+      3000,
+      "removal",
+    );
   } finally {
     await a.close();
     await b.close();
@@ -113,8 +155,14 @@ for (const backend of ["web", "local"]) {
       const uri = `test://${backend}/readme`;
       const gotA: string[] = [];
       const gotB: string[] = [];
-      a.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void gotA.push(n.params.uri));
-      b.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void gotB.push(n.params.uri));
+      a.client.setNotificationHandler(
+        ResourceUpdatedNotificationSchema,
+        (n) => void gotA.push(n.params.uri),
+      );
+      b.client.setNotificationHandler(
+        ResourceUpdatedNotificationSchema,
+        (n) => void gotB.push(n.params.uri),
+      );
       await a.client.subscribeResource({ uri });
       // A third party (b) changes the resource.
       await b.client.callTool({ name: `${backend}_touch`, arguments: { uri } });

@@ -7,7 +7,9 @@ import { serveHttpBackend } from "../fixtures/serve_http.ts";
 import { config, connect, proxy, waitFor } from "./helpers.ts";
 
 const yaml = (backends: { name: string; url: string }[]) =>
-  `name: reload\ngroupRef: { name: g }\nbackends:\n${backends.map((b) => `  - { name: ${b.name}, url: "${b.url}" }`).join("\n")}\n`;
+  `name: reload\ngroupRef: { name: g }\nbackends:\n${
+    backends.map((b) => `  - { name: ${b.name}, url: "${b.url}" }`).join("\n")
+  }\n`;
 
 Deno.test("editing the config file adds and removes backends while a session stays alive; an invalid edit is ignored", async () => {
   const one = await serveHttpBackend({ name: "one" });
@@ -29,16 +31,25 @@ Deno.test("editing the config file adds and removes backends while a session sta
   try {
     let changed = 0;
     c.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
-    await Deno.writeTextFile(file, yaml([{ name: "one", url: one.url }, { name: "two", url: two.url }]));
+    await Deno.writeTextFile(
+      file,
+      yaml([{ name: "one", url: one.url }, { name: "two", url: two.url }]),
+    );
     await waitFor(() => outcomes.includes("applied"), 5000, "reload");
     await waitFor(() => changed >= 1, 3000, "list_changed");
     const names = (await c.client.listTools()).tools.map((t) => t.name);
     assert.ok(names.includes("two_echo") && names.includes("one_echo"));
     await Deno.writeTextFile(file, "name: reload\nbackends: [{ name: 'bad name!' }]\n");
     await waitFor(() => outcomes.includes("invalid"), 5000, "invalid reload");
-    assert.ok(lines.some((l) => l.includes("keeping the running config") && l.includes("backends[0].name")));
+    assert.ok(
+      lines.some((l) => l.includes("keeping the running config") && l.includes("backends[0].name")),
+    );
     await Deno.writeTextFile(file, yaml([{ name: "two", url: two.url }]));
-    await waitFor(() => outcomes.filter((o) => o === "applied").length === 2, 5000, "second reload");
+    await waitFor(
+      () => outcomes.filter((o) => o === "applied").length === 2,
+      5000,
+      "second reload",
+    );
     const after = (await c.client.listTools()).tools.map((t) => t.name);
     assert.ok(!after.includes("one_echo") && after.includes("two_echo"), String(after));
     const r = await c.client.callTool({ name: "two_echo", arguments: { message: "same session" } });

@@ -17,7 +17,13 @@ async function threeBackends() {
   const backends = [
     { name: "alpha", url: http.url },
     { name: "beta", transport: "sse" as const, url: sse.url },
-    { name: "gamma", transport: "stdio" as const, command: stdio.command, args: stdio.args, env: stdio.env },
+    {
+      name: "gamma",
+      transport: "stdio" as const,
+      command: stdio.command,
+      args: stdio.args,
+      env: stdio.env,
+    },
   ];
   return { http, sse, backends, stop: () => Promise.all([http.stop(), sse.stop()]) };
 }
@@ -48,7 +54,10 @@ Deno.test("priority strategy keeps unprefixed names and gives a conflicting name
   const alpha = await serveHttpBackend({ name: "alpha" });
   const beta = await serveHttpBackend({ name: "beta" });
   const p = await proxy(config({
-    aggregation: { conflictResolution: "priority", conflictResolutionConfig: { priorityOrder: ["beta", "alpha"] } },
+    aggregation: {
+      conflictResolution: "priority",
+      conflictResolutionConfig: { priorityOrder: ["beta", "alpha"] },
+    },
     backends: [{ name: "alpha", url: alpha.url }, { name: "beta", url: beta.url }],
   }));
   const c = await connect(p.url);
@@ -66,12 +75,20 @@ Deno.test("priority strategy keeps unprefixed names and gives a conflicting name
 });
 
 Deno.test("manual strategy advertises overridden names and calls the backend with the original name", async () => {
-  const alpha = await serveHttpBackend({ name: "alpha", builtins: false, extraTools: [] , tools: 1 });
+  const alpha = await serveHttpBackend({
+    name: "alpha",
+    builtins: false,
+    extraTools: [],
+    tools: 1,
+  });
   const beta = await serveHttpBackend({ name: "beta", builtins: false, tools: 1 });
   const p = await proxy(config({
     aggregation: {
       conflictResolution: "manual",
-      tools: [{ workload: "alpha", overrides: { tool_0: { name: "alpha_first", description: "renamed" } } }],
+      tools: [{
+        workload: "alpha",
+        overrides: { tool_0: { name: "alpha_first", description: "renamed" } },
+      }],
     },
     backends: [{ name: "alpha", url: alpha.url }, { name: "beta", url: beta.url }],
   }));
@@ -102,23 +119,33 @@ Deno.test("tool errors, backend JSON-RPC errors, resources, templates, prompts a
     // The fixture throws an McpError, so the message on the wire is "MCP error -32042: custom
     // failure"; a client wraps it once more — exactly what a client talking to beta directly sees.
     await assert.rejects(
-      c.client.callTool({ name: "beta_throw", arguments: { code: -32042, message: "custom failure" } }),
+      c.client.callTool({
+        name: "beta_throw",
+        arguments: { code: -32042, message: "custom failure" },
+      }),
       (e: unknown) =>
         e instanceof McpError && e.code === -32042 &&
         e.message === "MCP error -32042: MCP error -32042: custom failure",
     );
     const resources = (await c.client.listResources()).resources.map((r) => r.uri);
-    assert.ok(resources.includes("test://gamma/readme") && resources.includes("test://beta/counter"));
+    assert.ok(
+      resources.includes("test://gamma/readme") && resources.includes("test://beta/counter"),
+    );
     const read = await c.client.readResource({ uri: "test://beta/readme" });
     assert.match(String((read.contents[0] as { text: string }).text), /# beta/);
-    const templates = (await c.client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
+    const templates = (await c.client.listResourceTemplates()).resourceTemplates.map((t) =>
+      t.uriTemplate
+    );
     assert.ok(templates.includes("test://alpha/items/{id}"));
     const item = await c.client.readResource({ uri: "test://gamma/items/42" });
     assert.equal((item.contents[0] as { text: string }).text, "item 42 of gamma");
     const prompts = (await c.client.listPrompts()).prompts.map((x) => x.name);
     assert.ok(prompts.includes("alpha_greet") && prompts.includes("gamma_greet"), String(prompts));
     const prompt = await c.client.getPrompt({ name: "gamma_greet", arguments: { name: "Ann" } });
-    assert.equal((prompt.messages[0]!.content as { text: string }).text, "Hello, Ann! (from gamma)");
+    assert.equal(
+      (prompt.messages[0]!.content as { text: string }).text,
+      "Hello, Ann! (from gamma)",
+    );
     const done = await c.client.complete({
       ref: { type: "ref/prompt", name: "beta_greet" },
       argument: { name: "name", value: "al" },

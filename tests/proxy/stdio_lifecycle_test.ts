@@ -5,7 +5,9 @@ import { config, connect, proxy, waitFor } from "./helpers.ts";
 
 async function countProcesses(marker: string): Promise<number> {
   const out = await new Deno.Command("ps", { args: ["-eo", "args"], stdout: "piped" }).output();
-  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.includes(marker) && !l.startsWith("ps ")).length;
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) =>
+    l.includes(marker) && !l.startsWith("ps ")
+  ).length;
 }
 
 Deno.test("N sessions opening and closing leave exactly one process per stdio backend, and none after shutdown", async () => {
@@ -18,7 +20,9 @@ Deno.test("N sessions opening and closing leave exactly one process per stdio ba
     assert.equal(await countProcesses(marker), 1);
     for (let round = 0; round < 3; round++) {
       const clients = await Promise.all(Array.from({ length: 5 }, () => connect(p.url)));
-      await Promise.all(clients.map((c) => c.client.callTool({ name: "local_counter", arguments: {} })));
+      await Promise.all(
+        clients.map((c) => c.client.callTool({ name: "local_counter", arguments: {} })),
+      );
       assert.equal(await countProcesses(marker), 1);
       await Promise.all(clients.map((c) => c.close()));
     }
