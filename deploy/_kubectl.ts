@@ -35,9 +35,16 @@ export async function kubectl(
   kubeconfig?: string,
 ): Promise<KubectlResult> {
   // A private discovery cache: CRDs come and go between tests.
-  cacheDir ??= await Deno.makeTempDir({ prefix: "vmcp-kubectl-cache-" });
+  if (!cacheDir) {
+    const dir = cacheDir = await Deno.makeTempDir({ prefix: "vmcp-kubectl-cache-" });
+    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+  }
   const out = await new Deno.Command(`${binDir}/kubectl`, {
-    args: [...(kubeconfig ? [`--kubeconfig=${kubeconfig}`] : []), `--cache-dir=${cacheDir}`, ...args],
+    args: [
+      ...(kubeconfig ? [`--kubeconfig=${kubeconfig}`] : []),
+      `--cache-dir=${cacheDir}`,
+      ...args,
+    ],
     env: { NO_PROXY: "127.0.0.1,localhost", no_proxy: "127.0.0.1,localhost" },
     stdin: "null",
     stdout: "piped",
@@ -92,12 +99,19 @@ export async function applyDeploy(cluster: KubeCluster): Promise<string> {
  * Writes a kubeconfig that authenticates as the operator's ServiceAccount with a real
  * TokenRequest token (the path a pod's projected token takes), and returns its path.
  */
-export async function operatorKubeconfig(cluster: KubeCluster, dir: string): Promise<string> {
+export async function operatorKubeconfig(
+  cluster: KubeCluster,
+  dir: string,
+): Promise<{ path: string; token: string }> {
   const tr = await kubeRequest<{ status: { token: string } }>(
     cluster,
     "POST",
     `/api/v1/namespaces/${OPERATOR_NAMESPACE}/serviceaccounts/${OPERATOR_SA}/token`,
-    { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
+    {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: { expirationSeconds: 3600 },
+    },
   );
   const path = `${dir}/operator.kubeconfig`;
   const config = {
@@ -112,5 +126,5 @@ export async function operatorKubeconfig(cluster: KubeCluster, dir: string): Pro
     "current-context": "c",
   };
   await Deno.writeTextFile(path, JSON.stringify(config), { mode: 0o600 });
-  return path;
+  return { path, token: tr.status.token };
 }

@@ -33,6 +33,8 @@ export interface Lists {
 /** What a composite (or any extra) tool handler gets. */
 export interface ExtraToolContext {
   identity: Identity;
+  /** The client's request id: server-to-client requests travel on its response stream. */
+  requestId: RequestId;
   /** The calling session: `session.request(...)` relays elicitation/sampling to the client. */
   session: SessionPeer;
   /** Reports progress to the client (no-op when the client sent no progressToken). */
@@ -219,6 +221,7 @@ export class Router {
       | undefined;
     const ctx: ExtraToolContext = {
       identity: session.identity,
+      requestId: extra.requestId,
       session,
       signal: extra.signal,
       progress: (p) => {

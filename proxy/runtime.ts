@@ -18,6 +18,7 @@ import { HealthMonitor } from "./health/monitor.ts";
 import type { ExtraTool, Lists, RouterState } from "./router.ts";
 import type { ProxySession } from "./server/session.ts";
 import type { ProxyMetrics } from "./server/metrics.ts";
+import { CompositeToolRegistry } from "./composite/registry.ts";
 
 export interface RuntimeOptions {
   config: VmcpConfig;
@@ -48,6 +49,8 @@ export class ProxyRuntime implements RouterState {
   fullView: AggregatedView = emptyView();
   lists: Lists = { tools: [], resources: [], resourceTemplates: [], prompts: [] };
   readonly extraTools = new Map<string, ExtraTool>();
+  /** Composite tools compiled from `config.compositeTools`, kept in `extraTools`. */
+  readonly composites: CompositeToolRegistry;
   readonly sessions = new Map<string, ProxySession>();
   readonly backends = new Map<string, Backend>();
   readonly health = new Map<string, HealthMonitor>();
@@ -65,6 +68,7 @@ export class ProxyRuntime implements RouterState {
     this.#opts = opts;
     this.config = opts.config;
     this.log = opts.log;
+    this.composites = new CompositeToolRegistry(opts.log);
     this.#clock = opts.clock ?? systemClock;
     this.#ready = new Promise((r) => (this.#markReady = r));
   }
@@ -159,6 +163,7 @@ export class ProxyRuntime implements RouterState {
     const aggregation = this.config.aggregation;
     this.view = aggregate(routable, aggregation);
     this.fullView = routable.length === all.length ? this.view : aggregate(all, aggregation);
+    this.composites.sync(this.config, this.fullView, this.extraTools);
     for (const w of this.view.warnings) this.log.debug("aggregation", { warning: w });
     const tools = [...this.view.tools, ...[...this.extraTools.values()].map((e) => e.tool)]
       .sort((a, b) => compareStrings(a.name, b.name));

@@ -62,9 +62,9 @@ Deno.test("independent steps of a composite tool run in parallel", async () => {
       name: "fan_out",
       description: "Three slow calls at once, then one more",
       steps: [
-        slowStep("a", 300),
-        slowStep("b", 300),
-        slowStep("c", 300),
+        slowStep("a", 400),
+        slowStep("b", 400),
+        slowStep("c", 400),
         {
           id: "done",
           tool: "alpha_echo",
@@ -81,18 +81,18 @@ Deno.test("independent steps of a composite tool run in parallel", async () => {
     assert.equal(r.isError, undefined, textOf(r));
     // Without output, the last step's result comes back as is.
     assert.deepEqual(r.structuredContent, { message: "done", backend: "alpha" });
-    assert.ok(ms < 800, `3 × 300 ms in parallel took ${ms.toFixed(0)} ms (sequential: 900)`);
+    assert.ok(ms < 1000, `3 × 400 ms in parallel took ${ms.toFixed(0)} ms (sequential: 1200)`);
   } finally {
     await s.close();
   }
 });
 
 Deno.test("per-edge scheduling finishes an uneven diamond faster than level barriers would", async () => {
-  // a → b (400) ─────────────┐
-  // a → c (50) → c2 (350) ───┴→ d
-  // Levels {a} {b,c} {c2} {d}: a barrier schedule needs 50+400+350+50 = 850 ms; per edge,
-  // c2 starts when c ends, so the run takes about 50+400+50 = 500 ms.
-  const durations = { a: 50, b: 400, c: 50, c2: 350, d: 50 };
+  // a → b (600) ─────────────┐
+  // a → c (50) → c2 (550) ───┴→ d
+  // Levels {a} {b,c} {c2} {d}: a barrier schedule needs 50+600+550+50 = 1250 ms; per edge,
+  // c2 starts when c ends, so the run takes about 50+max(600, 50+550)+50 = 700 ms.
+  const durations = { a: 50, b: 600, c: 50, c2: 550, d: 50 };
   const s = await setup({
     backends: [{ name: "alpha" }],
     compositeTools: [{
@@ -119,7 +119,7 @@ Deno.test("per-edge scheduling finishes an uneven diamond faster than level barr
       durations.d;
     assert.ok(ms >= criticalPath - 5, `${ms.toFixed(0)} ms is below the critical path`);
     assert.ok(
-      ms < levelBarrier - 200,
+      ms < levelBarrier - 300,
       `took ${ms.toFixed(0)} ms; a level-barrier schedule needs ${levelBarrier} ms`,
     );
   } finally {
