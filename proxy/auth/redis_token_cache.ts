@@ -50,7 +50,7 @@ function parseAddress(address: string): { host: string; port: number } {
   return { host: m[1], port };
 }
 
-async function importKey(base64: string): Promise<CryptoKey> {
+function decodeKey(base64: string): Uint8Array<ArrayBuffer> {
   let raw: Uint8Array<ArrayBuffer>;
   try {
     raw = Uint8Array.from(atob(base64.trim()), (c) => c.charCodeAt(0));
@@ -62,7 +62,23 @@ async function importKey(base64: string): Promise<CryptoKey> {
       `Invalid tokenCache.redis encryption key: expected base64 of exactly 32 bytes, got ${raw.length} bytes`,
     );
   }
+  return raw;
+}
+
+async function importKey(base64: string): Promise<CryptoKey> {
+  const raw = decodeKey(base64);
   return await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+}
+
+/**
+ * Throws the `TypeError` `createRedisTokenCache` would throw for invalid options (address,
+ * encryption key), synchronously, so a config can be refused before anything connects.
+ */
+export function checkRedisTokenCacheOptions(
+  options: Pick<RedisTokenCacheOptions, "address" | "encryptionKey">,
+): void {
+  parseAddress(options.address);
+  decodeKey(options.encryptionKey);
 }
 
 const enc = new TextEncoder();
