@@ -34,7 +34,12 @@ Proxy flags (--mode=proxy):
   --host HOST               Listen address (env VMCP_HOST; default 127.0.0.1, in-cluster 0.0.0.0)
   --port PORT               Listen port (env VMCP_PORT; default 4483)
   --stdio-bridge            Serve one stdio MCP server (command after --) over Streamable HTTP
-  In-cluster env: VMCP_NAME, VMCP_NAMESPACE (status reporting into the VirtualMCPServer)
+  In-cluster env: VMCP_NAME, VMCP_NAMESPACE (report backend health into that
+                            VirtualMCPServer's status.discoveredBackends)
+  VMCP_KUBE_API_URL         API server for status reporting (default in-cluster
+                            https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)
+  VMCP_KUBE_TOKEN_FILE      Bearer token file, re-read per write (default the service-account token)
+  VMCP_KUBE_CA_FILE         CA bundle of the API server (default the service-account ca.crt)
 
 Controller flags (--mode=controller):
   --kubeconfig FILE         Kubeconfig (env KUBECONFIG; default in-cluster config)

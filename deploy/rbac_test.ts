@@ -18,7 +18,7 @@ import {
   startKubeCluster,
 } from "../tests/harness/kube.ts";
 import { freePort } from "../tests/harness/ports.ts";
-import { type ServiceProcess, spawnService } from "../tests/harness/process.ts";
+import { logTail, type ServiceProcess, spawnService } from "../tests/harness/process.ts";
 import { buildClusterRbac, buildRbac, type Parent } from "../controller/vmcp/children.ts";
 import { LEASE_NAME } from "../controller/main.ts";
 import { CRD_API_VERSION } from "../controller/meta.ts";
@@ -273,6 +273,9 @@ Deno.test("the operator reconciles with the deploy/ RBAC, is never refused, and 
     for (const r of audit.requests.filter((r) => r.includes("/leases/"))) {
       assert.match(r, new RegExp(`${OPERATOR_NAMESPACE}/leases/(${LEASE_NAME})?$`));
     }
+  } catch (err) {
+    const log = await logTail(`${dir}/operator.log`).catch(() => "(no log)");
+    throw new Error(`${(err as Error).message}\noperator log:\n${log}`, { cause: err });
   } finally {
     await operator?.stop(2_000);
     await cluster.stop();

@@ -13,6 +13,7 @@ import { incomingAuth, outgoingAuthFor } from "./auth_wiring.ts";
 import { describeError } from "./backends/errors.ts";
 import { watchConfig } from "./config_watch.ts";
 import { type RunningProxy, startProxy } from "./serve.ts";
+import { startStatusReporterFromEnv } from "./status_reporter.ts";
 
 export interface ProxyOptions {
   config?: string;
@@ -141,6 +142,8 @@ export async function runProxy(opts: ProxyOptions, signal: AbortSignal): Promise
   void proxy.ready.then(() =>
     log.info("first discovery finished", { tools: proxy.runtime.lists.tools.length })
   );
+  // In-cluster (VMCP_NAME + VMCP_NAMESPACE): backend health → status.discoveredBackends.
+  const reporter = startStatusReporterFromEnv(proxy.runtime, opts.env, log);
 
   const watcher = path && !opts.stdioBridge
     ? watchConfig({
@@ -157,6 +160,7 @@ export async function runProxy(opts: ProxyOptions, signal: AbortSignal): Promise
   });
   log.info("shutting down", { reason: describeError(signal.reason) });
   watcher?.close();
+  await reporter?.stop();
   await proxy.stop();
   auth.close();
   log.info("stopped");

@@ -13,6 +13,7 @@ import type { HandlerResult } from "../runtime/queue.ts";
 import { mergeConditions, sameConditions, timeString } from "../conditions.ts";
 import { FIELD_MANAGER, splitKey } from "../meta.ts";
 import { TYPES, type View } from "../view.ts";
+import { describeProblem, failureReason } from "./describe.ts";
 
 export interface CompositeReconcilerOptions {
   kube: KubeApi;
@@ -59,7 +60,7 @@ export async function reconcileCompositeToolDefinition(
   );
   if (!def || def.metadata?.deletionTimestamp) return;
   const problems = validateCompositeTool(def.spec ?? {});
-  const errors = problems.map((p) => `spec.${p.path}: ${p.message}`);
+  const errors = problems.map((p) => describeProblem(def.spec, p));
   const valid = errors.length === 0;
   const generation = def.metadata?.generation;
   const conditions = mergeConditions(
@@ -68,7 +69,7 @@ export async function reconcileCompositeToolDefinition(
       {
         type: CT.types.WorkflowValidated,
         status: valid ? "True" : "False",
-        reason: valid ? CT.reasons.ValidationSuccess : CT.reasons.ValidationFailed,
+        reason: valid ? CT.reasons.ValidationSuccess : failureReason(problems),
         message: valid ? "The workflow is valid" : errors.join("\n"),
       },
       {

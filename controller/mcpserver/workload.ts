@@ -2,7 +2,8 @@
  * Deployment and Service `mcp-<name>` of an image MCPServer.
  *
  * HTTP images run as they are. A stdio image runs behind vmcp's own stdio bridge: an init
- * container (the vmcp image) copies the vmcp binary into a shared emptyDir, and the server
+ * container (the vmcp image, distroless: no shell, no `cp`) runs `vmcp copy-binary
+ * /vmcp-bin/vmcp` to copy the vmcp binary into a shared emptyDir, and the server
  * container starts `/vmcp-bin/vmcp --mode=proxy --stdio-bridge --host=0.0.0.0 --port=<port>
  * -- <spec.args…>`. The bridge replaces the image's entrypoint, so for stdio servers
  * `spec.args` must hold the full command (e.g. `[node, /app/server.js]`). The vmcp binary is
@@ -67,7 +68,8 @@ export function buildServerWorkload(
     podSpec.initContainers = [{
       name: "vmcp-bridge-init",
       image: bridgeImage,
-      command: ["cp", VMCP_BINARY_PATH, `${BRIDGE_DIR}/vmcp`],
+      // The vmcp image is distroless (no `cp`): the binary copies itself.
+      command: [VMCP_BINARY_PATH, "copy-binary", `${BRIDGE_DIR}/vmcp`],
       volumeMounts: [{ name: "vmcp-bin", mountPath: BRIDGE_DIR }],
     }];
     podSpec.volumes = [{ name: "vmcp-bin", emptyDir: {} }];

@@ -5,10 +5,12 @@
  *
  * Bad input never throws: malformed JSON → 400 with JSON-RPC -32700; body over the limit → 413;
  * missing session id on a non-initialize request → 400; unknown or expired session → 404;
- * a session presented by another identity → 404 (indistinguishable from unknown).
+ * a session presented by another identity → 403 and a warning naming both identity keys
+ * (hashed); the session stays open for its owner (docs/adr/0003-session-hijack-response.md).
  * @module
  */
 import { ANONYMOUS_IDENTITY, type Identity, identityKey } from "../../core/auth/identity.ts";
+import { sha256Hex } from "../../core/auth/hash.ts";
 import type { Logger } from "../../core/log.ts";
 import { describeError } from "../backends/errors.ts";
 import type { Router } from "../router.ts";
@@ -101,12 +103,24 @@ export class McpEndpoint {
     const sessionId = req.headers.get("mcp-session-id");
     const sessions = this.#o.runtime.sessions;
     const session = sessionId ? sessions.get(sessionId) : undefined;
-    if (sessionId && (!session || session.identityKey !== this.#key(identity))) {
+    if (sessionId && !session) {
       return rpcError(
         404,
         -32001,
         "Session not found (unknown, expired or closed); initialize a new session",
       );
+    }
+    if (session) {
+      const key = this.#key(identity);
+      if (session.identityKey !== key) return await this.#foreign(session, key, req.method);
+      // Same caller, possibly with a refreshed token: later backend token exchanges use it.
+      if (identity.token && identity.token !== session.identity.token) {
+        Object.assign(session.identity, {
+          token: identity.token,
+          expiresAt: identity.expiresAt,
+          claims: identity.claims,
+        });
+      }
     }
     if (req.method === "GET" || req.method === "DELETE") {
       if (!session) return rpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
@@ -141,6 +155,18 @@ export class McpEndpoint {
       );
     }
     return await this.#initialize(req, body, identity);
+  }
+
+  /** 403 for a session presented by another identity; logs hashed keys, never tokens. */
+  async #foreign(session: ProxySession, key: string, method: string): Promise<Response> {
+    const short = async (text: string) => (await sha256Hex(text)).slice(0, 16);
+    this.#o.log.warn("refused a session presented by another identity", {
+      session: await short(session.id),
+      ownerKey: await short(session.identityKey),
+      presentedKey: await short(key),
+      method,
+    });
+    return rpcError(403, -32001, "Forbidden: this session belongs to another identity");
   }
 
   async #initialize(req: Request, body: unknown, identity: Identity): Promise<Response> {
