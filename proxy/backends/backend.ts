@@ -116,6 +116,11 @@ export class Backend {
     const headers = headersFor && this.config.transport !== "stdio"
       ? (s?: AbortSignal) => headersFor(identity, s)
       : undefined;
+    // Scale-out: re-attach the backend session this client session had on another replica.
+    // A stale id is answered 404 on first use; `request` then reconnects with a new session.
+    const resume = owner && this.config.transport === "streamable-http"
+      ? owner.takeBackendSession?.(this.name)
+      : undefined;
     const conn: BackendConnection = new BackendConnection(
       this.config,
       owner,
@@ -126,6 +131,7 @@ export class Backend {
       },
       log.with({ backend: this.name }),
       headers,
+      resume,
     );
     const started = performance.now();
     try {
@@ -138,6 +144,8 @@ export class Backend {
       await conn.close();
       throw new BackendUnavailableError(this.name, "proxy is shutting down");
     }
+    const sid = conn.sessionId;
+    if (owner && sid && sid !== resume) owner.backendSessionOpened?.(this.name, sid);
     return conn;
   }
 

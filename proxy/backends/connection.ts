@@ -47,6 +47,13 @@ export interface SessionPeer {
   notify(n: { method: string; params?: AnyObject }, relatedRequestId?: RequestId): Promise<void>;
   /** Capabilities the client declared at initialize. */
   clientCapabilities(): ClientCapabilities | undefined;
+  /**
+   * Scale-out: the backend session id this client session had with `backend` on another
+   * replica (handed out once), to re-attach instead of opening a new backend session.
+   */
+  takeBackendSession?(backend: string): string | undefined;
+  /** Scale-out: a per-session connection to `backend` is up with this backend session id. */
+  backendSessionOpened?(backend: string, sessionId: string): void;
 }
 
 /** A call in flight on a connection, used to route backend-initiated messages. */
@@ -84,10 +91,12 @@ export class BackendConnection {
     readonly events: ConnectionEvents,
     readonly log: Logger,
     headers?: HeadersProvider,
+    /** Re-attach this backend session (Streamable HTTP) instead of initializing a new one. */
+    resumeSessionId?: string,
   ) {
     const capabilities = owner?.clientCapabilities() ?? SHARED_CAPABILITIES;
     this.client = new Client({ name: "vmcp", version: "1.0.0" }, { capabilities });
-    this.#transport = createTransport(backend, headers);
+    this.#transport = createTransport(backend, headers, resumeSessionId);
     this.client.onclose = () => {
       if (this.#closed) return;
       this.#closed = true;
@@ -101,6 +110,11 @@ export class BackendConnection {
 
   get name(): string {
     return this.backend.name;
+  }
+
+  /** The backend's `Mcp-Session-Id` (Streamable HTTP with a stateful backend). */
+  get sessionId(): string | undefined {
+    return this.#transport.sessionId;
   }
 
   get closed(): boolean {

@@ -69,8 +69,15 @@ function authedFetch(headers: HeadersProvider | undefined) {
   };
 }
 
-/** Creates (but does not start) the transport for `backend`. */
-export function createTransport(backend: BackendConfig, headers?: HeadersProvider): Transport {
+/**
+ * Creates (but does not start) the transport for `backend`. `sessionId` (Streamable HTTP only)
+ * re-attaches an existing backend session: the SDK client then skips `initialize`.
+ */
+export function createTransport(
+  backend: BackendConfig,
+  headers?: HeadersProvider,
+  sessionId?: string,
+): Transport {
   switch (backend.transport) {
     case "stdio":
       return new StdioClientTransport({
@@ -85,6 +92,7 @@ export function createTransport(backend: BackendConfig, headers?: HeadersProvide
     default:
       return new StreamableHTTPClientTransport(new URL(backend.url!), {
         fetch: authedFetch(headers),
+        ...(sessionId ? { sessionId } : {}),
       });
   }
 }

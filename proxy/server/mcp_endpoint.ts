@@ -11,6 +11,7 @@
  */
 import { ANONYMOUS_IDENTITY, type Identity, identityKey } from "../../core/auth/identity.ts";
 import { sha256Hex } from "../../core/auth/hash.ts";
+import { bindingErrorResponse, checkBinding } from "../sessions/binding.ts";
 import type { Logger } from "../../core/log.ts";
 import { describeError } from "../backends/errors.ts";
 import type { Router } from "../router.ts";
@@ -112,7 +113,11 @@ export class McpEndpoint {
     }
     if (session) {
       const key = this.#key(identity);
-      if (session.identityKey !== key) return await this.#foreign(session, key, req.method);
+      const binding = checkBinding(session, key);
+      if (!binding.ok) {
+        await this.#logForeign(session, key, binding.reason, req.method);
+        return bindingErrorResponse(binding);
+      }
       // Same caller, possibly with a refreshed token: later backend token exchanges use it.
       if (identity.token && identity.token !== session.identity.token) {
         Object.assign(session.identity, {
@@ -157,16 +162,21 @@ export class McpEndpoint {
     return await this.#initialize(req, body, identity);
   }
 
-  /** 403 for a session presented by another identity; logs hashed keys, never tokens. */
-  async #foreign(session: ProxySession, key: string, method: string): Promise<Response> {
+  /** Logs a refused session hijack: hashed session id and identity keys, never tokens. */
+  async #logForeign(
+    session: ProxySession,
+    key: string,
+    reason: string,
+    method: string,
+  ): Promise<void> {
     const short = async (text: string) => (await sha256Hex(text)).slice(0, 16);
     this.#o.log.warn("refused a session presented by another identity", {
+      reason,
       session: await short(session.id),
       ownerKey: await short(session.identityKey),
       presentedKey: await short(key),
       method,
     });
-    return rpcError(403, -32001, "Forbidden: this session belongs to another identity");
   }
 
   async #initialize(req: Request, body: unknown, identity: Identity): Promise<Response> {

@@ -47,6 +47,10 @@ export interface SessionOptions {
   sessionIdGenerator: () => string;
   onInitialized(session: ProxySession): void;
   onClosed(session: ProxySession): void;
+  /** Scale-out: backend name → backend session id to re-attach (a restored session). */
+  backendSessions?: Record<string, string>;
+  /** Scale-out: a new backend session was opened for this session (store it). */
+  onBackendSession?(session: ProxySession, backend: string, sessionId: string): void;
 }
 
 export class ProxySession implements SessionPeer {
@@ -60,10 +64,14 @@ export class ProxySession implements SessionPeer {
   lastSeen = Date.now();
   #id = "";
   #closed = false;
+  readonly #resume: Map<string, string>;
+  readonly #onBackendSession: SessionOptions["onBackendSession"];
 
   constructor(opts: SessionOptions) {
     this.identity = opts.identity;
     this.identityKey = opts.identityKey;
+    this.#resume = new Map(Object.entries(opts.backendSessions ?? {}));
+    this.#onBackendSession = opts.onBackendSession;
     this.server = new Server(opts.serverInfo, {
       capabilities: PROXY_CAPABILITIES,
       ...(opts.instructions ? { instructions: opts.instructions } : {}),
@@ -95,6 +103,17 @@ export class ProxySession implements SessionPeer {
 
   clientCapabilities(): ClientCapabilities | undefined {
     return this.server.getClientCapabilities();
+  }
+
+  /** The stored backend session id to re-attach to `backend`, handed out once. */
+  takeBackendSession(backend: string): string | undefined {
+    const sid = this.#resume.get(backend);
+    this.#resume.delete(backend);
+    return sid;
+  }
+
+  backendSessionOpened(backend: string, sessionId: string): void {
+    this.#onBackendSession?.(this, backend, sessionId);
   }
 
   async request(
