@@ -5,6 +5,7 @@
  */
 import YAML from "yaml";
 import { type KubeCluster, kubeRequest } from "../tests/harness/kube.ts";
+import { type ServiceProcess, spawnService } from "../tests/harness/process.ts";
 
 export const DEPLOY_DIR = new URL("./", import.meta.url).pathname;
 export const EXAMPLES_DIR = new URL("../examples/k8s/", import.meta.url).pathname;
@@ -127,4 +128,49 @@ export async function operatorKubeconfig(
   };
   await Deno.writeTextFile(path, JSON.stringify(config), { mode: 0o600 });
   return { path, token: tr.status.token };
+}
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+export interface OperatorRun {
+  kubeconfig: string;
+  /** The pod name the downward API would give (POD_NAME, the leader-election identity). */
+  pod: string;
+  /** Replaces the Deployment's --metrics-port. */
+  metricsPort: number;
+  logPath: string;
+  /** Extra flags (e.g. --namespace to keep a shared test cluster's other namespaces out). */
+  extraArgs?: string[];
+}
+
+type Container = {
+  args: string[];
+  env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+};
+
+/**
+ * Starts `main.ts` as the operator pod of deploy/ would run: the Deployment's container args
+ * and env, with the downward API resolved for `run.pod` in vmcp-system.
+ */
+export function startOperator(objs: Obj[], run: OperatorRun): ServiceProcess {
+  const dep = objs.find((o) => o.kind === "Deployment") as unknown as {
+    spec: { template: { spec: { containers: Container[] } } };
+  };
+  const c = dep.spec.template.spec.containers[0]!;
+  const field: Record<string, string> = {
+    "metadata.name": run.pod,
+    "metadata.namespace": OPERATOR_NAMESPACE,
+  };
+  const env: Record<string, string> = { NO_PROXY: "127.0.0.1,localhost" };
+  for (const e of c.env) env[e.name] = e.value ?? field[e.valueFrom?.fieldRef?.fieldPath ?? ""]!;
+  const args = c.args.map((a) =>
+    a.startsWith("--metrics-port=") ? `--metrics-port=${run.metricsPort}` : a
+  );
+  return spawnService({
+    name: "operator",
+    bin: Deno.execPath(),
+    args: ["run", "-A", MAIN, ...args, `--kubeconfig=${run.kubeconfig}`, ...(run.extraArgs ?? [])],
+    logPath: run.logPath,
+    env,
+  });
 }

@@ -18,17 +18,17 @@ import {
   startKubeCluster,
 } from "../tests/harness/kube.ts";
 import { freePort } from "../tests/harness/ports.ts";
-import { logTail, type ServiceProcess, spawnService } from "../tests/harness/process.ts";
+import { logTail, type ServiceProcess } from "../tests/harness/process.ts";
 import { buildClusterRbac, buildRbac, type Parent } from "../controller/vmcp/children.ts";
 import { LEASE_NAME } from "../controller/main.ts";
 import { CRD_API_VERSION } from "../controller/meta.ts";
 import {
   applyDeploy,
-  type Obj,
   OPERATOR_NAMESPACE,
   OPERATOR_USER,
   operatorKubeconfig,
   renderDeploy,
+  startOperator,
 } from "./_kubectl.ts";
 import {
   auditPolicy,
@@ -40,7 +40,6 @@ import {
   summariseAudit,
 } from "./_rbac.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const GV = CRD_API_VERSION;
 const RBAC = "rbac.authorization.k8s.io";
 
@@ -72,33 +71,6 @@ async function until<T>(what: string, f: () => Promise<T | undefined | false>, m
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`Timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-}
-
-type Container = {
-  args: string[];
-  env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
-};
-
-/** Starts `main.ts` with the Deployment's args and env (downward API resolved for `pod`). */
-function startOperator(objs: Obj[], kubeconfig: string, pod: string, port: number, log: string) {
-  const dep = objs.find((o) => o.kind === "Deployment") as unknown as {
-    spec: { template: { spec: { containers: Container[] } } };
-  };
-  const c = dep.spec.template.spec.containers[0]!;
-  const field: Record<string, string> = {
-    "metadata.name": pod,
-    "metadata.namespace": OPERATOR_NAMESPACE,
-  };
-  const env: Record<string, string> = { NO_PROXY: "127.0.0.1,localhost" };
-  for (const e of c.env) env[e.name] = e.value ?? field[e.valueFrom?.fieldRef?.fieldPath ?? ""]!;
-  const args = c.args.map((a) => a.startsWith("--metrics-port=") ? `--metrics-port=${port}` : a);
-  return spawnService({
-    name: "operator",
-    bin: Deno.execPath(),
-    args: ["run", "-A", MAIN, ...args, `--kubeconfig=${kubeconfig}`],
-    logPath: log,
-    env,
-  });
 }
 
 function admin(cluster: KubeCluster) {
@@ -172,7 +144,12 @@ Deno.test("the operator reconciles with the deploy/ RBAC, is never refused, and 
 
     const { path: kubeconfig } = await operatorKubeconfig(cluster, dir);
     const port = freePort();
-    operator = startOperator(objs, kubeconfig, "vmcp-controller-0", port, `${dir}/operator.log`);
+    operator = startOperator(objs, {
+      kubeconfig,
+      pod: "vmcp-controller-0",
+      metricsPort: port,
+      logPath: `${dir}/operator.log`,
+    });
     const probe = async (p: string) => {
       const res = await fetch(`http://127.0.0.1:${port}${p}`);
       await res.body?.cancel();

@@ -21,11 +21,11 @@ import {
   type IncomingAuthDeps,
   type IncomingAuthenticator,
 } from "./auth/incoming.ts";
+import { OutgoingAuthError } from "./auth/errors.ts";
 import { createOutgoingAuth } from "./auth/outgoing.ts";
 import type { FetchFn } from "./auth/http.ts";
 import { buildTokenCache, type BuiltTokenCache } from "./auth/token_cache_config.ts";
 import type { HeadersFor } from "./backends/backend.ts";
-import { describeError } from "./backends/errors.ts";
 import type { StartOptions } from "./serve.ts";
 
 const UNAUTHENTICATED = { type: "unauthenticated" } as const;
@@ -137,12 +137,12 @@ export function outgoingAuthFor(log: Logger, deps: OutgoingWiringDeps = {}): Out
       return (identity: Identity | undefined, signal?: AbortSignal) =>
         identity ? auth.headersFor(identity, signal) : auth.probeHeaders(signal);
     } catch (err) {
-      const reason = describeError(err);
+      const reason = err instanceof Error ? err.message : String(err);
       log.error("backend outgoing auth cannot be built; the backend is excluded", {
         backend: backend.name,
         error: reason,
       });
-      const failure = new Error(`outgoing auth cannot be built: ${reason}`);
+      const failure = new OutgoingAuthError(`outgoing auth cannot be built: ${reason}`);
       return () => Promise.reject(failure);
     }
   };

@@ -6,7 +6,6 @@
  */
 import type { BackendConfig, VmcpConfig } from "../crds/vmcp_config.ts";
 import type { Clock } from "../core/clock.ts";
-import { parseDuration } from "../core/duration.ts";
 import type { Identity } from "../core/auth/identity.ts";
 import { type Logger, silentLogger } from "../core/log.ts";
 import type { HeadersFor } from "./backends/backend.ts";
@@ -15,6 +14,8 @@ import { ProxyRuntime } from "./runtime.ts";
 import { createHttpHandler } from "./server/http.ts";
 import { type Authenticate, McpEndpoint } from "./server/mcp_endpoint.ts";
 import { ProxyMetrics } from "./server/metrics.ts";
+import { createSessionStore } from "./sessions/create_store.ts";
+import type { SessionStore } from "./sessions/store.ts";
 
 export interface StartOptions {
   config: VmcpConfig;
@@ -34,6 +35,11 @@ export interface StartOptions {
   shareHttp?: boolean;
   /** Serve before the first discovery finished (readiness stays 503 until it has). @default true */
   serveBeforeReady?: boolean;
+  /**
+   * The session store to use (closed by `stop`). @default built from `config.sessionStorage`
+   * (memory, or Redis shared by every replica)
+   */
+  sessionStore?: SessionStore;
 }
 
 export interface RunningProxy {
@@ -42,6 +48,8 @@ export interface RunningProxy {
   port: number;
   runtime: ProxyRuntime;
   metrics: ProxyMetrics;
+  /** The `/mcp` endpoint (its `directory` holds the session store and restore counters). */
+  endpoint: McpEndpoint;
   /** Resolves once the first discovery finished. */
   ready: Promise<void>;
   /** Applies a new validated config without dropping sessions. */
@@ -55,6 +63,15 @@ const SWEEP_MS = 60_000;
 export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
   const config = opts.config;
   const log = opts.log ?? silentLogger;
+  // Invalid settings throw here (a TypeError naming the field); Redis being down does not.
+  const store = opts.sessionStore ??
+    await createSessionStore(config.sessionStorage, { logger: log });
+  if (store.kind === "redis") {
+    log.info("session store: redis (any replica serves any session)", {
+      address: config.sessionStorage?.address,
+      healthy: store.healthy,
+    });
+  }
   const metrics = new ProxyMetrics();
   const runtime = new ProxyRuntime({
     config,
@@ -74,6 +91,7 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     serverInfo: { name: config.name, version: "1.0.0" },
     ...(opts.authenticate ? { authenticate: opts.authenticate } : {}),
     ...(opts.identityKey ? { identityKey: opts.identityKey } : {}),
+    store,
   });
   const handler = createHttpHandler({
     runtime,
@@ -101,10 +119,11 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     }, handler);
   } catch (err) {
     await runtime.close(); // e.g. the port is taken: leave no stdio child behind
+    await store.close();
     throw err;
   }
   port = server.addr.port;
-  const ttlMs = parseDuration(config.sessionStorage?.ttl ?? "30m");
+  const ttlMs = store.ttlMs;
   const sweep = setInterval(() => {
     endpoint.sweep(ttlMs).then(
       (n) => n && log.info("closed idle sessions", { count: n }),
@@ -118,6 +137,7 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     port,
     runtime,
     metrics,
+    endpoint,
     ready,
     reload: (next) => runtime.applyConfig(next),
     stop: () =>
@@ -127,6 +147,7 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
         await ready.catch(() => {});
         await runtime.close(); // sessions (their streams end) and backends (stdio children)
         await server.finished;
+        await store.close(); // last: closing local sessions never terminates them in the store
       })(),
   };
 }

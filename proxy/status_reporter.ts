@@ -171,17 +171,23 @@ export function startStatusReporter(opts: StatusReporterOptions): StatusReporter
       status: { discoveredBackends: entries },
     });
     try {
-      const res = await fetchText(doFetch, url, {
-        method: "PATCH",
-        headers: {
-          authorization: `Bearer ${await token()}`,
-          // JSON is YAML: the API server's apply-patch+yaml decoder reads it.
-          "content-type": "application/apply-patch+yaml",
-          accept: "application/json",
+      const res = await fetchText(
+        doFetch,
+        url,
+        {
+          method: "PATCH",
+          headers: {
+            authorization: `Bearer ${await token()}`,
+            // JSON is YAML: the API server's apply-patch+yaml decoder reads it.
+            "content-type": "application/apply-patch+yaml",
+            accept: "application/json",
+          },
+          body,
+          ...(httpClient ? { client: httpClient } : {}),
         },
-        body,
-        ...(httpClient ? { client: httpClient } : {}),
-      }, opts.requestTimeoutMs ?? 10_000, stopper.signal);
+        opts.requestTimeoutMs ?? 10_000,
+        stopper.signal,
+      );
       if (res.status >= 200 && res.status < 300) return undefined;
       let message = res.body.slice(0, 300);
       try {

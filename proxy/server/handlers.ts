@@ -13,6 +13,7 @@ import type { AnyObject } from "../backends/connection.ts";
 import type { Router } from "../router.ts";
 import type { ProxyMetrics } from "./metrics.ts";
 import type { ProxySession } from "./session.ts";
+import type { SessionPatch } from "../sessions/store.ts";
 
 type Extra = RequestHandlerExtra<never, never>;
 type Handler = (params: AnyObject, extra: Extra) => Promise<AnyObject> | AnyObject;
@@ -45,11 +46,15 @@ const LOG_LEVELS = new Set([
   "emergency",
 ]);
 
+/** Records a change of the session's stored state (subscriptions, log level). */
+export type PersistState = (session: ProxySession, patch: SessionPatch) => void;
+
 /** Installs every handler for `session`, delegating to `router`. */
 export function installHandlers(
   session: ProxySession,
   router: Router,
   metrics?: ProxyMetrics,
+  persist?: PersistState,
 ): void {
   const server = session.server;
   const on = (method: string, fn: Handler) => {
@@ -72,14 +77,25 @@ export function installHandlers(
   on("resources/list", (p) => router.listResources(p));
   on("resources/templates/list", (p) => router.listResourceTemplates(p));
   on("resources/read", (p, e) => router.readResource(session, p, x(e)));
-  on("resources/subscribe", (p, e) => router.subscribe(session, p, x(e)));
-  on("resources/unsubscribe", (p, e) => router.unsubscribe(session, p, x(e)));
+  const subscriptionsChanged = <T>(result: T): T => {
+    persist?.(session, { subscriptions: [...session.subscriptions] });
+    return result;
+  };
+  on(
+    "resources/subscribe",
+    async (p, e) => subscriptionsChanged(await router.subscribe(session, p, x(e))),
+  );
+  on(
+    "resources/unsubscribe",
+    async (p, e) => subscriptionsChanged(await router.unsubscribe(session, p, x(e))),
+  );
   on("prompts/list", (p) => router.listPrompts(p));
   on("prompts/get", (p, e) => router.getPrompt(session, p, x(e)));
   on("completion/complete", (p, e) => router.complete(session, p, x(e)));
   on("logging/setLevel", (p) => {
     if (typeof p.level === "string" && LOG_LEVELS.has(p.level)) {
       session.logLevel = p.level as ProxySession["logLevel"];
+      persist?.(session, { logLevel: p.level });
     }
     return {};
   });

@@ -11,14 +11,14 @@
  */
 import { ANONYMOUS_IDENTITY, type Identity, identityKey } from "../../core/auth/identity.ts";
 import { sha256Hex } from "../../core/auth/hash.ts";
-import { bindingErrorResponse, checkBinding } from "../sessions/binding.ts";
 import type { Logger } from "../../core/log.ts";
-import { describeError } from "../backends/errors.ts";
 import type { Router } from "../router.ts";
 import type { ProxyRuntime } from "../runtime.ts";
-import { installHandlers } from "./handlers.ts";
+import { MemorySessionStore } from "../sessions/memory_store.ts";
+import type { SessionStore } from "../sessions/store.ts";
 import type { ProxyMetrics } from "./metrics.ts";
-import { ProxySession } from "./session.ts";
+import type { ProxySession } from "./session.ts";
+import { SessionDirectory } from "./session_directory.ts";
 
 /** Authenticates a request: the caller's identity, or the response to send instead. */
 export type Authenticate = (req: Request) => Promise<Identity | Response>;
@@ -34,6 +34,11 @@ export interface EndpointOptions {
   authenticate?: Authenticate;
   /** Key a session is bound to. @default identityKey from core/auth/identity.ts */
   identityKey?: (identity: Identity) => string;
+  /**
+   * Shared session state (`sessionStorage`): Redis lets any replica serve any session.
+   * @default an in-process MemorySessionStore (30 min TTL)
+   */
+  store?: SessionStore;
 }
 
 export function rpcError(status: number, code: number, message: string): Response {
@@ -88,10 +93,22 @@ function answerAsJson(body: unknown, session: ProxySession): boolean {
 export class McpEndpoint {
   readonly #o: EndpointOptions;
   readonly #key: (identity: Identity) => string;
+  /** Local sessions backed by the session store (restores, binding, termination). */
+  readonly directory: SessionDirectory;
 
   constructor(opts: EndpointOptions) {
     this.#o = opts;
     this.#key = opts.identityKey ?? identityKey;
+    this.directory = new SessionDirectory({
+      runtime: opts.runtime,
+      router: opts.router,
+      store: opts.store ?? new MemorySessionStore(),
+      log: opts.log,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+      serverInfo: opts.serverInfo,
+      onForeign: (f, req) =>
+        this.#logForeign(f.sessionId, f.ownerKey, f.presentedKey, f.reason, req.method),
+    });
   }
 
   async handle(req: Request): Promise<Response> {
@@ -102,22 +119,13 @@ export class McpEndpoint {
       identity = got;
     }
     const sessionId = req.headers.get("mcp-session-id");
-    const sessions = this.#o.runtime.sessions;
-    const session = sessionId ? sessions.get(sessionId) : undefined;
-    if (sessionId && !session) {
-      return rpcError(
-        404,
-        -32001,
-        "Session not found (unknown, expired or closed); initialize a new session",
-      );
-    }
-    if (session) {
-      const key = this.#key(identity);
-      const binding = checkBinding(session, key);
-      if (!binding.ok) {
-        await this.#logForeign(session, key, binding.reason, req.method);
-        return bindingErrorResponse(binding);
-      }
+    let session: ProxySession | undefined;
+    if (sessionId) {
+      // Store lookup (slides the TTL), 404 unknown/terminated, 403 another identity, restore
+      // when another replica created it, 503 when the store is down and it is not held here.
+      const got = await this.directory.resolve(sessionId, identity, this.#key(identity), req);
+      if (got instanceof Response) return got;
+      session = got;
       // Same caller, possibly with a refreshed token: later backend token exchanges use it.
       if (identity.token && identity.token !== session.identity.token) {
         Object.assign(session.identity, {
@@ -130,6 +138,11 @@ export class McpEndpoint {
     if (req.method === "GET" || req.method === "DELETE") {
       if (!session) return rpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
       session.lastSeen = Date.now();
+      if (req.method === "DELETE") {
+        // Terminated for every replica first; with the store down the session stays (503).
+        const refused = await this.directory.terminate(session.id);
+        if (refused) return refused;
+      }
       return await session.transport.handleRequest(req);
     }
     if (req.method !== "POST") {
@@ -164,7 +177,8 @@ export class McpEndpoint {
 
   /** Logs a refused session hijack: hashed session id and identity keys, never tokens. */
   async #logForeign(
-    session: ProxySession,
+    sessionId: string,
+    ownerKey: string,
     key: string,
     reason: string,
     method: string,
@@ -172,39 +186,18 @@ export class McpEndpoint {
     const short = async (text: string) => (await sha256Hex(text)).slice(0, 16);
     this.#o.log.warn("refused a session presented by another identity", {
       reason,
-      session: await short(session.id),
-      ownerKey: await short(session.identityKey),
+      session: await short(sessionId),
+      ownerKey: await short(ownerKey),
       presentedKey: await short(key),
       method,
     });
   }
 
   async #initialize(req: Request, body: unknown, identity: Identity): Promise<Response> {
-    const { runtime, router, metrics, log } = this.#o;
-    const session: ProxySession = new ProxySession({
-      identity,
-      identityKey: this.#key(identity),
-      serverInfo: this.#o.serverInfo,
-      sessionIdGenerator: () => crypto.randomUUID(),
-      onInitialized: (s) => {
-        runtime.sessions.set(s.id, s);
-        metrics?.setSessions(runtime.sessions.size);
-        log.debug("session opened", { session: s.id });
-      },
-      onClosed: (s) => {
-        if (!s.id) return;
-        void runtime.closeSession(s).catch((err) =>
-          log.warn("session close failed", { error: describeError(err) })
-        );
-        metrics?.setSessions(runtime.sessions.size);
-        log.debug("session closed", { session: s.id });
-      },
-    });
-    installHandlers(session, router, metrics);
-    await session.server.connect(session.transport);
+    const { session, state } = await this.directory.open(identity, this.#key(identity), body);
     const response = await session.transport.handlePost(req, body, true);
-    if (!session.id) await session.close(); // initialize was rejected: nothing to keep
-    return response;
+    // Stores the record before the id is handed out (503 when the store is unavailable).
+    return await this.directory.commit(session, state, response);
   }
 
   /** Closes sessions idle longer than `ttlMs`; returns how many were closed. */
@@ -214,6 +207,7 @@ export class McpEndpoint {
       s.lastSeen < cutoff && !s.transport.hasStandaloneStream
     );
     await Promise.all(idle.map((s) => s.close()));
+    await this.directory.touchStreams();
     return idle.length;
   }
 }

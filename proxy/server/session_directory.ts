@@ -1,0 +1,323 @@
+/**
+ * Where the `/mcp` endpoint finds a client session: this replica's live sessions
+ * (`runtime.sessions`) backed by the shared `SessionStore` (memory: one replica; Redis: any
+ * replica serves any session). See `proxy/sessions/README.md` for the flow.
+ *
+ * - `open` + `commit`: a new session (initialize); the record is stored before the session is
+ *   handed out, so every replica can serve it from its first request on.
+ * - `resolve`: every request with an `Mcp-Session-Id` reads the record (one GETEX, sliding the
+ *   TTL), refuses terminated/unknown ids (404, dropping a local copy), checks the identity
+ *   binding against the live request (403), and restores the session when this replica does
+ *   not hold it (fresh transport for the known id + replayed initialize; backend sessions are
+ *   re-attached lazily from the stored ids). With the store down, local sessions keep working
+ *   and restores answer 503 + Retry-After.
+ * - `terminate`: explicit DELETE; the marker makes every replica answer 404 afterwards.
+ * @module
+ */
+import type { Identity } from "../../core/auth/identity.ts";
+import type { Logger } from "../../core/log.ts";
+import { describeError } from "../backends/errors.ts";
+import type { Router } from "../router.ts";
+import type { ProxyRuntime } from "../runtime.ts";
+import { bindingErrorResponse, checkBinding } from "../sessions/binding.ts";
+import { replayInitialize, sessionStateFromInitialize } from "../sessions/restore_transport.ts";
+import {
+  type SessionPatch,
+  type SessionRecord,
+  type SessionStore,
+  SessionStoreUnavailableError,
+  storeUnavailableResponse,
+  TERMINATED,
+} from "../sessions/store.ts";
+import { installHandlers } from "./handlers.ts";
+import type { ProxyMetrics } from "./metrics.ts";
+import { ProxySession } from "./session.ts";
+
+export interface DirectoryOptions {
+  runtime: ProxyRuntime;
+  router: Router;
+  store: SessionStore;
+  log: Logger;
+  metrics?: ProxyMetrics;
+  serverInfo: { name: string; version: string };
+  /** Called when a session is refused because another identity presented it (logging). */
+  onForeign?: (
+    info: { sessionId: string; ownerKey: string; presentedKey: string; reason: string },
+    req: Request,
+  ) => void | Promise<void>;
+}
+
+/** Counters for tests, `/status` and the bench. */
+export interface DirectoryStats {
+  created: number;
+  restored: number;
+  /** Requests served from a local session while the store was unavailable. */
+  degraded: number;
+  /** Requests refused because the session belongs to another identity. */
+  bindingRejected: number;
+}
+
+export function sessionNotFound(): Response {
+  return Response.json({
+    jsonrpc: "2.0",
+    error: {
+      code: -32001,
+      message: "Session not found (unknown, expired or closed); initialize a new session",
+    },
+    id: null,
+  }, { status: 404 });
+}
+
+type InitState = NonNullable<ReturnType<typeof sessionStateFromInitialize>>;
+
+export class SessionDirectory {
+  readonly store: SessionStore;
+  readonly stats: DirectoryStats = { created: 0, restored: 0, degraded: 0, bindingRejected: 0 };
+  readonly #o: DirectoryOptions;
+  readonly #records = new WeakMap<ProxySession, SessionRecord>();
+  readonly #restoring = new Map<string, Promise<ProxySession>>();
+
+  constructor(opts: DirectoryOptions) {
+    this.#o = opts;
+    this.store = opts.store;
+  }
+
+  #session(
+    identity: Identity,
+    identityKey: string,
+    id: string | undefined,
+    record?: SessionRecord,
+  ) {
+    const { runtime, router, metrics, log } = this.#o;
+    const session: ProxySession = new ProxySession({
+      identity,
+      identityKey,
+      serverInfo: this.#o.serverInfo,
+      sessionIdGenerator: id ? () => id : () => crypto.randomUUID(),
+      ...(record ? { backendSessions: record.backendSessions } : {}),
+      onInitialized: () => {},
+      onClosed: (s) => {
+        if (!s.id) return;
+        if (runtime.sessions.get(s.id) === s) {
+          void runtime.closeSession(s).catch((err) =>
+            log.warn("session close failed", { error: describeError(err) })
+          );
+        }
+        metrics?.setSessions(runtime.sessions.size);
+        log.debug("session closed", { session: s.id });
+      },
+      onBackendSession: (s, backend, sid) =>
+        this.persist(s, { backendSessions: { [backend]: sid } }),
+    });
+    installHandlers(session, router, metrics, (s, patch) => this.persist(s, patch));
+    return session;
+  }
+
+  #register(session: ProxySession, record: SessionRecord): void {
+    const { runtime, metrics } = this.#o;
+    this.#records.set(session, record);
+    runtime.sessions.set(session.id, session);
+    metrics?.setSessions(runtime.sessions.size);
+  }
+
+  /** A new session for an `initialize` body; hand the body to `session.transport`, then `commit`. */
+  async open(
+    identity: Identity,
+    identityKey: string,
+    body: unknown,
+  ): Promise<{ session: ProxySession; state: InitState | undefined }> {
+    const session = this.#session(identity, identityKey, undefined);
+    await session.server.connect(session.transport);
+    return { session, state: sessionStateFromInitialize(body) };
+  }
+
+  /**
+   * Stores the record of a session whose initialize was just answered (`response`) and makes
+   * it live here. Answers what to send: `response`, or a 503 when the store is unavailable
+   * (no session is handed out that other replicas could not serve).
+   */
+  async commit(
+    session: ProxySession,
+    state: InitState | undefined,
+    response: Response,
+  ): Promise<Response> {
+    if (!session.id || !state) {
+      await session.close(); // initialize was rejected: nothing to keep
+      return response;
+    }
+    const now = Date.now();
+    const record: SessionRecord = {
+      id: session.id,
+      identityKey: session.identityKey,
+      ...state,
+      backendSessions: {},
+      subscriptions: [],
+      createdAt: now,
+      lastSeen: now,
+    };
+    try {
+      await this.store.create(record);
+    } catch (err) {
+      await response.body?.cancel().catch(() => {});
+      await session.close();
+      if (err instanceof SessionStoreUnavailableError) {
+        this.#o.log.warn("new session refused: the session store is unavailable", {
+          error: err.message,
+        });
+        return storeUnavailableResponse(err);
+      }
+      throw err;
+    }
+    this.stats.created++;
+    this.#register(session, record);
+    this.#o.log.debug("session opened", { session: session.id });
+    return response;
+  }
+
+  /**
+   * The live session for a request carrying `id` (restored when this replica does not hold
+   * it), or the response to send instead: 404 unknown/terminated, 403 another identity,
+   * 503 store unavailable and not held here.
+   */
+  async resolve(
+    id: string,
+    identity: Identity,
+    identityKey: string,
+    req: Request,
+  ): Promise<ProxySession | Response> {
+    const sessions = this.#o.runtime.sessions;
+    let local = sessions.get(id);
+    let record: SessionRecord | undefined;
+    try {
+      const got = await this.store.get(id);
+      if (got === TERMINATED) {
+        if (local) await local.close(); // terminated on another replica
+        return sessionNotFound();
+      }
+      record = got;
+      if (!record && local) {
+        // Lost from the store (e.g. Redis restarted without persistence): write it back.
+        record = this.#records.get(local);
+        if (record) await this.store.create({ ...record, lastSeen: Date.now() });
+      }
+    } catch (err) {
+      if (!(err instanceof SessionStoreUnavailableError)) throw err;
+      if (!local) return storeUnavailableResponse(err);
+      this.stats.degraded++;
+      record = this.#records.get(local);
+    }
+    if (!record) {
+      if (local) await local.close(); // expired in the store
+      return sessionNotFound();
+    }
+    const binding = checkBinding(record, identityKey);
+    if (!binding.ok) {
+      this.stats.bindingRejected++;
+      if (this.#o.onForeign) {
+        await this.#o.onForeign({
+          sessionId: id,
+          ownerKey: record.identityKey,
+          presentedKey: identityKey,
+          reason: binding.reason,
+        }, req);
+      } else {
+        this.#o.log.warn("refused a session presented by another identity", {
+          reason: binding.reason,
+        });
+      }
+      return bindingErrorResponse(binding);
+    }
+    if (local) {
+      this.#records.set(local, record);
+      local.lastSeen = Date.now();
+      return local;
+    }
+    let pending = this.#restoring.get(id);
+    if (!pending) {
+      pending = this.#restore(record, identity, req).finally(() => this.#restoring.delete(id));
+      this.#restoring.set(id, pending);
+    }
+    try {
+      local = await pending;
+    } catch (err) {
+      this.#o.log.warn("session restore failed", { session: id, error: describeError(err) });
+      return Response.json({
+        jsonrpc: "2.0",
+        error: { code: -32603, message: `Session ${id} could not be restored on this replica` },
+        id: null,
+      }, { status: 500 });
+    }
+    // Concurrent restores share one session, each checks its own binding above.
+    return local;
+  }
+
+  async #restore(record: SessionRecord, identity: Identity, req: Request): Promise<ProxySession> {
+    const session = this.#session(identity, record.identityKey, record.id, record);
+    await session.server.connect(session.transport);
+    const headers: Record<string, string> = {};
+    for (const h of ["host", "origin"]) {
+      const v = req.headers.get(h);
+      if (v) headers[h] = v;
+    }
+    try {
+      await replayInitialize(session.transport, record, { url: req.url, headers });
+    } catch (err) {
+      await session.close();
+      throw err;
+    }
+    for (const uri of record.subscriptions) session.subscriptions.add(uri);
+    if (record.logLevel) session.logLevel = record.logLevel as ProxySession["logLevel"];
+    this.stats.restored++;
+    this.#register(session, record);
+    this.#o.log.debug("session restored", { session: record.id });
+    // Re-establish backend subscriptions in the background (idempotent on a re-attached
+    // backend session; needed on a new one).
+    for (const uri of record.subscriptions) {
+      this.#o.router.subscribe(session, { uri }, {
+        requestId: `vmcp-restore-subscribe`,
+        signal: AbortSignal.timeout(30_000),
+      })
+        .catch((err) =>
+          this.#o.log.debug("re-subscribe failed", { uri, error: describeError(err) })
+        );
+    }
+    return session;
+  }
+
+  /**
+   * Explicit DELETE: marks the session terminated in the store (every replica answers 404
+   * from then on). Answers a 503 when the store is unavailable (the session stays usable).
+   */
+  async terminate(id: string): Promise<Response | undefined> {
+    try {
+      await this.store.terminate(id);
+      return undefined;
+    } catch (err) {
+      if (err instanceof SessionStoreUnavailableError) return storeUnavailableResponse(err);
+      throw err;
+    }
+  }
+
+  /** Writes a state change of `session` to the store (failures are logged and ignored). */
+  persist(session: ProxySession, patch: SessionPatch): void {
+    const rec = this.#records.get(session);
+    if (!session.id || !rec) return;
+    this.store.update(session.id, patch).then((next) => {
+      if (next && next !== TERMINATED) this.#records.set(session, next);
+    }, (err) =>
+      this.#o.log.debug("session state not stored", {
+        session: session.id,
+        error: describeError(err),
+      }));
+  }
+
+  /** Slides the store TTL of local sessions holding a GET stream (listeners send nothing). */
+  async touchStreams(): Promise<void> {
+    const ids = [...this.#o.runtime.sessions.values()].filter((s) =>
+      s.transport.hasStandaloneStream
+    ).map((s) => s.id);
+    await this.store.touchMany(ids).catch((err) =>
+      this.#o.log.debug("touching streaming sessions failed", { error: describeError(err) })
+    );
+  }
+}
