@@ -4,13 +4,13 @@
  * remember what it created.
  * @module
  */
-import { GROUP_VERSION } from "../crds/common.ts";
+import { CONTROLLER_FIELD_MANAGER, GROUP_VERSION, PROXY_FIELD_MANAGER } from "../crds/common.ts";
 import type { KubeObject } from "./runtime/kube.ts";
 
 /** The one server-side-apply field manager of the controller (objects and status). */
-export const FIELD_MANAGER = "vmcp-controller";
+export const FIELD_MANAGER = CONTROLLER_FIELD_MANAGER;
 /** The field manager the proxy uses for `status.discoveredBackends` (never the controller's). */
-export const PROXY_FIELD_MANAGER = "vmcp-proxy";
+export { PROXY_FIELD_MANAGER };
 /** The port of the proxy container and its Service. */
 export const VMCP_PORT = 4483;
 /** Default image of proxy Deployments (the operator option `proxyImage` overrides it). */

@@ -10,6 +10,11 @@ export const API_GROUP = "toolhive.stacklok.dev";
 export const API_VERSION = "v1alpha1";
 export const GROUP_VERSION = `${API_GROUP}/${API_VERSION}`;
 
+/** Server-side-apply field managers: each status field has exactly one writer. */
+export const CONTROLLER_FIELD_MANAGER = "vmcp-controller";
+/** The proxy writes only `status.discoveredBackends` of its VirtualMCPServer. */
+export const PROXY_FIELD_MANAGER = "vmcp-proxy";
+
 /** A Go-style duration string such as `30s`, `5m` or `1h30m`. */
 export function duration(description: string) {
   return z.string().regex(

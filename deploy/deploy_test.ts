@@ -107,6 +107,17 @@ Deno.test("kubectl apply --server-side -k deploy/ installs everything, and a sec
   assert.equal(await versions(), before, "re-applying the same manifests is a no-op");
 });
 
+Deno.test("plain client-side kubectl apply -k deploy/ is accepted too (server dry run)", async () => {
+  await applyDeploy(cluster);
+  const out = await kubectlOk(cluster.binDir, [
+    "apply",
+    "--dry-run=server",
+    "-k",
+    new URL("./", import.meta.url).pathname,
+  ], cluster.kubeconfigPath);
+  assert.match(out, /deployment\.apps\/vmcp-controller (configured|unchanged) \(server dry run\)/);
+});
+
 Deno.test("every example in examples/k8s applies server-side against the installed CRDs", async () => {
   await applyDeploy(cluster);
   await using ns = await createTestNamespace(cluster, "examples");

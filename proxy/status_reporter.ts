@@ -18,7 +18,7 @@
  * @module
  */
 import type { DiscoveredBackend } from "../crds/virtualmcpserver.ts";
-import { GROUP_VERSION } from "../crds/common.ts";
+import { GROUP_VERSION, PROXY_FIELD_MANAGER } from "../crds/common.ts";
 import { OperationalSchema } from "../crds/aggregation.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import { parseDuration } from "../core/duration.ts";
@@ -29,7 +29,7 @@ import { resolveStrategy } from "./auth_wiring.ts";
 import type { ProxyRuntime } from "./runtime.ts";
 
 /** The field manager of the proxy's status writes (the controller uses `vmcp-controller`). */
-export const PROXY_FIELD_MANAGER = "vmcp-proxy";
+export { PROXY_FIELD_MANAGER };
 
 /** Where the API server is and how to authenticate to it. */
 export interface KubeTarget {

@@ -8,6 +8,7 @@ import type { DiscoveredBackend } from "../../crds/virtualmcpserver.ts";
 import { formatProblems, type Problem } from "../../core/config/problems.ts";
 import { type ConditionInput, mergeConditions } from "../conditions.ts";
 import { vmcpUrl } from "../meta.ts";
+import { isRoutableStatus } from "../../core/health/phase.ts";
 
 export type Phase = "Pending" | "Ready" | "Degraded" | "Failed";
 
@@ -56,8 +57,9 @@ export const VALIDITY_CONDITIONS = [
   "CompositeToolRefsValidated",
 ] as const;
 
-const UNHEALTHY = new Set(["unavailable", "degraded"]);
-const ROUTABLE = new Set(["ready", "degraded", "unauthenticated"]);
+// A degraded backend (slow, or recovering) still serves: only "unavailable" degrades the
+// phase. Routability is the one rule the proxy uses too (core/health).
+const UNHEALTHY = new Set(["unavailable"]);
 
 function cond(
   type: string,
@@ -259,7 +261,7 @@ export function computeStatus(o: VmcpObservation): OwnedStatus {
     message,
     conditions,
     url: vmcpUrl(o.name, o.namespace),
-    backendCount: currentBackends(o).filter((b) => ROUTABLE.has(b.status)).length,
+    backendCount: currentBackends(o).filter((b) => isRoutableStatus(b.status)).length,
   };
   if (o.generation !== undefined) out.observedGeneration = o.generation;
   return out;

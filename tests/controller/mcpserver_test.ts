@@ -34,10 +34,15 @@ function serverWhere(
   what: string,
   pred: (s: Obj) => boolean,
 ) {
-  return eventually(`MCPServer ${name}: ${what}`, async () => {
-    const s = await getServer(kube, ns, name);
-    return s && s.status && pred(s) ? s : undefined;
-  }, 15_000, 50);
+  return eventually(
+    `MCPServer ${name}: ${what}`,
+    async () => {
+      const s = await getServer(kube, ns, name);
+      return s && s.status && pred(s) ? s : undefined;
+    },
+    15_000,
+    50,
+  );
 }
 
 function ownedBy(obj: Obj | undefined, owner: Obj): boolean {
@@ -69,8 +74,13 @@ Deno.test({
       path: "/sse",
     }));
 
-    const remote = await serverWhere(kube, ns.name, "remote", "Ready", (s) =>
-      s.status.phase === "Ready");
+    const remote = await serverWhere(
+      kube,
+      ns.name,
+      "remote",
+      "Ready",
+      (s) => s.status.phase === "Ready",
+    );
     assert.equal(remote.status.url, "https://mcp.example.test/v1/mcp");
     assert.equal(remote.status.observedGeneration, remote.metadata!.generation);
     assert.equal(
@@ -79,8 +89,13 @@ Deno.test({
       "a url server runs nothing",
     );
 
-    const web = await serverWhere(kube, ns.name, "web", "Pending", (s) =>
-      s.status.phase === "Pending");
+    const web = await serverWhere(
+      kube,
+      ns.name,
+      "web",
+      "Pending",
+      (s) => s.status.phase === "Pending",
+    );
     const webUrl = `http://mcp-web.${ns.name}.svc.cluster.local:9000/custom`;
     assert.equal(web.status.url, webUrl);
     const ready = web.status.conditions.find((c: Obj) => c.type === "Ready");
@@ -101,13 +116,23 @@ Deno.test({
     assert.deepEqual(svc.spec.selector, d.spec.selector.matchLabels);
     assert.deepEqual(svc.spec.ports.map((p: Obj) => [p.port, p.targetPort]), [[9000, "http"]]);
 
-    const events = await serverWhere(kube, ns.name, "events", "Pending", (s) =>
-      s.status.phase === "Pending");
+    const events = await serverWhere(
+      kube,
+      ns.name,
+      "events",
+      "Pending",
+      (s) => s.status.phase === "Pending",
+    );
     assert.equal(events.status.url, `http://mcp-events.${ns.name}.svc.cluster.local:8080/sse`);
 
     await markDeploymentAvailable(kube, ns.name, "mcp-web");
-    const readyWeb = await serverWhere(kube, ns.name, "web", "Ready", (s) =>
-      s.status.phase === "Ready");
+    const readyWeb = await serverWhere(
+      kube,
+      ns.name,
+      "web",
+      "Ready",
+      (s) => s.status.phase === "Ready",
+    );
     assert.equal(readyWeb.status.url, webUrl);
     assert.equal(
       readyWeb.status.conditions.find((x: Obj) => x.type === "Ready").reason,
@@ -129,9 +154,16 @@ Deno.test({
     await using ns = await createTestNamespace(cluster, "mcps-stdio");
     const kube = testClient(cluster);
     await using _mgr = await startManager(kube, ns.name, PROXY_IMAGE);
-    await kube.create(server(ns.name, "tool", { image: "example.test/tool:1", transport: "stdio" }));
-    const failed = await serverWhere(kube, ns.name, "tool", "Failed", (s) =>
-      s.status.phase === "Failed");
+    await kube.create(
+      server(ns.name, "tool", { image: "example.test/tool:1", transport: "stdio" }),
+    );
+    const failed = await serverWhere(
+      kube,
+      ns.name,
+      "tool",
+      "Failed",
+      (s) => s.status.phase === "Failed",
+    );
     assert.match(failed.status.message, /spec\.args/);
     assert.equal(
       failed.status.conditions.find((c: Obj) => c.type === "Ready").reason,
@@ -144,8 +176,13 @@ Deno.test({
       kind: "MCPServer",
       metadata: { name: "tool", namespace: ns.name },
     }, { spec: { args: ["node", "/app/server.js", "--flag"], port: 7000 } });
-    const pending = await serverWhere(kube, ns.name, "tool", "Pending", (s) =>
-      s.status.phase === "Pending");
+    const pending = await serverWhere(
+      kube,
+      ns.name,
+      "tool",
+      "Pending",
+      (s) => s.status.phase === "Pending",
+    );
     assert.equal(pending.status.url, `http://mcp-tool.${ns.name}.svc.cluster.local:7000/mcp`);
     const d = (await kube.get<Obj>("apps/v1", "Deployment", ns.name, "mcp-tool"))!;
     assert.ok(ownedBy(d, pending));
@@ -168,7 +205,11 @@ Deno.test({
       "/app/server.js",
       "--flag",
     ]);
-    assert.deepEqual(c.volumeMounts, [{ name: "vmcp-bin", mountPath: "/vmcp-bin", readOnly: true }]);
+    assert.deepEqual(c.volumeMounts, [{
+      name: "vmcp-bin",
+      mountPath: "/vmcp-bin",
+      readOnly: true,
+    }]);
     assert.deepEqual(pod.volumes, [{ name: "vmcp-bin", emptyDir: {} }]);
     assert.ok(await kube.get("v1", "Service", ns.name, "mcp-tool"));
 

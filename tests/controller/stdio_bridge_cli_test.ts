@@ -67,10 +67,15 @@ Deno.test("The bridge command lines in a stdio server's pod work with the vmcp C
       env: backend.env,
     });
     const url = `http://127.0.0.1:${port}/mcp`;
-    const client = await eventually("the bridge to answer", async () => {
-      if (!proc!.running()) return "exited" as const;
-      return await connect(url);
-    }, 20_000, 100);
+    const client = await eventually(
+      "the bridge to answer",
+      async () => {
+        if (!proc!.running()) return "exited" as const;
+        return await connect(url);
+      },
+      20_000,
+      100,
+    );
     if (client === "exited") {
       const log = await Deno.readTextFile(`${dir}/bridge.log`).catch(() => "");
       assert.fail(`the bridge exited: ${log.slice(0, 600)}`);

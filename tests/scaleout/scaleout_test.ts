@@ -220,7 +220,7 @@ Deno.test({
       await w.backend.state.removeTool("late_tool");
       await waitFor(() => listChanged > before, 15_000, "list_changed after the kill").catch(
         async (err) => {
-          console.log(transportErrors, await Deno.readTextFile(w.replicas[1]!.logPath));
+          console.log(transportErrors, (await Deno.readTextFile(w.replicas[1]!.logPath)).split("\n").map((l) => l.slice(0, 250)).slice(-30).join("\n"));
           throw err;
         },
       );
