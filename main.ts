@@ -110,7 +110,7 @@ export async function main(argv: string[], signal: AbortSignal): Promise<number>
     );
     return 2;
   }
-  const command = positionals[0];
+  const command = values["stdio-bridge"] ? undefined : positionals[0];
   if (command === "crds") {
     const { renderAllCrds } = await import("./crds/generate.ts");
     out(renderAllCrds());

@@ -72,16 +72,27 @@ const env = (n: string) => (n === "TE_SECRET" ? "vmcp-secret" : undefined);
 const token = await idp.sign({ sub: "bench-user" }, { expiresIn: 3600 });
 const exchange = {
   type: "tokenExchange" as const,
-  tokenExchange: { tokenUrl: te.url, clientId: "vmcp", clientSecretEnv: "TE_SECRET", audience: "b0" },
+  tokenExchange: {
+    tokenUrl: te.url,
+    clientId: "vmcp",
+    clientSecretEnv: "TE_SECRET",
+    audience: "b0",
+  },
 };
 
 // 1. Components.
 const incoming = createIncomingAuth({
   type: "oidc",
-  oidcConfig: { type: "inline", inline: { issuer: idp.issuer, audience: "vmcp", clockSkew: "30s" } },
+  oidcConfig: {
+    type: "inline",
+    inline: { issuer: idp.issuer, audience: "vmcp", clockSkew: "30s" },
+  },
 });
 const req = () =>
-  new Request("http://127.0.0.1/mcp", { method: "POST", headers: { authorization: `Bearer ${token}` } });
+  new Request("http://127.0.0.1/mcp", {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+  });
 const identity = await incoming.authenticate(req());
 if (identity instanceof Response) throw new Error(`bench token refused: ${identity.status}`);
 const outgoing = createOutgoingAuth(exchange, { backendName: "b0", env });
@@ -93,7 +104,11 @@ const headers = stats(await timeEach(MICRO, () => outgoing.headersFor(identity))
 incoming.close();
 
 // 2. End to end.
-const base = { name: "bench", groupRef: { name: "g" }, backends: [{ name: "b0", url: backend.url }] };
+const base = {
+  name: "bench",
+  groupRef: { name: "g" },
+  backends: [{ name: "b0", url: backend.url }],
+};
 const plainCfg = VmcpConfigSchema.parse(base);
 const authCfg = VmcpConfigSchema.parse({
   ...base,

@@ -66,6 +66,7 @@ export async function startProxy(
   backends: { name: string; url: string }[],
   minTools: number,
   extra?: Record<string, unknown>,
+  readyTimeoutMs = 90_000,
 ): Promise<Subject | undefined> {
   if (proxy.unavailable) {
     result.skipped.push(`${proxy.label}: ${proxy.unavailable}`);
@@ -73,7 +74,7 @@ export async function startProxy(
   }
   try {
     const subject = await proxy.start(backends, extra);
-    await subject.ready?.(minTools, 90_000);
+    await subject.ready?.(minTools, readyTimeoutMs);
     return subject;
   } catch (err) {
     result.skipped.push(`${proxy.label}: did not start: ${message(err).slice(0, 600)}`);
@@ -89,10 +90,11 @@ export async function startProxies(
   backends: { name: string; url: string }[],
   minTools: number,
   extra?: Record<string, unknown>,
+  readyTimeoutMs?: number,
 ): Promise<{ proxy: ProxyTarget; subject: Subject }[]> {
   const started: { proxy: ProxyTarget; subject: Subject }[] = [];
   for (const proxy of ctx.proxies) {
-    const subject = await startProxy(ctx, result, proxy, backends, minTools, extra);
+    const subject = await startProxy(ctx, result, proxy, backends, minTools, extra, readyTimeoutMs);
     if (subject) started.push({ proxy, subject });
   }
   return started;

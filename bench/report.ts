@@ -101,14 +101,14 @@ export function svgChart(rep: BenchReport): string {
   for (const s of rep.scenarios) {
     for (const r of s.rows) {
       const label = `${r.scenario} · ${r.metric} · ${r.subject}`;
-      const missed = r.target !== undefined && !r.target.met;
-      if (r.p50Ratio !== undefined) bars.push({ label, kind: "p50", ratio: r.p50Ratio, missed });
-      if (r.throughputRatio !== undefined) {
-        bars.push({ label, kind: "throughput", ratio: r.throughputRatio, missed });
-      }
-      if (r.valueRatio !== undefined) {
-        bars.push({ label, kind: "value", ratio: r.valueRatio, missed });
-      }
+      const missed = (kind: keyof typeof COLORS) =>
+        r.target !== undefined && !r.target.met && (r.target.on ?? kind) === kind;
+      const add = (kind: keyof typeof COLORS, ratio: number | undefined) => {
+        if (ratio !== undefined) bars.push({ label, kind, ratio, missed: missed(kind) });
+      };
+      add("p50", r.p50Ratio);
+      add("throughput", r.throughputRatio);
+      add("value", r.valueRatio);
     }
   }
   const labelW = 360, plotW = 420, barH = 14, gap = 6, top = 48;

@@ -41,6 +41,8 @@ export interface Subject {
   toolName(backend: string, tool: string): string;
   /** Proxies: resolves once a client can list at least `minTools` tools through `url`. */
   ready?(minTools: number, timeoutMs?: number): Promise<void>;
+  /** Proxies: ms from spawning the process to the first successful listing (set by `ready`). */
+  readyMs?: number;
   stop(): Promise<void>;
 }
 
@@ -149,9 +151,11 @@ export async function waitReady(
   await raceExit(proc, waitForPort(Number(new URL(url).port), timeoutMs));
   while (Date.now() < deadline) {
     try {
-      const client = await connectClient(url, "bench-ready");
+      // A proxy may hold initialize until a hung backend times out: allow up to 60 s.
+      const left = Math.max(1000, Math.min(60_000, deadline - Date.now()));
+      const client = await connectClient(url, "bench-ready", left);
       try {
-        const { tools } = await client.listTools(undefined, { timeout: 10_000 });
+        const { tools } = await client.listTools(undefined, { timeout: left });
         if (tools.length >= minTools) return;
         last = `${tools.length} of ${minTools} tools listed`;
       } finally {
@@ -205,6 +209,7 @@ export function proxyTarget(launch: ProxyLaunch, workDir: string): ProxyTarget {
         cwd: repoRoot,
       });
       const url = `http://127.0.0.1:${port}${launch.path}`;
+      const spawned = performance.now();
       const subject: Subject = {
         label: launch.label,
         url,
@@ -212,7 +217,9 @@ export function proxyTarget(launch: ProxyLaunch, workDir: string): ProxyTarget {
         toolName: (backend, tool) => `${backend}_${tool}`,
         stop: () => proc.stop(3000),
         ready: (minTools, timeoutMs) =>
-          waitReady(url, minTools, proc, timeoutMs).catch(async (err) => {
+          waitReady(url, minTools, proc, timeoutMs).then(() => {
+            subject.readyMs = performance.now() - spawned;
+          }, async (err) => {
             await proc.stop(1000);
             throw err;
           }),

@@ -69,6 +69,8 @@ export interface Target {
   /** e.g. "p50 ≤ 1.5× direct". */
   text: string;
   met: boolean;
+  /** Which of the row's ratios the target is about (the chart marks that bar). */
+  on?: "p50" | "throughput" | "value";
 }
 
 /** One measured line of the results table. */

@@ -31,8 +31,9 @@ export interface ControllerOptions {
   onListen?: (addr: { hostname: string; port: number }) => void;
 }
 
-function seconds(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
+/** A seconds flag as milliseconds; `fallbackSeconds` when unset. Exported for its test. */
+export function seconds(value: string | undefined, flag: string, fallbackSeconds: number): number {
+  if (value === undefined) return fallbackSeconds * 1000;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) {
     throw new RangeError(`${flag}: "${value}" is not a positive number of seconds`);

@@ -6,6 +6,20 @@
 import { z } from "zod";
 import { duration, LocalObjectRefSchema, SecretKeyRefSchema } from "./common.ts";
 
+/** Asymmetric JWS algorithms vmcp accepts for incoming tokens (`none` and HS* never). */
+export const JWS_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+] as const;
+
 export const OidcInlineSchema = z.strictObject({
   issuer: z.string().url().describe("OIDC issuer URL; must equal the token's iss claim."),
   audience: z.string().min(1).optional().describe(
@@ -22,18 +36,7 @@ export const OidcInlineSchema = z.strictObject({
     "Standalone/rendered form: environment variable holding the client secret.",
   ),
   allowedAlgorithms: z.array(
-    z.enum([
-      "RS256",
-      "RS384",
-      "RS512",
-      "PS256",
-      "PS384",
-      "PS512",
-      "ES256",
-      "ES384",
-      "ES512",
-      "EdDSA",
-    ]),
+    z.enum(JWS_ALGORITHMS),
   )
     .optional().describe(
       "Accepted JWS algorithms. Default: RS256, ES256, PS256 families and EdDSA.",

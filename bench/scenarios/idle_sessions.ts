@@ -103,7 +103,11 @@ export async function run(ctx: BenchContext): Promise<ScenarioResult> {
         const rows = (await measure(ctx, subject, fresh.pid)).map((r, i) => withRatios(r, base[i]));
         const per = rows[0]!;
         if (proxy.kind === "vmcp") {
-          per.target = { text: "≤ 100 KiB per idle session", met: (per.value ?? NaN) <= 100 };
+          per.target = {
+            text: "≤ 100 KiB per idle session",
+            met: (per.value ?? NaN) <= 100,
+            on: "value",
+          };
         }
         result.rows.push(...rows);
       }

@@ -39,6 +39,8 @@ export interface JwksCache {
   getKey(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<ResolvedKey>;
   /** How many times discovery + JWKS were fetched (successfully or not). */
   readonly fetches: number;
+  /** Bumped whenever a new key set is loaded (verified-token caches key on it). */
+  readonly generation: number;
 }
 
 export function createJwksCache(options: JwksCacheOptions): JwksCache {
@@ -53,6 +55,7 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
   let lastAttempt = -Infinity;
   let inflight: Promise<void> | undefined;
   let fetches = 0;
+  let generation = 0;
 
   async function getJson(url: string): Promise<unknown> {
     let res;
@@ -103,6 +106,7 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
       throw new AuthError("unavailable", `JWKS at ${url} has no "keys" array`);
     }
     resolver = createLocalJWKSet(set);
+    generation++;
     fetchedAt = clock.now();
     logger.debug("JWKS loaded", { issuer, jwksUrl: url, keys: set.keys.length });
   }
@@ -121,6 +125,9 @@ export function createJwksCache(options: JwksCacheOptions): JwksCache {
   return {
     get fetches() {
       return fetches;
+    },
+    get generation() {
+      return generation;
     },
     async getKey(header, token) {
       if (!resolver || clock.now() - fetchedAt > maxAge) {

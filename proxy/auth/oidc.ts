@@ -8,21 +8,13 @@ import { type Clock, systemClock } from "../../core/clock.ts";
 import type { Identity } from "../../core/auth/identity.ts";
 import { type Logger, silentLogger } from "../../core/log.ts";
 import { AuthError } from "./errors.ts";
+import { JWS_ALGORITHMS } from "../../crds/auth.ts";
 import type { FetchFn } from "./http.ts";
 import { createJwksCache } from "./jwks.ts";
 
 /** Asymmetric algorithms accepted by default. `none` and `HS*` are never accepted. */
 export const DEFAULT_ALLOWED_ALGORITHMS: readonly string[] = Object.freeze([
-  "RS256",
-  "RS384",
-  "RS512",
-  "PS256",
-  "PS384",
-  "PS512",
-  "ES256",
-  "ES384",
-  "ES512",
-  "EdDSA",
+  ...JWS_ALGORITHMS,
   "Ed25519",
 ]);
 
@@ -43,6 +35,13 @@ export interface OidcVerifierOptions {
   jwksMaxAgeSeconds?: number;
   /** Timeout of discovery and JWKS requests. @default 5000 */
   fetchTimeoutMs?: number;
+  /**
+   * How long a verified token is reused without checking its signature again (never past its
+   * `exp`, and never across a change of the key set). 0 disables. @default 60
+   */
+  verifiedCacheSeconds?: number;
+  /** Most verified tokens remembered (least recently used go first). @default 10000 */
+  verifiedCacheMaxEntries?: number;
   fetch?: FetchFn;
   clock?: Clock;
   logger?: Logger;
@@ -132,9 +131,35 @@ export function createOidcVerifier(options: OidcVerifierOptions): TokenVerifier 
     timeoutMs: options.fetchTimeoutMs,
   });
 
+  // Signature checks cost ~0.3 ms (RS256 in WebCrypto); a client sends the same token on
+  // every request of its session. Keys are the tokens themselves: held only in memory, like
+  // the sessions' identities, and never logged.
+  const cacheMs = (options.verifiedCacheSeconds ?? 60) * 1000;
+  const cacheMax = options.verifiedCacheMaxEntries ?? 10_000;
+  const verified = new Map<string, { identity: Identity; until: number; generation: number }>();
+
+  function cached(token: string): Identity | undefined {
+    const hit = verified.get(token);
+    if (!hit) return undefined;
+    verified.delete(token);
+    if (hit.until <= clock.now() || hit.generation !== jwks.generation) return undefined;
+    verified.set(token, hit);
+    return { ...hit.identity };
+  }
+
+  function remember(token: string, identity: Identity, generation: number): void {
+    if (cacheMs <= 0 || generation !== jwks.generation) return;
+    const until = Math.min(clock.now() + cacheMs, identity.expiresAt!);
+    if (until <= clock.now()) return;
+    verified.set(token, { identity: { ...identity }, until, generation });
+    while (verified.size > cacheMax) verified.delete(verified.keys().next().value as string);
+  }
+
   return {
     async verify(token) {
       if (!token) throw new AuthError("missing_token", "no bearer token");
+      const hit = cached(token);
+      if (hit) return hit;
       let payload;
       try {
         ({ payload } = await jwtVerify(token, jwks.getKey, {
@@ -148,13 +173,15 @@ export function createOidcVerifier(options: OidcVerifierOptions): TokenVerifier 
       } catch (err) {
         throw reason(err);
       }
-      return {
+      const identity: Identity = {
         issuer: payload.iss!,
         subject: payload.sub!,
         claims: payload as Record<string, unknown>,
         token,
         expiresAt: payload.exp! * 1000,
       };
+      remember(token, identity, jwks.generation);
+      return identity;
     },
   };
 }

@@ -130,6 +130,18 @@ function tokenExchangeAuth(strategy: TokenExchangeStrategy, deps: OutgoingAuthDe
   const defaultTtlMs = deps.defaultTtlMs ?? 60_000;
   const inflight = new Map<string, Promise<string>>();
   const opts = () => ({ fetch: deps.fetch, timeoutMs: deps.timeoutMs });
+  // Cache keys hash the subject token (async WebCrypto, ~30 µs): remember the last keys so a
+  // session's repeated calls pay a Map lookup instead.
+  const keys = new Map<string, string>();
+  async function keyOf(subjectToken: string): Promise<string> {
+    let key = keys.get(subjectToken);
+    if (key === undefined) {
+      key = await tokenCacheKey(backend, audience, subjectToken);
+      keys.set(subjectToken, key);
+      if (keys.size > 1000) keys.delete(keys.keys().next().value as string);
+    }
+    return key;
+  }
 
   function ttlOf(token: ObtainedToken): number {
     if (token.expiresIn === undefined) return defaultTtlMs;
@@ -173,7 +185,7 @@ function tokenExchangeAuth(strategy: TokenExchangeStrategy, deps: OutgoingAuthDe
           `backend "${backend}" uses tokenExchange, which needs an authenticated caller`,
         );
       }
-      const key = await tokenCacheKey(backend, audience, subjectToken);
+      const key = await keyOf(subjectToken);
       return cached(key, () => {
         logger.debug("exchanging token", { subject: identity.subject, audience });
         return exchangeToken(client, {

@@ -61,7 +61,7 @@ export async function startReplica(
     args: ["run", "-A", "main.ts", "--mode=proxy", "--config", configPath, "--port", String(port)],
     logPath,
     cwd: repoRoot,
-    env: { VMCP_LOG_LEVEL: "debug", ...opts.env },
+    env: { VMCP_LOG_LEVEL: "info", ...opts.env },
   });
   const origin = `http://127.0.0.1:${port}`;
   const r: Replica = { name, origin, url: `${origin}/mcp`, proc, logPath };
