@@ -9,6 +9,7 @@
  *   --sse                backends reply with SSE streams (default: plain JSON)
  *   --peer-bin PATH      ToolHive vMCP binary (default ~/.cache/vmcp/peer/<newest>/vmcp)
  *   --out DIR            results folder (default bench/results; --no-write to skip)
+ *   --render FILE        only rewrite latest.{md,svg} (and json) in --out from a results JSON
  * @module
  */
 
@@ -199,6 +200,11 @@ if (import.meta.main) {
   const v = values as Record<string, string | undefined> & Record<string, unknown>;
   if (v.list) {
     for (const s of await loadScenarios()) stderr(`${s.name}\t${s.description ?? ""}`);
+    Deno.exit(0);
+  }
+  if (typeof v.render === "string") {
+    const rep = JSON.parse(await Deno.readTextFile(v.render)) as BenchReport;
+    for (const f of await writeReport(v.out ?? join(repoRoot, "bench/results"), rep)) stderr(f);
     Deno.exit(0);
   }
   const base = v.quick ? QUICK_SIZES : DEFAULT_SIZES;

@@ -1,5 +1,5 @@
 /**
- * `deno task crds`: writes the CRD YAML generated from the zod schemas to crds/generated/,
+ * `deno task crds`: writes the CRD YAML generated from the zod schemas to deploy/crds/,
  * or with `--check` fails when the checked-in files drift from the schemas.
  * @module
  */
@@ -8,7 +8,7 @@ import { KINDS } from "./kinds.ts";
 import { crdFor } from "./to_crd.ts";
 import { DOCS_FILE, renderCrdDocs } from "./docs.ts";
 
-export const GENERATED_DIR = new URL("./generated/", import.meta.url);
+export const GENERATED_DIR = new URL("../deploy/crds/", import.meta.url);
 
 /** The generated files: file name → YAML text. */
 export function renderCrds(): Map<string, string> {

@@ -8,7 +8,7 @@ Deno.test("checked-in CRD YAML matches the zod schemas (run `deno task crds` aft
     const current = await Deno.readTextFile(new URL(name, GENERATED_DIR)).catch(() => "(missing)");
     assert.ok(
       current === text,
-      `crds/generated/${name} drifted from the schemas; run deno task crds`,
+      `deploy/crds/${name} drifted from the schemas; run deno task crds`,
     );
   }
 });

@@ -1,6 +1,6 @@
 /**
- * deploy/crds/ holds copies of crds/generated/ (kustomize cannot load files outside its
- * root). These tests fail when the copies drift; fix with `cp crds/generated/*.yaml deploy/crds/`.
+ * deploy/crds/ is where `deno task crds` writes the CRDs (inside the kustomize root). These
+ * tests fail when a file is stale, extra, or missing from kustomization.yaml.
  */
 import assert from "node:assert/strict";
 import YAML from "yaml";
@@ -17,7 +17,7 @@ Deno.test("deploy/crds holds exactly the generated CRDs, byte for byte", async (
     const copy = await Deno.readTextFile(new URL(name, COPIES));
     assert.ok(
       copy === text,
-      `deploy/crds/${name} differs from the schemas; run deno task crds && cp crds/generated/*.yaml deploy/crds/`,
+      `deploy/crds/${name} differs from the schemas; run deno task crds`,
     );
   }
 });

@@ -217,3 +217,39 @@ Deno.test("a token signed with a disallowed but published algorithm is rejected"
     await idp.stop();
   }
 });
+
+Deno.test("a verified token is reused without a new signature check, as a copy, until it expires or the key set changes", async () => {
+  const idp = await startOidcIssuer();
+  const clock = new ManualClock(Date.now());
+  const subtle = crypto.subtle;
+  const original = subtle.verify;
+  let checks = 0;
+  subtle.verify = function (...args: Parameters<SubtleCrypto["verify"]>) {
+    checks++;
+    return original.apply(subtle, args);
+  };
+  try {
+    const v = createOidcVerifier({ issuer: idp.issuer, audience: "vmcp", clock });
+    const token = await idp.sign({ sub: "alice" }, { expiresIn: 90 });
+    const first = await v.verify(token);
+    first.token = "mutated";
+    const second = await v.verify(token);
+    assert.equal(checks, 1, "the second verification reused the first");
+    assert.equal(second.token, token, "each caller gets its own copy");
+    clock.advance(61_000);
+    await v.verify(token);
+    assert.equal(checks, 2, "re-checked after 60 s");
+    clock.advance(60_000);
+    await rejectsWith(v.verify(token), "invalid_token", /expired/);
+
+    const other = await idp.sign({ sub: "bob" });
+    await v.verify(other);
+    await idp.rotateKeys();
+    clock.advance(31_000);
+    await v.verify(await idp.sign({ sub: "carol" })); // unknown kid: the key set is reloaded
+    await rejectsWith(v.verify(other), "invalid_token", /no signing key/);
+  } finally {
+    subtle.verify = original;
+    await idp.stop();
+  }
+});

@@ -1,6 +1,6 @@
 /**
  * Shared set-up of the controller integration tests: the real test cluster with the vmcp
- * CRDs installed (from crds/generated/, what `deno task crds` writes) and a KubeClient.
+ * CRDs installed (from deploy/crds/, what `deno task crds` writes) and a KubeClient.
  */
 import YAML from "yaml";
 import { type KubeCluster, kubeRequest } from "../harness/kube.ts";
@@ -11,7 +11,7 @@ import {
 } from "../../controller/runtime/kube.ts";
 import { CRD_API_VERSION } from "../../controller/meta.ts";
 
-const GENERATED = new URL("../../crds/generated/", import.meta.url);
+const GENERATED = new URL("../../deploy/crds/", import.meta.url);
 
 /** Applies every generated CRD and waits until each is Established and served. */
 export async function installCrds(cluster: KubeCluster): Promise<void> {
