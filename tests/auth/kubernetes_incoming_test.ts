@@ -74,7 +74,11 @@ Deno.test("service-account tokens are verified by TokenReview on the real API se
       incomingAuth: { type: "kubernetes", kubernetes: { audiences: ["vmcp"], namespace: ns.name } },
       backends: [{ name: "web", url: web.url }],
     }),
-    { deps: { incoming: { kubernetes: { apiServerUrl: cluster.url, tokenFile, caPem: cluster.caPem } } } },
+    {
+      deps: {
+        incoming: { kubernetes: { apiServerUrl: cluster.url, tokenFile, caPem: cluster.caPem } },
+      },
+    },
   );
   try {
     const callerToken = await serviceAccountToken(ns.name, "caller", ["vmcp"]);
@@ -113,7 +117,10 @@ Deno.test("a proxy whose service account may not create TokenReviews answers 503
     "https://kubernetes.default.svc.cluster.local",
   ]);
   const p = await authProxy(
-    config({ incomingAuth: { type: "kubernetes", kubernetes: { audiences: ["vmcp"] } }, backends: [] }),
+    config({
+      incomingAuth: { type: "kubernetes", kubernetes: { audiences: ["vmcp"] } },
+      backends: [],
+    }),
     {
       deps: {
         incoming: {

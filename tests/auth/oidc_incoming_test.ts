@@ -50,7 +50,9 @@ Deno.test("the proxy refuses missing, expired, foreign, unsigned, HS256-forged, 
 
     const [header, payload, signature] = valid.split(".");
     const claims = JSON.parse(atob(payload!.replace(/-/g, "+").replace(/_/g, "/")));
-    const tampered = `${header}.${b64url(JSON.stringify({ ...claims, sub: "admin" }))}.${signature}`;
+    const tampered = `${header}.${
+      b64url(JSON.stringify({ ...claims, sub: "admin" }))
+    }.${signature}`;
     const none = `${b64url(JSON.stringify({ alg: "none", typ: "JWT" }))}.${
       b64url(JSON.stringify(claims))
     }.`;

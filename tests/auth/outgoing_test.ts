@@ -9,7 +9,7 @@ import type { VmcpConfigInput } from "../../crds/vmcp_config.ts";
 import { McpError } from "../../core/sdk.ts";
 import { startOidcIssuer } from "../fixtures/oidc_issuer.ts";
 import { startTokenEndpoint, type TokenEndpoint } from "../fixtures/token_endpoint.ts";
-import { serveHttpBackend, type ServedBackend } from "../fixtures/serve_http.ts";
+import { type ServedBackend, serveHttpBackend } from "../fixtures/serve_http.ts";
 import { authProxy, config, connectWithToken, echo, oidcIncoming } from "./helpers.ts";
 
 const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -203,14 +203,22 @@ Deno.test("a backend whose credentials cannot be built is excluded, shown in /st
         {
           name: "noheader",
           url: noHeader.url,
-          auth: { type: "headerInjection", headerInjection: { headerName: "X-Key", valueEnv: "NOPE_1" } },
+          auth: {
+            type: "headerInjection",
+            headerInjection: { headerName: "X-Key", valueEnv: "NOPE_1" },
+          },
         },
         {
           name: "nosecret",
           url: noSecret.url,
           auth: {
             type: "tokenExchange",
-            tokenExchange: { tokenUrl: te.url, clientId: "vmcp", clientSecretEnv: "NOPE_2", audience: "x" },
+            tokenExchange: {
+              tokenUrl: te.url,
+              clientId: "vmcp",
+              clientSecretEnv: "NOPE_2",
+              audience: "x",
+            },
           },
         },
         {
@@ -234,11 +242,17 @@ Deno.test("a backend whose credentials cannot be built is excluded, shown in /st
     assert.equal(entry("good").status, "ready");
     assert.match(entry("noheader").message!, /outgoing auth cannot be built.*NOPE_1.*not set/);
     assert.match(entry("nosecret").message!, /outgoing auth cannot be built.*NOPE_2.*not set/);
-    assert.match(entry("unresolved").message!, /externalAuthConfigRef "github-auth" was not resolved/);
+    assert.match(
+      entry("unresolved").message!,
+      /externalAuthConfigRef "github-auth" was not resolved/,
+    );
     for (const name of ["noheader", "nosecret", "unresolved"]) {
       assert.notEqual(entry(name).status, "ready", name);
     }
-    assert.equal(noHeader.requests.length + noSecret.requests.length + unresolved.requests.length, 0);
+    assert.equal(
+      noHeader.requests.length + noSecret.requests.length + unresolved.requests.length,
+      0,
+    );
     assert.equal(te.calls(), 0, "no token endpoint call for a backend that cannot authenticate");
   } finally {
     await p.stop();
@@ -254,7 +268,10 @@ Deno.test("a backend whose credentials cannot be built is excluded, shown in /st
       return true;
     });
     await c.close();
-    assert.equal(noHeader.requests.length + noSecret.requests.length + unresolved.requests.length, 0);
+    assert.equal(
+      noHeader.requests.length + noSecret.requests.length + unresolved.requests.length,
+      0,
+    );
   } finally {
     await strict.stop();
     await Promise.all([

@@ -46,7 +46,12 @@ function proxyConfig(
         ...b,
         auth: {
           type: "tokenExchange",
-          tokenExchange: { tokenUrl, clientId: "vmcp", clientSecretEnv: "TE_SECRET", audience: b.name },
+          tokenExchange: {
+            tokenUrl,
+            clientId: "vmcp",
+            clientSecretEnv: "TE_SECRET",
+            audience: b.name,
+          },
         },
       }
     ),
@@ -99,7 +104,10 @@ Deno.test("two proxy processes sharing Redis reuse each other's exchanged tokens
         assert.ok(!k.includes(alice) && !k.includes(bob), "a caller token is part of a key");
         const v = (await client.get(k))!;
         assert.match(v, /^v1\./);
-        assert.ok(!v.includes("exchanged:") && !v.includes("cc:vmcp"), "a token is stored in clear");
+        assert.ok(
+          !v.includes("exchanged:") && !v.includes("cc:vmcp"),
+          "a token is stored in clear",
+        );
       }
     } finally {
       await client.quit();
@@ -125,12 +133,18 @@ Deno.test("no token, secret, header value or cache key appears in the proxy's de
     {
       name: "jira",
       url: jira.url,
-      auth: { type: "headerInjection", headerInjection: { headerName: "X-Api-Key", valueEnv: "JIRA_KEY" } },
+      auth: {
+        type: "headerInjection",
+        headerInjection: { headerName: "X-Api-Key", valueEnv: "JIRA_KEY" },
+      },
     },
     {
       name: "broken",
       url: broken.url,
-      auth: { type: "headerInjection", headerInjection: { headerName: "X-Api-Key", valueEnv: "UNSET_VAR_X" } },
+      auth: {
+        type: "headerInjection",
+        headerInjection: { headerName: "X-Api-Key", valueEnv: "UNSET_VAR_X" },
+      },
     },
   ], `vmcp:test:${crypto.randomUUID()}:`);
   const p = await spawnProxy(cfg, {
