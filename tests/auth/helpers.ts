@@ -128,4 +128,3 @@ export async function echo(c: TokenClient, tool: string, message = "hi") {
   return r.structuredContent as Record<string, unknown>;
 }
 
-export { config as proxyConfig, proxy as startPlainProxy };
