@@ -36,7 +36,15 @@ export const ServerSettingsSchema = z.strictObject({
   maxBodyBytes: z.number().int().min(1024).default(4 * 1024 * 1024).describe(
     "Largest accepted request body; larger gets 413.",
   ),
-  publicUrl: z.string().url().optional().describe("Public base URL (protected-resource metadata)."),
+  publicUrl: z.string().url().optional().describe(
+    "Public base URL (protected-resource metadata); browser pages on its host may call /mcp.",
+  ),
+  allowedOrigins: z.array(z.string().min(1)).optional().describe(
+    'Browser origins (e.g. "https://app.example.com", or "*" for any) allowed to call /mcp, besides the publicUrl host and, on a loopback listener, localhost. Requests without an Origin header are always allowed; others get 403 (DNS-rebinding defence).',
+  ),
+  heartbeatSeconds: z.number().min(0).default(30).describe(
+    "Seconds between SSE comments (`: ping`) on a client's idle GET stream, so load balancers keep it open; 0 turns them off.",
+  ),
 });
 
 export const VmcpConfigSchema = z.strictObject({

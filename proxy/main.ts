@@ -8,10 +8,11 @@ import type { VmcpConfig } from "../crds/vmcp_config.ts";
 import { VmcpConfigSchema } from "../crds/vmcp_config.ts";
 import { parseConfig } from "../core/config/load.ts";
 import { ConfigError } from "../core/config/problems.ts";
-import type { Logger } from "../core/log.ts";
+import type { Logger, LogLevel } from "../core/log.ts";
 import { incomingAuth, outgoingAuthFor } from "./auth_wiring.ts";
 import { describeError } from "./backends/errors.ts";
 import { watchConfig } from "./config_watch.ts";
+import { levelledLogger } from "./log_level.ts";
 import { type RunningProxy, startProxy } from "./serve.ts";
 import { startStatusReporterFromEnv } from "./status_reporter.ts";
 
@@ -23,7 +24,13 @@ export interface ProxyOptions {
   stdioBridge: boolean;
   bridgeCommand: string[];
   env: (name: string) => string | undefined;
+  /**
+   * Base logger. The proxy filters it to `logLevel`, else to the config's
+   * `operational.logLevel` (default info, follows hot reload): give it the lowest level wanted.
+   */
   logger: Logger;
+  /** The level from `--log-level` / `VMCP_LOG_LEVEL`, when given: wins over the config. */
+  logLevel?: LogLevel;
 }
 
 /** Repository root (for `--demo`). */
@@ -72,7 +79,8 @@ function parsePort(text: string | undefined): number | undefined | Error {
 
 /** Runs the proxy until `signal` aborts; resolves to the exit code (2: bad config or flags). */
 export async function runProxy(opts: ProxyOptions, signal: AbortSignal): Promise<number> {
-  const log = opts.logger;
+  const log = levelledLogger(opts.logger, opts.logLevel ?? "info");
+  const levelFrom = (c: VmcpConfig): LogLevel => opts.logLevel ?? c.operational?.logLevel ?? "info";
   const port = parsePort(opts.port);
   if (port instanceof Error) {
     log.error(port.message);
@@ -108,6 +116,7 @@ export async function runProxy(opts: ProxyOptions, signal: AbortSignal): Promise
     }
     if (opts.demo) config = demoTransform(config);
   }
+  log.setLevel(levelFrom(config));
 
   let auth;
   try {
@@ -149,7 +158,14 @@ export async function runProxy(opts: ProxyOptions, signal: AbortSignal): Promise
     ? watchConfig({
       path,
       log,
-      apply: (next) => proxy.reload(next),
+      apply: (next) => {
+        const level = levelFrom(next);
+        if (level !== log.level) {
+          log.warn("log level changed", { from: log.level, to: level });
+          log.setLevel(level);
+        }
+        return proxy.reload(next);
+      },
       ...(opts.demo ? { transform: demoTransform } : {}),
     }, text)
     : undefined;

@@ -99,6 +99,20 @@ function withMeta(params: AnyObject, meta: unknown): AnyObject {
   return params;
 }
 
+/**
+ * A backend that refused a tool call with HTTP 401/403 (missing or rejected credentials): a
+ * tool error result naming the backend, so the model sees why instead of a protocol error.
+ */
+function authRefusal(err: unknown): AnyObject | undefined {
+  if (!(err instanceof BackendUnavailableError)) return undefined;
+  const status = err.httpStatus;
+  if (status !== 401 && status !== 403) return undefined;
+  const text = `Backend "${err.backend}" refused the call with HTTP ${status} (${
+    status === 401 ? "Unauthorized" : "Forbidden"
+  }): the credentials vmcp sent are missing or not accepted; check outgoingAuth for this backend`;
+  return { content: [{ type: "text", text }], isError: true };
+}
+
 function invalid(message: string, data?: unknown): RpcError {
   return new RpcError(ErrorCode.InvalidParams, message, data);
 }
@@ -205,12 +219,19 @@ export class Router {
       )
         .catch(() => {});
     });
-    const result = await backend.request("tools/call", out, {
-      session,
-      relatedRequestId: extra.requestId,
-      signal: extra.signal,
-      ...(relay ? { onprogress: relay } : {}),
-    });
+    let result: AnyObject;
+    try {
+      result = await backend.request("tools/call", out, {
+        session,
+        relatedRequestId: extra.requestId,
+        signal: extra.signal,
+        ...(relay ? { onprogress: relay } : {}),
+      });
+    } catch (err) {
+      const refused = authRefusal(err);
+      if (refused) return refused;
+      throw err;
+    }
     return cleanResult(result);
   }
 

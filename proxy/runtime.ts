@@ -131,7 +131,7 @@ export class ProxyRuntime implements RouterState {
       await b.discover();
       this.health.get(b.name)?.recordSuccess();
     } catch (err) {
-      this.health.get(b.name)?.recordFailure(describeError(err));
+      this.health.get(b.name)?.recordFailure(err);
       this.log.warn("backend discovery failed", { backend: b.name, error: describeError(err) });
     }
   }
@@ -212,7 +212,7 @@ export class ProxyRuntime implements RouterState {
         const h = this.health.get(backend);
         if (!h || method === "discover" || method === "initialize") return;
         if (ok) h.recordCallSuccess();
-        else h.recordFailure(describeError(error));
+        else h.recordFailure(error);
       },
     };
   }

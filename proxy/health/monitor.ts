@@ -3,6 +3,11 @@
  * never been discovered) feeding `core/health`'s `BackendHealth` (state machine + circuit
  * breaker), which real call outcomes feed too. Tells the runtime when the backend stops or
  * starts being routable.
+ *
+ * A backend answering HTTP 401/403 is reachable: with no outgoing auth strategy configured for
+ * it, that is a misconfiguration and it is marked `unauthenticated` (the status message says to
+ * configure `outgoingAuth`); with one, it counts as alive (the probe's credentials may differ
+ * from a user's), as the reference does.
  * @module
  */
 import type { VmcpConfig } from "../../crds/vmcp_config.ts";
@@ -15,8 +20,9 @@ import {
   backendHealthOptions,
   type BackendHealthSnapshot,
 } from "../../core/health/mod.ts";
+import { resolveStrategy } from "../auth_wiring.ts";
 import type { Backend } from "../backends/backend.ts";
-import { describeError } from "../backends/errors.ts";
+import { BackendUnavailableError, describeError } from "../backends/errors.ts";
 
 export type { BackendHealthSnapshot as HealthSnapshot };
 
@@ -39,8 +45,10 @@ export class HealthMonitor {
   #timeoutMs: number;
   #routable = true;
   #loop: AbortController | undefined;
+  #config: VmcpConfig;
 
   constructor(readonly backend: Backend, config: VmcpConfig, readonly deps: MonitorDeps) {
+    this.#config = config;
     const f = failureHandling(config);
     this.#health = new BackendHealth(backendHealthOptions(f, deps.clock));
     this.#intervalMs = parseDuration(f.healthCheckInterval);
@@ -49,6 +57,7 @@ export class HealthMonitor {
 
   /** Applies new failure-handling settings (state restarts; the probe loop restarts if running). */
   reconfigure(config: VmcpConfig): void {
+    this.#config = config;
     const f = failureHandling(config);
     this.#health = new BackendHealth(backendHealthOptions(f, this.deps.clock));
     this.#intervalMs = parseDuration(f.healthCheckInterval);
@@ -88,10 +97,28 @@ export class HealthMonitor {
     this.#update();
   }
 
-  /** A call, probe or discovery failed (transport error or timeout, not a backend error). */
-  recordFailure(message: string): void {
-    this.#health.recordFailure(message);
+  /**
+   * A call, probe or discovery failed (transport error or timeout, not a backend error): the
+   * error itself, or a reason text. An HTTP 401/403 answer is not a failure (see the module).
+   */
+  recordFailure(error: unknown): void {
+    const status = authStatus(error);
+    if (status === undefined) {
+      this.#health.recordFailure(typeof error === "string" ? error : describeError(error));
+    } else if (this.hasOutgoingAuth) {
+      this.#health.recordSuccess();
+    } else {
+      this.#health.recordUnauthenticated(
+        `Backend answered HTTP ${status} and no outgoing auth is configured for it: configure outgoingAuth (outgoingAuth.backends["${this.backend.name}"] or outgoingAuth.default) with the credentials it expects`,
+      );
+    }
     this.#update();
+  }
+
+  /** True when an outgoing auth strategy (other than unauthenticated) applies to the backend. */
+  get hasOutgoingAuth(): boolean {
+    const s = resolveStrategy(this.backend.config, this.#config) as { type?: string };
+    return s.type !== undefined && s.type !== "unauthenticated";
   }
 
   #update(): void {
@@ -146,7 +173,13 @@ export class HealthMonitor {
       this.recordSuccess(performance.now() - started);
     } catch (err) {
       if (signal?.aborted) return;
-      this.recordFailure(describeError(err));
+      this.recordFailure(err);
     }
   }
+}
+
+/** 401 or 403 when the backend refused the request for lack of (valid) credentials. */
+function authStatus(error: unknown): number | undefined {
+  if (!(error instanceof BackendUnavailableError)) return undefined;
+  return error.httpStatus === 401 || error.httpStatus === 403 ? error.httpStatus : undefined;
 }

@@ -2,6 +2,10 @@
  * The proxy's HTTP front door: `/mcp`, `/healthz`, `/readyz`, `/status`, `/metrics` and the
  * OAuth protected-resource metadata. Any error inside a handler becomes a 500 answer; the
  * process never crashes on a client's input.
+ *
+ * On `/mcp`: browser origins that are not allowed get 403 (`origin.ts`), and a client's
+ * standalone GET SSE stream carries a `: ping` comment every `server.heartbeatSeconds`
+ * (default 30, 0 = off) so idle connections through load balancers stay open.
  * @module
  */
 import type { Logger } from "../../core/log.ts";
@@ -9,6 +13,7 @@ import { describeError } from "../backends/errors.ts";
 import type { ProxyRuntime } from "../runtime.ts";
 import type { McpEndpoint } from "./mcp_endpoint.ts";
 import type { ProxyMetrics } from "./metrics.ts";
+import { checkOrigin } from "./origin.ts";
 import { statusDocument } from "./status.ts";
 
 export interface HttpOptions {
@@ -20,9 +25,71 @@ export interface HttpOptions {
   path?: string;
   /** RFC 9728 metadata (`/.well-known/oauth-protected-resource…`), from incoming auth. */
   protectedResource?: (req: Request) => Response | undefined | Promise<Response | undefined>;
+  /**
+   * The address the proxy listens on (loopback: localhost origins are allowed).
+   * @default the live config's `server.host`, else 127.0.0.1
+   */
+  listenHost?: string;
 }
 
 const json = (body: unknown, status = 200) => Response.json(body, { status });
+
+/** Default seconds between `: ping` comments on a GET stream. */
+export const DEFAULT_HEARTBEAT_SECONDS = 30;
+const PING = new TextEncoder().encode(": ping\n\n");
+
+/**
+ * Re-streams an SSE body, adding a `: ping` comment every `ms`. The SDK enqueues one whole
+ * event per chunk, so a ping never lands inside an event. Cancelling (client gone) cancels
+ * the original body, so the session sees its stream close as before.
+ */
+export function withHeartbeat(res: Response, ms: number): Response {
+  const body = res.body;
+  if (!body || ms <= 0) return res;
+  const reader = body.getReader();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const stop = () => {
+    clearInterval(timer);
+    timer = undefined;
+  };
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      timer = setInterval(() => {
+        try {
+          controller.enqueue(PING);
+        } catch {
+          stop(); // already closed
+        }
+      }, ms);
+    },
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          stop();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (err) {
+        stop();
+        controller.error(err);
+      }
+    },
+    cancel(reason) {
+      stop();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(stream, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
+}
+
+function isEventStream(req: Request, res: Response): boolean {
+  return req.method === "GET" && res.status === 200 &&
+    (res.headers.get("content-type") ?? "").startsWith("text/event-stream");
+}
 
 /** Builds the `Deno.serve` handler. */
 export function createHttpHandler(opts: HttpOptions): (req: Request) => Promise<Response> {
@@ -30,7 +97,25 @@ export function createHttpHandler(opts: HttpOptions): (req: Request) => Promise<
   return async (req) => {
     const pathname = new URL(req.url).pathname;
     try {
-      if (pathname === path) return await opts.endpoint.handle(req);
+      if (pathname === path) {
+        const server = opts.runtime.config.server;
+        const refused = checkOrigin(req, {
+          listenHost: opts.listenHost ?? server?.host ?? "127.0.0.1",
+          publicUrl: server?.publicUrl,
+          allowedOrigins: server?.allowedOrigins,
+        });
+        if (refused) {
+          opts.log.warn("refused a request from a browser origin that is not allowed", {
+            origin: req.headers.get("origin")?.slice(0, 200),
+            method: req.method,
+          });
+          return refused;
+        }
+        const res = await opts.endpoint.handle(req);
+        if (!isEventStream(req, res)) return res;
+        const seconds = server?.heartbeatSeconds ?? DEFAULT_HEARTBEAT_SECONDS;
+        return withHeartbeat(res, seconds * 1000);
+      }
       switch (pathname) {
         case "/healthz":
         case "/health":

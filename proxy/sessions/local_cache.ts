@@ -3,6 +3,11 @@
  * the cache goes through `onEvict`, where the proxy closes the session's SDK transport and
  * backend connections. A session evicted here is not lost: its record stays in the store and
  * the next request restores it (on this replica or another).
+ *
+ * `canEvict` protects live sessions: past the bound the least recently used entry that
+ * `canEvict` accepts is evicted (the proxy refuses sessions holding a GET stream or serving a
+ * request). When none may go, the cache stays over its bound (`overBound` says by how much)
+ * rather than break a live session; the next `set` tries again.
  * @module
  */
 
@@ -13,12 +18,17 @@ export interface LocalCacheOptions<V> {
   max?: number;
   /** Called after an entry left the cache. Errors it throws are ignored (logged by the caller). */
   onEvict?: (id: string, value: V, reason: EvictReason) => void;
+  /** May this entry be evicted for capacity now? @default always */
+  canEvict?: (id: string, value: V) => boolean;
 }
 
 export class LocalSessionCache<V> {
   readonly max: number;
   readonly #map = new Map<string, V>();
   readonly #onEvict: ((id: string, value: V, reason: EvictReason) => void) | undefined;
+  readonly #canEvict: ((id: string, value: V) => boolean) | undefined;
+  /** Entries evicted for capacity since creation. */
+  evicted = 0;
 
   constructor(opts: LocalCacheOptions<V> = {}) {
     this.max = opts.max ?? 1000;
@@ -26,6 +36,12 @@ export class LocalSessionCache<V> {
       throw new RangeError(`Invalid local session cache max ${this.max}: expected an integer ≥ 1`);
     }
     this.#onEvict = opts.onEvict;
+    this.#canEvict = opts.canEvict;
+  }
+
+  /** How many entries the cache holds beyond `max` (all of them live: `canEvict` refused). */
+  get overBound(): number {
+    return Math.max(0, this.#map.size - this.max);
   }
 
   get size(): number {
@@ -50,16 +66,36 @@ export class LocalSessionCache<V> {
     return this.#map.has(id);
   }
 
-  /** Inserts as most recently used; evicts the least recently used entries past `max`. */
+  /**
+   * Inserts as most recently used; evicts the least recently used entries past `max` (never
+   * the one just inserted, nor one `canEvict` refuses).
+   */
   set(id: string, value: V): void {
     const old = this.#map.get(id);
     this.#map.delete(id);
     this.#map.set(id, value);
     if (old !== undefined && old !== value) this.#evict(id, old, "replaced");
-    while (this.#map.size > this.max) {
-      const [lruId, lru] = this.#map.entries().next().value as [string, V];
-      this.#map.delete(lruId);
-      this.#evict(lruId, lru, "capacity");
+    if (this.#map.size <= this.max) return;
+    const victims: [string, V][] = [];
+    let excess = this.#map.size - this.max;
+    for (const [k, v] of this.#map) {
+      if (excess === 0 || k === id) break;
+      if (this.#canEvict && !this.#safe(k, v)) continue;
+      victims.push([k, v]);
+      excess--;
+    }
+    for (const [k, v] of victims) {
+      this.#map.delete(k);
+      this.evicted++;
+      this.#evict(k, v, "capacity");
+    }
+  }
+
+  #safe(id: string, value: V): boolean {
+    try {
+      return this.#canEvict!(id, value);
+    } catch {
+      return false;
     }
   }
 

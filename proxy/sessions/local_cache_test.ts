@@ -63,3 +63,28 @@ Deno.test("the default bound is 1000 and a bad bound is refused", () => {
   assert.equal(new LocalSessionCache().max, 1000);
   assert.throws(() => new LocalSessionCache({ max: 0 }), /max 0/);
 });
+
+Deno.test("past its bound the cache skips entries it may not evict and stays over the bound when none may go", () => {
+  const busy = new Set(["a", "b"]);
+  const evicted: string[] = [];
+  const c = new LocalSessionCache<string>({
+    max: 2,
+    onEvict: (id) => evicted.push(id),
+    canEvict: (id) => !busy.has(id),
+  });
+  c.set("a", "A");
+  c.set("b", "B");
+  c.set("c", "C"); // a and b are busy: c, the newest, is never the victim
+  assert.deepEqual(evicted, []);
+  assert.equal(c.size, 3);
+  assert.equal(c.overBound, 1);
+  busy.delete("b");
+  c.set("d", "D"); // two over: only b may go
+  assert.deepEqual(evicted, ["b"]);
+  assert.equal(c.overBound, 1);
+  busy.clear();
+  c.set("e", "E");
+  assert.deepEqual(evicted, ["b", "a", "c"]);
+  assert.deepEqual([...c.entries()].map(([k]) => k), ["d", "e"]);
+  assert.equal(c.evicted, 3);
+});

@@ -9,7 +9,7 @@ import { createBackendFetch } from "../../core/http_client.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
 import { createProxyAuth, type ProxyAuth, type ProxyAuthDeps } from "../../proxy/auth_wiring.ts";
 import type { RunningProxy, StartOptions } from "../../proxy/serve.ts";
-import { config, proxy } from "../proxy/helpers.ts";
+import { proxy } from "../proxy/helpers.ts";
 
 export { config, post, waitFor } from "../proxy/helpers.ts";
 
@@ -127,4 +127,3 @@ export async function echo(c: TokenClient, tool: string, message = "hi") {
   const r = await c.client.callTool({ name: tool, arguments: { message } });
   return r.structuredContent as Record<string, unknown>;
 }
-

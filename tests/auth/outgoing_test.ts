@@ -284,3 +284,39 @@ Deno.test("a backend whose credentials cannot be built is excluded, shown in /st
     ]);
   }
 });
+
+// Known bug (proxy/backends, not auth): a per-user credential failure is counted as a backend
+// health failure, so one caller whose token exchange is refused makes the backend unavailable
+// for everyone after `unhealthyThreshold` calls. Enable once BackendConnection maps an
+// OutgoingAuthError to a per-request error that neither closes the connection nor feeds health.
+Deno.test({
+  name:
+    "one caller whose token exchange is refused does not make the backend unavailable for others",
+  ignore: true,
+  fn: async () => {
+    const idp = await startOidcIssuer();
+    const te = startTokenEndpoint();
+    const web = await recordingBackend("web");
+    const p = await authProxy(
+      config({
+        incomingAuth: oidcIncoming(idp.issuer),
+        backends: [{ name: "web", url: web.url, auth: tokenExchange(te.url, "web") }],
+      }),
+      { deps: { env } },
+    );
+    try {
+      const mallory = await connectWithToken(p.url, await idp.sign({ sub: "mallory" }));
+      te.failWith(403);
+      for (let i = 0; i < 6; i++) await assert.rejects(echo(mallory, "web_echo"));
+      te.failWith(undefined);
+      const alice = await connectWithToken(p.url, await idp.sign({ sub: "alice" }));
+      assert.equal((await echo(alice, "web_echo", "fine")).message, "fine");
+      const web0 = (await p.status()).backends.find((b) => b.name === "web")!;
+      assert.equal(web0.status, "ready");
+      await Promise.all([mallory.close(), alice.close()]);
+    } finally {
+      await p.stop();
+      await Promise.all([web.stop(), te.stop(), idp.stop()]);
+    }
+  },
+});

@@ -31,7 +31,7 @@ function proxyConfig(
     name: "auth-e2e",
     groupRef: { name: "g" },
     incomingAuth: oidcIncoming(issuer),
-    operational: { failureHandling: { partialFailureMode: "best_effort" } },
+    operational: { logLevel: "debug", failureHandling: { partialFailureMode: "best_effort" } },
     tokenCache: {
       provider: "redis",
       redis: {
