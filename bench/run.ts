@@ -185,6 +185,7 @@ const STRING_FLAGS = [
   "idle-sessions",
   "peer-bin",
   "out",
+  "render",
 ];
 const BOOL_FLAGS = ["quick", "sse", "no-write", "list"];
 

@@ -21,7 +21,7 @@ import {
   type IncomingAuthDeps,
   type IncomingAuthenticator,
 } from "./auth/incoming.ts";
-import { OutgoingAuthError } from "./auth/errors.ts";
+import { OutgoingAuthConfigError } from "./auth/errors.ts";
 import { createOutgoingAuth } from "./auth/outgoing.ts";
 import type { FetchFn } from "./auth/http.ts";
 import { buildTokenCache, type BuiltTokenCache } from "./auth/token_cache_config.ts";
@@ -142,7 +142,7 @@ export function outgoingAuthFor(log: Logger, deps: OutgoingWiringDeps = {}): Out
         backend: backend.name,
         error: reason,
       });
-      const failure = new OutgoingAuthError(`outgoing auth cannot be built: ${reason}`);
+      const failure = new OutgoingAuthConfigError(`outgoing auth cannot be built: ${reason}`);
       return () => Promise.reject(failure);
     }
   };

@@ -26,3 +26,11 @@ export class OutgoingAuthError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * The backend's strategy itself cannot be built (bad config, missing env var): unlike a
+ * per-caller {@link OutgoingAuthError}, this excludes the backend for everyone.
+ */
+export class OutgoingAuthConfigError extends OutgoingAuthError {
+  override name = "OutgoingAuthConfigError";
+}

@@ -22,9 +22,11 @@ import {
   type Transport,
 } from "../../core/sdk.ts";
 import {
+  BackendCredentialsError,
   BackendTimeoutError,
   BackendUnavailableError,
   describeError,
+  findCause,
   passThrough,
 } from "./errors.ts";
 import { createTransport, type HeadersProvider } from "./transport.ts";
@@ -218,6 +220,9 @@ export class BackendConnection {
       }
       return passThrough(err); // sent by the backend: code, message and data untouched
     }
+    // This caller's outgoing credentials failed: a per-request error, not a backend failure.
+    const credentials = findCause(err, "OutgoingAuthError");
+    if (credentials) return new BackendCredentialsError(this.name, credentials.message);
     // Transport-level failure (refused, HTTP error, broken pipe): this connection is done.
     if (!this.#closed) void this.close().then(() => this.events.onClosed(this));
     const status = (err as { code?: unknown }).code;

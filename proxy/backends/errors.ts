@@ -46,6 +46,33 @@ export class BackendUnavailableError extends RpcError {
   }
 }
 
+/** Code of "credentials for this caller towards the backend could not be obtained". */
+export const BACKEND_CREDENTIALS_FAILED = -32004;
+
+/**
+ * The caller's credentials for the backend could not be built (e.g. a refused token
+ * exchange). It concerns this caller only: the backend is not unhealthy, and the connection
+ * stays open for everyone else.
+ */
+export class BackendCredentialsError extends RpcError {
+  constructor(readonly backend: string, reason: string) {
+    super(
+      BACKEND_CREDENTIALS_FAILED,
+      `Backend "${backend}": credentials for this caller could not be obtained: ${reason}`,
+      { backend },
+    );
+    this.name = "BackendCredentialsError";
+  }
+}
+
+/** The first error in `err`'s cause chain whose name is `name`. */
+export function findCause(err: unknown, name: string): Error | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e.name === name) return e;
+  }
+  return undefined;
+}
+
 /**
  * Re-raises an error a backend sent so the client receives the backend's code, message and
  * data unchanged (the SDK's `McpError` prefixes "MCP error N: " to the message; stripped here).

@@ -8,6 +8,13 @@
  * related to a JSON-answered request (e.g. a backend's log message or sampling request during
  * a call) goes to the session's standalone GET stream instead.
  *
+ * Without an event store the SDK drops a notification sent while the client has no standalone
+ * GET stream (e.g. while it reconnects after the replica holding its stream died, or before it
+ * reopens it on a replica that restored the session). List changes and resource updates are
+ * hints a client must not miss, so they are kept (deduplicated, bounded) and delivered as soon
+ * as a GET stream opens on this transport; `remindListsChanged()` queues all three list
+ * changes for a restored session, which cannot know what the client missed elsewhere.
+ *
  * This relies on SDK internals (`_enableJsonResponse`, `_requestToStreamMapping`,
  * `_streamMapping`) of @modelcontextprotocol/sdk 1.32.2, and on `send` not awaiting anything
  * without an event store; `transport_test.ts` pins the behaviour.
@@ -27,20 +34,87 @@ interface Internals {
 
 const GET_STREAM = "_GET_stream";
 
+/** Notifications kept while the client has no GET stream (the latest per method). */
+const LIST_CHANGED = [
+  "notifications/tools/list_changed",
+  "notifications/resources/list_changed",
+  "notifications/prompts/list_changed",
+];
+const UPDATED = "notifications/resources/updated";
+/** At most this many distinct resource URIs are kept; the oldest go first. */
+const MAX_KEPT_UPDATES = 100;
+
 export class ProxyServerTransport extends WebStandardStreamableHTTPServerTransport {
   get #internals(): Internals {
     return this as unknown as Internals;
   }
+
+  /** Notifications waiting for a GET stream, keyed by method (and URI for updates). */
+  readonly #kept = new Map<string, JSONRPCMessage>();
 
   /** True while the client holds its standalone GET stream open. */
   get hasStandaloneStream(): boolean {
     return this.#internals._streamMapping.has(GET_STREAM);
   }
 
+  /** True while a GET stream is open or a request is being answered (not safe to close). */
+  get active(): boolean {
+    return this.#internals._streamMapping.size > 0;
+  }
+
+  /** Notifications waiting for the client's next GET stream (for tests and /status). */
+  get keptNotifications(): number {
+    return this.#kept.size;
+  }
+
   /** Handles a POST whose body the caller parsed, answering as JSON or as an SSE stream. */
   handlePost(req: Request, parsedBody: unknown, json: boolean): Promise<Response> {
     this.#internals._enableJsonResponse = json;
     return this.handleRequest(req, { parsedBody });
+  }
+
+  /** Delivers kept notifications once a GET stream opened. */
+  override async handleRequest(
+    req: Request,
+    options?: Parameters<WebStandardStreamableHTTPServerTransport["handleRequest"]>[1],
+  ): Promise<Response> {
+    const res = await super.handleRequest(req, options);
+    if (req.method === "GET" && res.status === 200 && this.#kept.size && this.hasStandaloneStream) {
+      const kept = [...this.#kept.values()];
+      this.#kept.clear();
+      for (const m of kept) await super.send(m).catch(() => {});
+    }
+    return res;
+  }
+
+  /**
+   * Queues tools/resources/prompts list_changed for the client's next GET stream: a restored
+   * session cannot know which changes the client missed while it had no stream here.
+   */
+  remindListsChanged(): void {
+    for (const method of LIST_CHANGED) this.#keep({ jsonrpc: "2.0", method });
+  }
+
+  #keep(message: JSONRPCMessage): void {
+    const m = message as { method?: string; params?: { uri?: unknown } };
+    let key: string;
+    if (m.method === UPDATED && typeof m.params?.uri === "string") {
+      key = `${UPDATED} ${m.params.uri}`;
+      this.#kept.delete(key);
+      const updates = [...this.#kept.keys()].filter((k) => k.startsWith(UPDATED));
+      if (updates.length >= MAX_KEPT_UPDATES) this.#kept.delete(updates[0]!);
+    } else if (m.method && LIST_CHANGED.includes(m.method)) key = m.method;
+    else return; // anything else is dropped, as the SDK does
+    this.#kept.set(key, message);
+  }
+
+  /** A message for the standalone stream: kept when the client has none open. */
+  #standalone(message: JSONRPCMessage): Promise<void> {
+    if (!this.hasStandaloneStream && "method" in message && !("id" in message)) {
+      this.#keep(message);
+      return Promise.resolve();
+    }
+    return super.send(message);
   }
 
   override send(
@@ -56,10 +130,11 @@ export class ProxyServerTransport extends WebStandardStreamableHTTPServerTranspo
       const json = stream?.resolveJson !== undefined;
       if (json && !isResponse) {
         // A JSON answer cannot carry it: use the standalone GET stream.
-        return super.send(message);
+        return this.#standalone(message);
       }
       internals._enableJsonResponse = json;
+      return super.send(message, options);
     }
-    return super.send(message, options);
+    return this.#standalone(message);
   }
 }

@@ -65,7 +65,7 @@ Deno.test("the default bound is 1000 and a bad bound is refused", () => {
 });
 
 Deno.test("past its bound the cache skips entries it may not evict and stays over the bound when none may go", () => {
-  const busy = new Set(["a", "b"]);
+  const busy = new Set(["a", "b", "c"]);
   const evicted: string[] = [];
   const c = new LocalSessionCache<string>({
     max: 2,
@@ -74,7 +74,7 @@ Deno.test("past its bound the cache skips entries it may not evict and stays ove
   });
   c.set("a", "A");
   c.set("b", "B");
-  c.set("c", "C"); // a and b are busy: c, the newest, is never the victim
+  c.set("c", "C"); // a and b are busy (and the newest entry is never the victim)
   assert.deepEqual(evicted, []);
   assert.equal(c.size, 3);
   assert.equal(c.overBound, 1);

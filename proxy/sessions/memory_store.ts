@@ -120,6 +120,25 @@ export class MemorySessionStore implements SessionStore {
     return Promise.resolve();
   }
 
+  republish(records: SessionRecord[]): Promise<number> {
+    let written = 0;
+    for (const record of records) {
+      if (this.#live(record.id)) continue;
+      assertRecord(record);
+      this.#entries.set(record.id, {
+        record: structuredClone(record),
+        expiresAt: this.#clock.now() + this.ttlMs,
+      });
+      written++;
+    }
+    return Promise.resolve(written);
+  }
+
+  /** Memory never becomes unhealthy: the listener is never called. */
+  onHealthChange(_fn: (healthy: boolean) => void): () => void {
+    return () => {};
+  }
+
   close(): Promise<void> {
     this.#entries.clear();
     return Promise.resolve();

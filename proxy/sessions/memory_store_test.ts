@@ -86,3 +86,13 @@ Deno.test("memory updates merge backend sessions, dedupe subscriptions and stamp
 Deno.test("a non-positive memory TTL is refused with the value", () => {
   assert.throws(() => new MemorySessionStore({ ttlMs: 0 }), /ttl 0 ms/);
 });
+
+Deno.test("memory republish writes only missing sessions", async () => {
+  const store = new MemorySessionStore();
+  await store.create({ ...record("kept"), logLevel: "debug" });
+  await store.terminate("ended");
+  assert.equal(await store.republish([record("kept"), record("gone"), record("ended")]), 1);
+  assert.equal((await store.get("kept") as SessionRecord).logLevel, "debug");
+  assert.equal((await store.get("gone") as SessionRecord).id, "gone");
+  assert.equal(await store.get("ended"), "terminated");
+});

@@ -104,9 +104,11 @@ const storeVia = (port: number, password?: string): Promise<RedisSessionStore> =
     maxReconnectDelayMs: 200,
   });
 
-Deno.test("while Redis is unreachable reads fail fast as retryable, and the same store recovers", async () => {
+Deno.test("while Redis is unreachable reads fail fast as retryable, the same store recovers, and both health changes are reported", async () => {
   const gate = await startGate(shared.port);
   const store = await storeVia(gate.port, shared.password);
+  const flips: boolean[] = [];
+  const unsubscribe = store.onHealthChange((healthy) => flips.push(healthy));
   try {
     const rec = record();
     await store.create(rec);
@@ -129,6 +131,9 @@ Deno.test("while Redis is unreachable reads fail fast as retryable, and the same
     gate.resume();
     await waitFor("the store to reconnect", () => store.healthy);
     assert.equal((await store.get(rec.id) as SessionRecord).id, rec.id);
+    await waitFor("both health changes to be reported", () => flips.length === 2);
+    assert.deepEqual(flips, [false, true]);
+    unsubscribe();
   } finally {
     await store.close();
     await gate.stop();

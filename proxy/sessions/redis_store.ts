@@ -6,7 +6,8 @@
  * - get: `GETEX key PX ttl` (one round trip that also slides the TTL);
  * - update: read, patch, then compare-and-set in a Lua script (retried on a concurrent write);
  * - terminate: `SET key <marker> PX ttl`, so every replica refuses the id until it expires;
- * - touchMany: pipelined `PEXPIRE`s.
+ * - touchMany: pipelined `PEXPIRE`s;
+ * - republish: pipelined `SET NX PX` (after Redis came back empty).
  *
  * ioredis retries forever and queues commands while offline by default. Here a command fails
  * at once while Redis is unreachable (`enableOfflineQueue: false`, `maxRetriesPerRequest: 0`,
@@ -92,6 +93,7 @@ export class RedisSessionStore implements SessionStore {
   readonly #retryAfterSeconds: number;
   #ok = true;
   #closed = false;
+  readonly #listeners = new Set<(healthy: boolean) => void>();
 
   /** Prefer `connectRedisSessionStore`, which waits briefly for the first connection. */
   constructor(opts: RedisStoreOptions) {
@@ -146,9 +148,27 @@ export class RedisSessionStore implements SessionStore {
     return this.#ok && !this.#closed && this.#redis.status === "ready";
   }
 
+  onHealthChange(fn: (healthy: boolean) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  #emit(healthy: boolean): void {
+    for (const fn of this.#listeners) {
+      try {
+        fn(healthy);
+      } catch (err) {
+        this.#log.warn("session store health listener failed", {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
+  }
+
   #down(err: unknown): void {
     if (this.#ok && !this.#closed) {
       this.#ok = false;
+      queueMicrotask(() => this.#emit(false));
       this.#log.warn(
         "session store unavailable: cross-replica session restores fail until it recovers",
         {
@@ -163,6 +183,7 @@ export class RedisSessionStore implements SessionStore {
     if (!this.#ok && !this.#closed) {
       this.#ok = true;
       this.#log.info("session store recovered", { address: this.#address });
+      queueMicrotask(() => this.#emit(true));
     }
   }
 
@@ -263,9 +284,25 @@ export class RedisSessionStore implements SessionStore {
     );
   }
 
+  async republish(records: SessionRecord[]): Promise<number> {
+    if (records.length === 0) return 0;
+    for (const r of records) assertRecord(r);
+    return await this.#run("republish", async () => {
+      const p = this.#redis.pipeline();
+      for (const r of records) {
+        p.set(this.#prefix + r.id, JSON.stringify(r), "PX", this.ttlMs, "NX");
+      }
+      const results = (await p.exec()) ?? [];
+      const failed = results.find(([err]) => err);
+      if (failed) throw failed[0];
+      return results.filter(([, v]) => v === "OK").length;
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#listeners.clear();
     if (this.#redis.status === "ready") {
       await this.#redis.quit().catch(() => this.#redis.disconnect());
     } else {

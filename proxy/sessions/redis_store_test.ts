@@ -164,3 +164,18 @@ Deno.test("redis addresses parse as host:port with IPv6 brackets and a default p
   assert.throws(() => parseRedisAddress("redis:0"), /sessionStorage.address "redis:0"/);
   assert.throws(() => parseRedisAddress(""), /sessionStorage.address/);
 });
+
+Deno.test("republish writes only the sessions the store lost and leaves records and terminated markers alone", async () => {
+  await using r = await replicas();
+  const kept = record();
+  const gone = record();
+  const ended = record();
+  await r.a.create({ ...kept, backendSessions: { github: "newer" } });
+  await r.a.create(ended);
+  await r.a.terminate(ended.id);
+  assert.equal(await r.b.republish([kept, gone, ended]), 1);
+  assert.deepEqual((await r.a.get(kept.id) as SessionRecord).backendSessions, { github: "newer" });
+  assert.equal((await r.a.get(gone.id) as SessionRecord).id, gone.id);
+  assert.equal(await r.a.get(ended.id), "terminated");
+  assert.equal(await r.a.republish([]), 0);
+});

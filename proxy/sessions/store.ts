@@ -78,6 +78,14 @@ export interface SessionStore {
   ): Promise<SessionRecord | undefined | Terminated>;
   /** Replaces the record by a terminated marker that lives for the session TTL. */
   terminate(id: string): Promise<void>;
+  /**
+   * Writes the records the store does not hold (SET NX, pipelined): after Redis came back
+   * empty, a replica re-publishes its local sessions so the others can restore them again.
+   * An existing record or terminated marker is left alone. Answers how many were written.
+   */
+  republish(records: SessionRecord[]): Promise<number>;
+  /** Calls `fn` when `healthy` flips (Redis lost / recovered); answers an unsubscribe. */
+  onHealthChange(fn: (healthy: boolean) => void): () => void;
   /** False while the store is known not to answer (Redis down); memory is always healthy. */
   readonly healthy: boolean;
   /** "memory" or "redis". */

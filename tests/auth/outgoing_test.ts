@@ -285,14 +285,11 @@ Deno.test("a backend whose credentials cannot be built is excluded, shown in /st
   }
 });
 
-// Known bug (proxy/backends, not auth): a per-user credential failure is counted as a backend
-// health failure, so one caller whose token exchange is refused makes the backend unavailable
-// for everyone after `unhealthyThreshold` calls. Enable once BackendConnection maps an
-// OutgoingAuthError to a per-request error that neither closes the connection nor feeds health.
+// A per-user credential failure is a per-request error (BackendCredentialsError): it neither
+// closes the shared connection nor counts against the backend's health.
 Deno.test({
   name:
     "one caller whose token exchange is refused does not make the backend unavailable for others",
-  ignore: true,
   fn: async () => {
     const idp = await startOidcIssuer();
     const te = startTokenEndpoint();
