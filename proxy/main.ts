@@ -161,8 +161,9 @@ export async function runProxy(opts: ProxyOptions, signal: AbortSignal): Promise
       apply: (next) => {
         const level = levelFrom(next);
         if (level !== log.level) {
-          log.warn("log level changed", { from: log.level, to: level });
+          const from = log.level;
           log.setLevel(level);
+          log.info("log level changed (operational.logLevel)", { from, to: level });
         }
         return proxy.reload(next);
       },

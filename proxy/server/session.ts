@@ -62,6 +62,8 @@ export class ProxySession implements SessionPeer {
   readonly subscriptions = new Set<string>();
   logLevel: LoggingLevel | undefined;
   lastSeen = Date.now();
+  /** Requests of this session between lookup and answer (the local cache never evicts it then). */
+  inUse = 0;
   #id = "";
   #closed = false;
   readonly #resume: Map<string, string>;
