@@ -162,7 +162,10 @@ export async function main(argv: string[], signal: AbortSignal): Promise<number>
       stdioBridge: values["stdio-bridge"] ?? false,
       bridgeCommand: positionals.slice(command === "--" ? 1 : 0),
       env,
-      logger,
+      // The proxy filters by level itself: the CLI/env level when given, else the config's
+      // operational.logLevel (which follows hot reload).
+      logger: createLogger({ level: "debug", fields: { mode } }),
+      ...(values["log-level"] ?? env("VMCP_LOG_LEVEL") ? { logLevel: level } : {}),
     }, signal);
   }
   if (mode === "controller") {

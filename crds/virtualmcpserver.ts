@@ -20,6 +20,9 @@ export const SessionStorageSchema = z.strictObject({
   ttl: z.string().regex(/^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/).default("30m").describe(
     "Sliding idle time-to-live of a session.",
   ),
+  maxLocalSessions: z.number().int().min(1).default(1000).describe(
+    "Live sessions one replica holds in memory. Past it, the least recently used idle session (no open GET stream, no request in flight) is closed locally; its state stays in the store and its next request restores it. Sessions with a stream or a request in flight are never closed for this.",
+  ),
 }).describe("Session state storage (scale-out).");
 
 /** Fields shared by the CRD spec and the standalone/rendered proxy config. */

@@ -9,7 +9,7 @@ import { VmcpConfigSchema } from "../crds/vmcp_config.ts";
 import { parseConfig } from "../core/config/load.ts";
 import { ConfigError } from "../core/config/problems.ts";
 import type { Logger, LogLevel } from "../core/log.ts";
-import { incomingAuth, outgoingAuthFor } from "./auth_wiring.ts";
+import { createProxyAuth, type ProxyAuth } from "./auth_wiring.ts";
 import { describeError } from "./backends/errors.ts";
 import { watchConfig } from "./config_watch.ts";
 import { levelledLogger } from "./log_level.ts";
@@ -118,9 +118,9 @@ export async function runProxy(opts: ProxyOptions, signal: AbortSignal): Promise
   }
   log.setLevel(levelFrom(config));
 
-  let auth;
+  let auth: ProxyAuth;
   try {
-    auth = incomingAuth(config, log);
+    auth = createProxyAuth(config, log);
   } catch (err) {
     log.error("incoming auth cannot be configured", { error: describeError(err) });
     return 2;
@@ -133,13 +133,11 @@ export async function runProxy(opts: ProxyOptions, signal: AbortSignal): Promise
       host,
       port: port ?? config.server?.port ?? 4483,
       log,
-      authenticate: (req) => auth.authenticate(req),
-      protectedResource: (req) => auth.metadataResponse(req),
-      outgoingAuthFor: outgoingAuthFor(log),
+      ...auth.startOptions,
     });
   } catch (err) {
     log.error("cannot start the proxy", { host, port: port ?? 4483, error: describeError(err) });
-    auth.close();
+    await auth.close();
     return 1;
   }
   log.info("vmcp proxy listening", {
@@ -179,7 +177,7 @@ export async function runProxy(opts: ProxyOptions, signal: AbortSignal): Promise
   watcher?.close();
   await reporter?.stop();
   await proxy.stop();
-  auth.close();
+  await auth.close();
   log.info("stopped");
   return 0;
 }

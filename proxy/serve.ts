@@ -96,6 +96,7 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
   const handler = createHttpHandler({
     runtime,
     endpoint,
+    listenHost: opts.host ?? config.server?.host ?? "127.0.0.1",
     metrics,
     log,
     ...(opts.protectedResource ? { protectedResource: opts.protectedResource } : {}),

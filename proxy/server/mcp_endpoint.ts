@@ -19,6 +19,7 @@ import type { SessionStore } from "../sessions/store.ts";
 import type { ProxyMetrics } from "./metrics.ts";
 import type { ProxySession } from "./session.ts";
 import { SessionDirectory } from "./session_directory.ts";
+import { attachSessionStoreStatus } from "./status.ts";
 
 /** Authenticates a request: the caller's identity, or the response to send instead. */
 export type Authenticate = (req: Request) => Promise<Identity | Response>;
@@ -39,6 +40,8 @@ export interface EndpointOptions {
    * @default an in-process MemorySessionStore (30 min TTL)
    */
   store?: SessionStore;
+  /** Live sessions held here. @default config `sessionStorage.maxLocalSessions`, else 1000 */
+  maxLocalSessions?: number;
 }
 
 export function rpcError(status: number, code: number, message: string): Response {
@@ -106,12 +109,23 @@ export class McpEndpoint {
       log: opts.log,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
       serverInfo: opts.serverInfo,
+      ...(opts.maxLocalSessions ? { maxLocalSessions: opts.maxLocalSessions } : {}),
       onForeign: (f, req) =>
         this.#logForeign(f.sessionId, f.ownerKey, f.presentedKey, f.reason, req.method),
     });
+    attachSessionStoreStatus(opts.runtime, () => this.directory.status());
   }
 
   async handle(req: Request): Promise<Response> {
+    const pinned: ProxySession[] = [];
+    try {
+      return await this.#handle(req, pinned);
+    } finally {
+      for (const s of pinned) s.inUse--;
+    }
+  }
+
+  async #handle(req: Request, pinned: ProxySession[]): Promise<Response> {
     let identity: Identity = ANONYMOUS_IDENTITY;
     if (this.#o.authenticate) {
       const got = await this.#o.authenticate(req);
@@ -126,6 +140,9 @@ export class McpEndpoint {
       const got = await this.directory.resolve(sessionId, identity, this.#key(identity), req);
       if (got instanceof Response) return got;
       session = got;
+      // Not evicted by the local cache before the transport has taken the request.
+      session.inUse++;
+      pinned.push(session);
       // Same caller, possibly with a refreshed token: later backend token exchanges use it.
       if (identity.token && identity.token !== session.identity.token) {
         Object.assign(session.identity, {
@@ -203,7 +220,7 @@ export class McpEndpoint {
   /** Closes sessions idle longer than `ttlMs`; returns how many were closed. */
   async sweep(ttlMs: number): Promise<number> {
     const cutoff = Date.now() - ttlMs;
-    const idle = [...this.#o.runtime.sessions.values()].filter((s) =>
+    const idle = [...this.directory.cache.values()].filter((s) =>
       s.lastSeen < cutoff && !s.transport.hasStandaloneStream
     );
     await Promise.all(idle.map((s) => s.close()));

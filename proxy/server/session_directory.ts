@@ -1,8 +1,14 @@
 /**
- * Where the `/mcp` endpoint finds a client session: this replica's live sessions
- * (`runtime.sessions`) backed by the shared `SessionStore` (memory: one replica; Redis: any
- * replica serves any session). See `proxy/sessions/README.md` for the flow.
+ * Where the `/mcp` endpoint finds a client session: this replica's live sessions (a bounded
+ * `LocalSessionCache`, mirrored into `runtime.sessions`, which the runtime notifies) backed by
+ * the shared `SessionStore` (memory: one replica; Redis: any replica serves any session). See
+ * `proxy/sessions/README.md` for the flow.
  *
+ * - The cache holds at most `sessionStorage.maxLocalSessions` (default 1000) sessions. Past the
+ *   bound the least recently used *idle* session (no GET stream, no request in flight) is
+ *   closed locally: its transport and backend connections go, its record stays in the store,
+ *   and its next request restores it (same for both providers; the memory store keeps records
+ *   in-process). Live sessions are never evicted: the bound is then exceeded (and logged).
  * - `open` + `commit`: a new session (initialize); the record is stored before the session is
  *   handed out, so every replica can serve it from its first request on.
  * - `resolve`: every request with an `Mcp-Session-Id` reads the record (one GETEX, sliding the
@@ -12,6 +18,9 @@
  *   re-attached lazily from the stored ids). With the store down, local sessions keep working
  *   and restores answer 503 + Retry-After.
  * - `terminate`: explicit DELETE; the marker makes every replica answer 404 afterwards.
+ * - When the store recovers (Redis back, possibly empty after a restart), the local records are
+ *   re-published (SET NX), so other replicas can restore these sessions without waiting for a
+ *   request to reach the replica holding them.
  * @module
  */
 import type { Identity } from "../../core/auth/identity.ts";
@@ -20,6 +29,7 @@ import { describeError } from "../backends/errors.ts";
 import type { Router } from "../router.ts";
 import type { ProxyRuntime } from "../runtime.ts";
 import { bindingErrorResponse, checkBinding } from "../sessions/binding.ts";
+import { LocalSessionCache } from "../sessions/local_cache.ts";
 import { replayInitialize, sessionStateFromInitialize } from "../sessions/restore_transport.ts";
 import {
   type SessionPatch,
@@ -40,6 +50,11 @@ export interface DirectoryOptions {
   log: Logger;
   metrics?: ProxyMetrics;
   serverInfo: { name: string; version: string };
+  /**
+   * Bound of the live sessions held here.
+   * @default runtime.config.sessionStorage.maxLocalSessions, else 1000
+   */
+  maxLocalSessions?: number;
   /** Called when a session is refused because another identity presented it (logging). */
   onForeign?: (
     info: { sessionId: string; ownerKey: string; presentedKey: string; reason: string },
@@ -55,6 +70,25 @@ export interface DirectoryStats {
   degraded: number;
   /** Requests refused because the session belongs to another identity. */
   bindingRejected: number;
+  /** Idle sessions closed locally to stay within `maxLocalSessions` (records kept). */
+  evicted: number;
+  /** Sessions written back to the store after it recovered (e.g. Redis restarted empty). */
+  republished: number;
+}
+
+/** The `sessionStore` part of `/status`. */
+export interface SessionStoreStatus {
+  provider: "memory" | "redis";
+  healthy: boolean;
+  created: number;
+  restored: number;
+  degraded: number;
+  bindingRejected: number;
+  evicted: number;
+  republished: number;
+  /** Live sessions held by this replica and their bound. */
+  local: number;
+  maxLocal: number;
 }
 
 export function sessionNotFound(): Response {
@@ -72,14 +106,80 @@ type InitState = NonNullable<ReturnType<typeof sessionStateFromInitialize>>;
 
 export class SessionDirectory {
   readonly store: SessionStore;
-  readonly stats: DirectoryStats = { created: 0, restored: 0, degraded: 0, bindingRejected: 0 };
+  readonly stats: DirectoryStats = {
+    created: 0,
+    restored: 0,
+    degraded: 0,
+    bindingRejected: 0,
+    evicted: 0,
+    republished: 0,
+  };
+  /** The live sessions of this replica (least recently used first). */
+  readonly cache: LocalSessionCache<ProxySession>;
   readonly #o: DirectoryOptions;
   readonly #records = new WeakMap<ProxySession, SessionRecord>();
   readonly #restoring = new Map<string, Promise<ProxySession>>();
 
+  #overBoundLogged = false;
+
   constructor(opts: DirectoryOptions) {
     this.#o = opts;
     this.store = opts.store;
+    const max = opts.maxLocalSessions ??
+      opts.runtime.config.sessionStorage?.maxLocalSessions ?? 1000;
+    this.cache = new LocalSessionCache<ProxySession>({
+      max,
+      // A GET stream or a request in flight would break: only idle sessions may go.
+      canEvict: (_id, s) => s.inUse === 0 && !s.transport.active,
+      onEvict: (id, s, reason) => {
+        if (reason === "capacity") {
+          this.stats.evicted++;
+          opts.log.debug("idle session closed locally (maxLocalSessions); its record stays", {
+            session: id,
+          });
+        }
+        if (!s.closed) void s.close();
+      },
+    });
+    opts.store.onHealthChange((healthy) => {
+      if (healthy) void this.republish();
+    });
+  }
+
+  /** Store health and counters for `/status`. */
+  status(): SessionStoreStatus {
+    return {
+      provider: this.store.kind,
+      healthy: this.store.healthy,
+      ...this.stats,
+      local: this.cache.size,
+      maxLocal: this.cache.max,
+    };
+  }
+
+  /**
+   * Writes the records of the sessions held here that the store lost (after Redis came back
+   * empty), so any replica can restore them again. Failures are logged (retried on the next
+   * recovery or by the holder's next request).
+   */
+  async republish(): Promise<number> {
+    const records: SessionRecord[] = [];
+    for (const s of this.cache.values()) {
+      const rec = this.#records.get(s);
+      if (rec && !s.closed) records.push({ ...rec, lastSeen: Date.now() });
+    }
+    if (records.length === 0) return 0;
+    try {
+      const n = await this.store.republish(records);
+      this.stats.republished += n;
+      if (n) {
+        this.#o.log.info("re-published local sessions the session store had lost", { count: n });
+      }
+      return n;
+    } catch (err) {
+      this.#o.log.warn("re-publishing local sessions failed", { error: describeError(err) });
+      return 0;
+    }
   }
 
   #session(
@@ -98,6 +198,7 @@ export class SessionDirectory {
       onInitialized: () => {},
       onClosed: (s) => {
         if (!s.id) return;
+        this.cache.deleteIf(s.id, s);
         if (runtime.sessions.get(s.id) === s) {
           void runtime.closeSession(s).catch((err) =>
             log.warn("session close failed", { error: describeError(err) })
@@ -114,9 +215,18 @@ export class SessionDirectory {
   }
 
   #register(session: ProxySession, record: SessionRecord): void {
-    const { runtime, metrics } = this.#o;
+    const { runtime, metrics, log } = this.#o;
     this.#records.set(session, record);
     runtime.sessions.set(session.id, session);
+    this.cache.set(session.id, session); // may close idle least recently used sessions
+    const over = this.cache.overBound;
+    if (over > 0 && !this.#overBoundLogged) {
+      this.#overBoundLogged = true;
+      log.warn("more live sessions than sessionStorage.maxLocalSessions; none is idle to close", {
+        max: this.cache.max,
+        live: this.cache.size,
+      });
+    } else if (over === 0) this.#overBoundLogged = false;
     metrics?.setSessions(runtime.sessions.size);
   }
 
@@ -185,8 +295,7 @@ export class SessionDirectory {
     identityKey: string,
     req: Request,
   ): Promise<ProxySession | Response> {
-    const sessions = this.#o.runtime.sessions;
-    let local = sessions.get(id);
+    let local = this.cache.get(id);
     let record: SessionRecord | undefined;
     try {
       const got = await this.store.get(id);
@@ -267,6 +376,8 @@ export class SessionDirectory {
     }
     for (const uri of record.subscriptions) session.subscriptions.add(uri);
     if (record.logLevel) session.logLevel = record.logLevel as ProxySession["logLevel"];
+    // Whatever changed while the client had no stream here reaches it when it opens one.
+    session.transport.remindListsChanged();
     this.stats.restored++;
     this.#register(session, record);
     this.#o.log.debug("session restored", { session: record.id });
@@ -313,9 +424,9 @@ export class SessionDirectory {
 
   /** Slides the store TTL of local sessions holding a GET stream (listeners send nothing). */
   async touchStreams(): Promise<void> {
-    const ids = [...this.#o.runtime.sessions.values()].filter((s) =>
-      s.transport.hasStandaloneStream
-    ).map((s) => s.id);
+    const ids = [...this.cache.values()].filter((s) => s.transport.hasStandaloneStream).map((s) =>
+      s.id
+    );
     await this.store.touchMany(ids).catch((err) =>
       this.#o.log.debug("touching streaming sessions failed", { error: describeError(err) })
     );

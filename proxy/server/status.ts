@@ -1,9 +1,24 @@
 /**
  * The `/status` document: every backend's health, transport, last check, circuit breaker and
- * tool count, plus readiness and session count. Unauthenticated; contains no secrets.
+ * tool count, plus readiness, session count and the session store's health and counters.
+ * Unauthenticated; contains no secrets.
+ *
+ * `sessionStore.healthy: false` (Redis unreachable) does not make the proxy unready: sessions
+ * held by this replica keep working, only restores and new sessions get 503 + Retry-After.
  * @module
  */
 import type { ProxyRuntime } from "../runtime.ts";
+import type { SessionStoreStatus } from "./session_directory.ts";
+
+const storeStatus = new WeakMap<ProxyRuntime, () => SessionStoreStatus>();
+
+/** Makes `/status` of `runtime` report the session store (called by the `/mcp` endpoint). */
+export function attachSessionStoreStatus(
+  runtime: ProxyRuntime,
+  status: () => SessionStoreStatus,
+): void {
+  storeStatus.set(runtime, status);
+}
 
 export interface BackendStatus {
   name: string;
@@ -26,6 +41,8 @@ export interface StatusDocument {
   sessions: number;
   tools: number;
   backends: BackendStatus[];
+  /** Absent only when no `/mcp` endpoint was built for this runtime. */
+  sessionStore?: SessionStoreStatus;
 }
 
 export function statusDocument(runtime: ProxyRuntime): StatusDocument {
@@ -48,7 +65,7 @@ export function statusDocument(runtime: ProxyRuntime): StatusDocument {
     if (b.caps) entry.toolCount = b.caps.tools.length;
     backends.push(entry);
   }
-  return {
+  const doc: StatusDocument = {
     name: runtime.config.name,
     ready: runtime.isReady,
     partialFailureMode: runtime.partialFailureMode,
@@ -56,4 +73,7 @@ export function statusDocument(runtime: ProxyRuntime): StatusDocument {
     tools: runtime.lists.tools.length,
     backends,
   };
+  const store = storeStatus.get(runtime)?.();
+  if (store) doc.sessionStore = store;
+  return doc;
 }

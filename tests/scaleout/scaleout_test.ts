@@ -82,14 +82,24 @@ async function world(): Promise<World> {
 
 async function sdkClient(url: string, token: string) {
   const client = new Client({ name: "scaleout-client", version: "1.0.0" }, {});
+  const base = createBackendFetch();
+  const streams = { targets: [] as string[] };
   const transport = new StreamableHTTPClientTransport(new URL(url), {
-    fetch: createBackendFetch(),
+    // Counts the GET streams the client opened (the first one, then reconnects).
+    fetch: (async (input: string | URL, init?: RequestInit) => {
+      const res = await base(input, init);
+      if (init?.method === "GET" && res.status === 200) {
+        streams.targets.push(res.headers.get("x-balancer-target") ?? "");
+      }
+      return res;
+    }) as typeof fetch,
     requestInit: { headers: { authorization: `Bearer ${token}` } },
   });
   await client.connect(transport);
   return {
     client,
     transport,
+    streams,
     close: async () => {
       await transport.terminateSession().catch(() => {});
       await client.close();
@@ -168,7 +178,7 @@ async function rawInitialize(url: string, token: string): Promise<string> {
 
 Deno.test({
   name:
-    "one SDK session alternating two real replicas makes 200 calls with no error, hears list_changed, and survives a replica being killed with every call executed exactly once",
+    "one SDK session alternating two real replicas makes 200 calls with no error, hears list_changed, survives a replica being killed with every call executed exactly once, and hears list_changed from the survivor",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -217,6 +227,28 @@ Deno.test({
       assert.ok(a! >= 40 && b! >= 100, `both replicas served the session (a=${a}, b=${b})`);
       const after = await c.client.listTools();
       assert.ok(after.tools.some((t) => t.name.endsWith("late_tool")), "the survivor lists it");
+
+      // The GET stream broke with the killed replica (if it was there) and the SDK client
+      // reconnects it through the balancer to the survivor, about a second later. A change made
+      // in that gap is not lost: the survivor keeps it for the stream and sends it on reconnect.
+      const seen = listChanged;
+      await w.backend.state.addTool({
+        name: "gap_tool",
+        handler: () => ({ content: [{ type: "text", text: "gap" }] }),
+      });
+      await waitFor(() => listChanged > seen, 15_000, "list_changed after the kill");
+      const survivor = w.replicas[1]!.origin;
+      await waitFor(() => c.streams.targets.at(-1) === survivor, 15_000, "the GET stream on B");
+      const listed = await c.client.listTools();
+      assert.ok(listed.tools.some((t) => t.name.endsWith("gap_tool")), "the survivor lists it");
+      // And once the stream is on the survivor, a further change is delivered live.
+      await new Promise((r) => setTimeout(r, 500)); // let the kept notifications drain
+      const live = listChanged;
+      await w.backend.state.addTool({
+        name: "live_tool",
+        handler: () => ({ content: [{ type: "text", text: "live" }] }),
+      });
+      await waitFor(() => listChanged > live, 15_000, "list_changed from the survivor");
     } finally {
       await c.close();
       await w.close();
