@@ -11,7 +11,6 @@
  * @module
  */
 import type { BackendConfig, VmcpConfig } from "../crds/vmcp_config.ts";
-import type { BackendAuthStrategy as BackendAuthStrategyConfig } from "../crds/auth.ts";
 import type { Identity } from "../core/auth/identity.ts";
 import type { TokenCache } from "../core/auth/token_cache.ts";
 import type { Clock } from "../core/clock.ts";
@@ -28,31 +27,9 @@ import { buildTokenCache, type BuiltTokenCache } from "./auth/token_cache_config
 import type { HeadersFor } from "./backends/backend.ts";
 import type { StartOptions } from "./serve.ts";
 
-const UNAUTHENTICATED = { type: "unauthenticated" } as const;
+import { resolveStrategy } from "../core/auth/resolve_strategy.ts";
 
-/**
- * The strategy for `backend` under `config.outgoingAuth` (ToolHive's source rules):
- * - `discovered` (default): the backend's own `auth`, else `default`;
- * - `inline`: `backends[name]`, else `default` (the backend's own `auth` is ignored);
- * - `mixed`: `backends[name]`, else the backend's own `auth`, else `default`.
- * An entry of type `discovered` stands for the backend's own `auth` (skipped when it has
- * none). Nothing chosen means `unauthenticated`.
- */
-export function resolveStrategy(backend: BackendConfig, config: VmcpConfig): unknown {
-  const out = config.outgoingAuth;
-  const discovered = backend.auth;
-  const pick = (s: BackendAuthStrategyConfig | undefined) =>
-    s?.type === "discovered" ? discovered : s;
-  const explicit = pick(out?.backends?.[backend.name]);
-  const fallback = pick(out?.default);
-  const source = out?.source ?? "discovered";
-  const chosen = source === "inline"
-    ? explicit ?? fallback
-    : source === "mixed"
-    ? explicit ?? discovered ?? fallback
-    : discovered ?? fallback;
-  return chosen ?? UNAUTHENTICATED;
-}
+export { resolveStrategy };
 
 export interface OutgoingWiringDeps {
   /** Reads `*Env` values. @default Deno.env.get */

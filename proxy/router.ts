@@ -17,6 +17,7 @@ import { ErrorCode, type Progress, type RequestId, type Tool } from "../core/sdk
 import type { Backend } from "./backends/backend.ts";
 import type { AnyObject, SessionPeer } from "./backends/connection.ts";
 import { BACKEND_UNAVAILABLE, BackendUnavailableError, RpcError } from "./backends/errors.ts";
+import { PageTextCache } from "./preserialized.ts";
 
 /** Items per page of every list answered to clients. */
 export const PAGE_SIZE = 1000;
@@ -132,48 +133,36 @@ export class Router {
     );
   }
 
+  /** List pages carry their JSON text, serialized once per list version (ADR 0004). */
+  readonly #pageTexts = new PageTextCache();
+
+  #page(key: string, items: readonly unknown[], params: AnyObject | undefined): AnyObject {
+    const cursor = params?.cursor as string | undefined;
+    const page = paginate(items, cursor, PAGE_SIZE);
+    const result: AnyObject = page.nextCursor
+      ? { [key]: page.items, nextCursor: page.nextCursor }
+      : { [key]: page.items };
+    return this.#pageTexts.mark(items, cursor, result);
+  }
+
   async listTools(params: AnyObject | undefined): Promise<AnyObject> {
     await this.#failFast();
-    const page = paginate(this.state.lists.tools, params?.cursor as string | undefined, PAGE_SIZE);
-    return page.nextCursor
-      ? { tools: page.items, nextCursor: page.nextCursor }
-      : { tools: page.items };
+    return this.#page("tools", this.state.lists.tools, params);
   }
 
   async listResources(params: AnyObject | undefined): Promise<AnyObject> {
     await this.#failFast();
-    const page = paginate(
-      this.state.lists.resources,
-      params?.cursor as string | undefined,
-      PAGE_SIZE,
-    );
-    return page.nextCursor
-      ? { resources: page.items, nextCursor: page.nextCursor }
-      : { resources: page.items };
+    return this.#page("resources", this.state.lists.resources, params);
   }
 
   async listResourceTemplates(params: AnyObject | undefined): Promise<AnyObject> {
     await this.#failFast();
-    const page = paginate(
-      this.state.lists.resourceTemplates,
-      params?.cursor as string | undefined,
-      PAGE_SIZE,
-    );
-    return page.nextCursor
-      ? { resourceTemplates: page.items, nextCursor: page.nextCursor }
-      : { resourceTemplates: page.items };
+    return this.#page("resourceTemplates", this.state.lists.resourceTemplates, params);
   }
 
   async listPrompts(params: AnyObject | undefined): Promise<AnyObject> {
     await this.#failFast();
-    const page = paginate(
-      this.state.lists.prompts,
-      params?.cursor as string | undefined,
-      PAGE_SIZE,
-    );
-    return page.nextCursor
-      ? { prompts: page.items, nextCursor: page.nextCursor }
-      : { prompts: page.items };
+    return this.#page("prompts", this.state.lists.prompts, params);
   }
 
   /** The backend for a route, or an error saying why it cannot take the request. */

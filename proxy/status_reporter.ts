@@ -25,7 +25,7 @@ import { parseDuration } from "../core/duration.ts";
 import type { Logger } from "../core/log.ts";
 import { describeFetchError, type FetchFn, fetchText } from "./auth/http.ts";
 import { IN_CLUSTER_CA_FILE, IN_CLUSTER_TOKEN_FILE } from "./auth/kubernetes.ts";
-import { resolveStrategy } from "./auth_wiring.ts";
+import { resolveStrategy } from "../core/auth/resolve_strategy.ts";
 import type { ProxyRuntime } from "./runtime.ts";
 
 /** The field manager of the proxy's status writes (the controller uses `vmcp-controller`). */

@@ -20,7 +20,7 @@ import {
   backendHealthOptions,
   type BackendHealthSnapshot,
 } from "../../core/health/mod.ts";
-import { resolveStrategy } from "../auth_wiring.ts";
+import { resolveStrategy } from "../../core/auth/resolve_strategy.ts";
 import type { Backend } from "../backends/backend.ts";
 import { BackendUnavailableError, describeError } from "../backends/errors.ts";
 

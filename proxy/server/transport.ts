@@ -15,6 +15,9 @@
  * as a GET stream opens on this transport; `remindListsChanged()` queues all three list
  * changes for a restored session, which cannot know what the client missed elsewhere.
  *
+ * The SDK never removes the stream entry of a JSON-answered POST; `send` drops it once all of
+ * that POST's requests are answered (otherwise every call leaks an entry).
+ *
  * This relies on SDK internals (`_enableJsonResponse`, `_requestToStreamMapping`,
  * `_streamMapping`) of @modelcontextprotocol/sdk 1.32.2, and on `send` not awaiting anything
  * without an event store; `transport_test.ts` pins the behaviour.
@@ -133,7 +136,14 @@ export class ProxyServerTransport extends WebStandardStreamableHTTPServerTranspo
         return this.#standalone(message);
       }
       internals._enableJsonResponse = json;
-      return super.send(message, options);
+      if (!json || !isResponse) return super.send(message, options);
+      // The SDK (1.32.2) resolves a JSON answer but never drops its stream entry: one leaked
+      // entry per JSON-answered POST, and the session would look busy forever. Drop it once
+      // every request of that POST is answered.
+      return super.send(message, options).then(() => {
+        for (const sid of internals._requestToStreamMapping.values()) if (sid === streamId) return;
+        internals._streamMapping.delete(streamId!);
+      });
     }
     return this.#standalone(message);
   }
