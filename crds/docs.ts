@@ -12,8 +12,12 @@ type Node = Record<string, unknown>;
 function typeOf(n: Node): string {
   if (n["x-kubernetes-int-or-string"]) return "int-or-string";
   if (n.type === "array") return `[]${typeOf((n.items ?? {}) as Node)}`;
-  if (n.type === "object" && n.additionalProperties) return `map[string]${typeOf(n.additionalProperties as Node)}`;
-  if (n.type === undefined && n["x-kubernetes-preserve-unknown-fields"]) return "object (free-form)";
+  if (n.type === "object" && n.additionalProperties) {
+    return `map[string]${typeOf(n.additionalProperties as Node)}`;
+  }
+  if (n.type === undefined && n["x-kubernetes-preserve-unknown-fields"]) {
+    return "object (free-form)";
+  }
   return String(n.type ?? "object");
 }
 
@@ -25,12 +29,16 @@ function rows(n: Node, path: string, out: string[]): void {
     const extras: string[] = [];
     if (required.has(k)) extras.push("**required**");
     if (v.default !== undefined) extras.push(`default \`${JSON.stringify(v.default)}\``);
-    if (Array.isArray(v.enum)) extras.push(`one of ${(v.enum as unknown[]).map((e) => `\`${e}\``).join(", ")}`);
+    if (Array.isArray(v.enum)) {
+      extras.push(`one of ${(v.enum as unknown[]).map((e) => `\`${e}\``).join(", ")}`);
+    }
     const desc = String(v.description ?? "").replace(/\|/g, "\\|").replace(/\n/g, " ");
     out.push(`| \`${p}\` | ${typeOf(v)} | ${[desc, ...extras].filter(Boolean).join(" · ")} |`);
     rows(v, p, out);
     if (v.type === "array" && v.items) rows(v.items as Node, `${p}[]`, out);
-    if (v.type === "object" && v.additionalProperties && typeof v.additionalProperties === "object") {
+    if (
+      v.type === "object" && v.additionalProperties && typeof v.additionalProperties === "object"
+    ) {
       rows(v.additionalProperties as Node, `${p}.<key>`, out);
     }
   }
@@ -46,7 +54,9 @@ export function renderCrdDocs(): string {
   ];
   for (const def of KINDS) {
     out.push(`## ${def.kind}`, "", def.description, "");
-    if (def.shortNames) out.push(`Short names: ${def.shortNames.map((s) => `\`${s}\``).join(", ")}`, "");
+    if (def.shortNames) {
+      out.push(`Short names: ${def.shortNames.map((s) => `\`${s}\``).join(", ")}`, "");
+    }
     for (const part of ["spec", "status"] as const) {
       out.push(`### ${part}`, "", "| Field | Type | Description |", "|---|---|---|");
       rows(toStructural(def[part]), part, out);

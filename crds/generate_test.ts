@@ -37,7 +37,14 @@ Deno.test("every CRD field has a description", () => {
 Deno.test("docs/reference/crds.md matches the schemas and documents every spec field", async () => {
   const current = await Deno.readTextFile(DOCS_FILE).catch(() => "(missing)");
   assert.ok(current === renderCrdDocs(), "docs/reference/crds.md drifted; run deno task crds");
-  for (const field of ["spec.groupRef", "spec.incomingAuth.oidcConfig.inline.issuer", "spec.tokenCache.redis.address", "status.discoveredBackends"]) {
+  for (
+    const field of [
+      "spec.groupRef",
+      "spec.incomingAuth.oidcConfig.inline.issuer",
+      "spec.tokenCache.redis.address",
+      "status.discoveredBackends",
+    ]
+  ) {
     assert.ok(current.includes(`\`${field}\``), field);
   }
 });

@@ -26,6 +26,9 @@ export function jsonTextOf(value: unknown): string | undefined {
   return typeof text === "string" ? text : undefined;
 }
 
+/** Cached pages per list: any string is a valid keyset cursor, so a client cannot grow it. */
+const MAX_PAGES_PER_LIST = 64;
+
 /**
  * Caches the JSON text of list pages per source list (by identity: a rebuilt list is a new
  * array) and cursor. Entries go with their list (WeakMap).
@@ -41,7 +44,7 @@ export class PageTextCache {
     let text = texts.get(key);
     if (text === undefined) {
       text = JSON.stringify(page);
-      texts.set(key, text);
+      if (texts.size < MAX_PAGES_PER_LIST) texts.set(key, text);
     }
     return withJsonText(page, text);
   }

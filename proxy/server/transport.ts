@@ -18,6 +18,9 @@
  * The SDK never removes the stream entry of a JSON-answered POST; `send` drops it once all of
  * that POST's requests are answered (otherwise every call leaks an entry).
  *
+ * A response whose result carries pre-serialized JSON text (`proxy/preserialized.ts`: the
+ * aggregated lists) is answered with that text when it goes out as plain JSON.
+ *
  * This relies on SDK internals (`_enableJsonResponse`, `_requestToStreamMapping`,
  * `_streamMapping`) of @modelcontextprotocol/sdk 1.32.2, and on `send` not awaiting anything
  * without an event store; `transport_test.ts` pins the behaviour.
@@ -28,11 +31,12 @@ import {
   type RequestId,
   WebStandardStreamableHTTPServerTransport,
 } from "../../core/sdk.ts";
+import { jsonTextOf } from "../preserialized.ts";
 
 interface Internals {
   _enableJsonResponse: boolean;
   _requestToStreamMapping: Map<unknown, string>;
-  _streamMapping: Map<string, { resolveJson?: unknown; controller?: unknown }>;
+  _streamMapping: Map<string, { resolveJson?: (res: Response) => void; controller?: unknown }>;
 }
 
 const GET_STREAM = "_GET_stream";
@@ -120,6 +124,24 @@ export class ProxyServerTransport extends WebStandardStreamableHTTPServerTranspo
     return super.send(message);
   }
 
+  /**
+   * A pre-serialized result (aggregated lists, `proxy/preserialized.ts`): the SDK answers with
+   * a small stand-in whose body is replaced by the kept text (no re-serialization).
+   */
+  #keptText(
+    message: JSONRPCMessage,
+    rid: unknown,
+    stream: { resolveJson?: (res: Response) => void },
+  ): JSONRPCMessage {
+    const text = jsonTextOf((message as { result?: unknown }).result);
+    const resolve = stream.resolveJson;
+    if (text === undefined || !resolve) return message;
+    const body = `{"result":${text},"jsonrpc":"2.0","id":${JSON.stringify(rid)}}`;
+    stream.resolveJson = (res) =>
+      resolve(new Response(body, { status: res.status, headers: res.headers }));
+    return { ...message, result: {} } as JSONRPCMessage;
+  }
+
   override send(
     message: JSONRPCMessage,
     options?: { relatedRequestId?: RequestId },
@@ -140,7 +162,7 @@ export class ProxyServerTransport extends WebStandardStreamableHTTPServerTranspo
       // The SDK (1.32.2) resolves a JSON answer but never drops its stream entry: one leaked
       // entry per JSON-answered POST, and the session would look busy forever. Drop it once
       // every request of that POST is answered.
-      return super.send(message, options).then(() => {
+      return super.send(this.#keptText(message, rid, stream!), options).then(() => {
         for (const sid of internals._requestToStreamMapping.values()) if (sid === streamId) return;
         internals._streamMapping.delete(streamId!);
       });
