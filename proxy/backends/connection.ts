@@ -78,13 +78,6 @@ export interface RequestOpts {
   onprogress?: (p: Progress) => void;
 }
 
-/** The SDK's own request-timeout error (`Protocol.request` with `timeout`), not a backend's. */
-function isSdkTimeout(err: unknown, timeoutMs: number): boolean {
-  return err instanceof McpError && err.code === ErrorCode.RequestTimeout &&
-    (err.data as { timeout?: unknown } | undefined)?.timeout === timeoutMs &&
-    err.message.includes("Request timed out");
-}
-
 const SHARED_CAPABILITIES: ClientCapabilities = { sampling: {}, elicitation: {}, roots: {} };
 
 export class BackendConnection {
@@ -158,26 +151,23 @@ export class BackendConnection {
     opts: RequestOpts,
   ): Promise<AnyObject> {
     if (this.#closed) throw new BackendUnavailableError(this.name, "connection closed");
+    const deadline = this.#deadline(opts.timeoutMs, opts.signal, method);
     const ctx = opts.ctx ?? {};
     this.#inflight.add(ctx);
     try {
-      // The SDK's own request timer is the deadline (one timer per request, no extra
-      // AbortController); its timeout error is mapped to a BackendTimeoutError below.
       return await this.client.request(
         { method, params } as unknown as Parameters<Client["request"]>[0],
         AnyResult,
         {
-          timeout: opts.timeoutMs,
-          ...(opts.signal ? { signal: opts.signal } : {}),
+          signal: deadline.signal,
+          timeout: opts.timeoutMs + 60_000,
           ...(opts.onprogress ? { onprogress: opts.onprogress } : {}),
         },
       ) as AnyObject;
     } catch (err) {
-      if (isSdkTimeout(err, opts.timeoutMs) && !opts.signal?.aborted) {
-        throw new BackendTimeoutError(this.name, opts.timeoutMs, method);
-      }
-      throw this.#mapError(err, opts.signal);
+      throw this.#mapError(err, deadline.signal);
     } finally {
+      deadline.done();
       this.#inflight.delete(ctx);
     }
   }
@@ -218,9 +208,9 @@ export class BackendConnection {
     };
   }
 
-  #mapError(err: unknown, signal: AbortSignal | undefined): unknown {
-    if (signal?.aborted && signal.reason instanceof BackendTimeoutError) return signal.reason;
-    if (signal?.aborted) return err; // cancelled by the client: nobody reads the answer
+  #mapError(err: unknown, signal: AbortSignal): unknown {
+    if (signal.aborted && signal.reason instanceof BackendTimeoutError) return signal.reason;
+    if (signal.aborted) return err; // cancelled by the client: nobody reads the answer
     if (err instanceof McpError) {
       if (
         err.code === ErrorCode.ConnectionClosed &&
