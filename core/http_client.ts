@@ -10,8 +10,13 @@
  *    with `redirect: "manual"` and a redirect is followed only within the same origin
  *    (scheme, host and port); any other redirect response is returned unfollowed, as with
  *    `redirect: "manual"`. A caller's own `redirect: "manual"` or `"error"` is passed through.
+ * 3. Keep-alive HTTP/1.1 (`http1`): plain `http:` POSTs with a string or bytes body, to a host
+ *    no proxy variable applies to, go through an `Http1Pool` (core/http1.ts; less CPU per
+ *    request than Deno `fetch`). GETs (SSE streams), `https:`, proxied hosts and any other
+ *    body stay on Deno `fetch`.
  * @module
  */
+import { bodyBytes, type Http1Pool } from "./http1.ts";
 
 /** The fetch signature the MCP SDK transports accept (`FetchLike`). */
 export type BackendFetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
@@ -21,13 +26,28 @@ export interface BackendFetchOptions {
   fetch?: BackendFetch;
   /** Same-origin redirects followed before giving up with an error. @default 5 */
   maxRedirects?: number;
+  /** Sends plain-`http:` POSTs through this pool (the caller closes it). @default none */
+  http1?: Http1Pool;
+  /** Reads proxy variables (HTTP_PROXY, NO_PROXY, ...). @default Deno.env.get */
+  getEnv?: (name: string) => string | undefined;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** Builds the fetch to pass as `fetch` to `StreamableHTTPClientTransport`/`SSEClientTransport`. */
 export function createBackendFetch(opts: BackendFetchOptions = {}): BackendFetch {
-  const base: BackendFetch = opts.fetch ?? ((url, init) => fetch(url, init));
+  const fallback: BackendFetch = opts.fetch ?? ((url, init) => fetch(url, init));
+  const pool = opts.http1;
+  const proxied = pool ? proxiedHosts(opts.getEnv ?? safeEnv) : undefined;
+  const base: BackendFetch = pool
+    ? (url, init) => {
+      const u = typeof url === "string" ? new URL(url) : url;
+      return u.protocol === "http:" && init?.method === "POST" && !proxied!(u.hostname) &&
+          bodyBytes(init.body) !== null
+        ? pool.fetch(u, init)
+        : fallback(url, init);
+    }
+    : fallback;
   const maxRedirects = opts.maxRedirects ?? 5;
 
   return async (url, init) => {
@@ -132,4 +152,41 @@ function guardEventStream(response: Response, init: RequestInit | undefined): Re
   });
   Object.defineProperty(wrapped, "url", { value: response.url });
   return wrapped;
+}
+
+function safeEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether Deno `fetch` would send a plain-`http:` request to `hostname` through a proxy
+ * (HTTP_PROXY / ALL_PROXY, unless NO_PROXY matches): such requests stay on `fetch`.
+ */
+export function proxiedHosts(
+  getEnv: (name: string) => string | undefined,
+): (hostname: string) => boolean {
+  const proxy = getEnv("HTTP_PROXY") || getEnv("http_proxy") || getEnv("ALL_PROXY") ||
+    getEnv("all_proxy");
+  if (!proxy) return () => false;
+  const rules = (getEnv("NO_PROXY") || getEnv("no_proxy") || "").split(/[\s,]+/)
+    .map((r) => r.trim().toLowerCase()).filter(Boolean)
+    .map((r) => {
+      // host:port → host (a port-specific rule is treated as matching the host).
+      const bracket = r.startsWith("[") ? r.indexOf("]") : -1;
+      const host = bracket > 0 ? r.slice(1, bracket) : r.replace(/:\d+$/, "");
+      return host.startsWith("*.") ? host.slice(1) : host;
+    });
+  return (hostname) => {
+    const h = (hostname.startsWith("[") ? hostname.slice(1, -1) : hostname).toLowerCase();
+    for (const r of rules) {
+      if (r === "*" || r === h) return false;
+      const suffix = r.startsWith(".") ? r : `.${r}`;
+      if (h.endsWith(suffix)) return false;
+    }
+    return true;
+  };
 }

@@ -7,6 +7,7 @@
  */
 import type { BackendConfig } from "../../crds/vmcp_config.ts";
 import { createBackendFetch } from "../../core/http_client.ts";
+import { Http1Pool } from "../../core/http1.ts";
 import {
   SSEClientTransport,
   StdioClientTransport,
@@ -59,14 +60,39 @@ function safeEnv(name: string): string | undefined {
 const baseFetch = createBackendFetch();
 
 /** A fetch that adds the connection's auth headers to every request. */
-function authedFetch(headers: HeadersProvider | undefined) {
-  if (!headers) return baseFetch;
+function authedFetch(headers: HeadersProvider | undefined, base = baseFetch) {
+  if (!headers) return base;
   return async (url: string | URL, init?: RequestInit): Promise<Response> => {
     const extra = await headers(init?.signal ?? undefined);
     const merged = new Headers(init?.headers);
     for (const [k, v] of Object.entries(extra)) merged.set(k, v);
-    return await baseFetch(url, { ...init, headers: merged });
+    return await base(url, { ...init, headers: merged });
   };
+}
+
+/**
+ * Streamable HTTP whose POSTs use a keep-alive HTTP/1.1 pool of its own (core/http1.ts),
+ * closed with the transport.
+ */
+class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTransport {
+  readonly #pool: Http1Pool;
+
+  constructor(url: URL, headers: HeadersProvider | undefined, sessionId: string | undefined) {
+    const pool = new Http1Pool();
+    super(url, {
+      fetch: authedFetch(headers, createBackendFetch({ http1: pool })),
+      ...(sessionId ? { sessionId } : {}),
+    });
+    this.#pool = pool;
+  }
+
+  override async close(): Promise<void> {
+    try {
+      await super.close();
+    } finally {
+      this.#pool.close();
+    }
+  }
 }
 
 /**
@@ -90,9 +116,6 @@ export function createTransport(
     case "sse":
       return new SSEClientTransport(new URL(backend.url!), { fetch: authedFetch(headers) });
     default:
-      return new StreamableHTTPClientTransport(new URL(backend.url!), {
-        fetch: authedFetch(headers),
-        ...(sessionId ? { sessionId } : {}),
-      });
+      return new PooledStreamableHTTPClientTransport(new URL(backend.url!), headers, sessionId);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The in-process session store (one replica, `sessionStorage.provider: memory`): the same
  * contract as Redis, with a sliding TTL measured on an injected clock. Records are copied in
- * and out, so callers never share mutable state with the store (as with Redis).
+ * and deep-frozen; `get` and `update` answer the stored (frozen) record without a copy, so
+ * callers never share mutable state with the store (an update stores a new record).
  * @module
  */
 import { type Clock, systemClock } from "../../core/clock.ts";
@@ -73,7 +74,7 @@ export class MemorySessionStore implements SessionStore {
     assertRecord(record);
     this.#live(record.id);
     this.#entries.set(record.id, {
-      record: structuredClone(record),
+      record: frozenCopy(record),
       expiresAt: this.#clock.now() + this.ttlMs,
     });
     return Promise.resolve();
@@ -84,7 +85,7 @@ export class MemorySessionStore implements SessionStore {
     if (!e) return Promise.resolve(undefined);
     if (e.record === TERMINATED) return Promise.resolve(TERMINATED);
     e.expiresAt = this.#clock.now() + this.ttlMs;
-    return Promise.resolve(structuredClone(e.record));
+    return Promise.resolve(e.record);
   }
 
   touch(id: string): Promise<boolean> {
@@ -105,11 +106,11 @@ export class MemorySessionStore implements SessionStore {
     const e = this.#live(id);
     if (!e) return Promise.resolve(undefined);
     if (e.record === TERMINATED) return Promise.resolve(TERMINATED);
-    const p = typeof patch === "function" ? patch(structuredClone(e.record)) : patch;
+    const p = typeof patch === "function" ? patch(e.record) : patch;
     const now = this.#clock.now();
-    e.record = applyPatch(e.record, structuredClone(p), now);
+    e.record = deepFreeze(applyPatch(e.record, structuredClone(p), now));
     e.expiresAt = now + this.ttlMs;
-    return Promise.resolve(structuredClone(e.record));
+    return Promise.resolve(e.record);
   }
 
   terminate(id: string): Promise<void> {
@@ -126,7 +127,7 @@ export class MemorySessionStore implements SessionStore {
       if (this.#live(record.id)) continue;
       assertRecord(record);
       this.#entries.set(record.id, {
-        record: structuredClone(record),
+        record: frozenCopy(record),
         expiresAt: this.#clock.now() + this.ttlMs,
       });
       written++;
@@ -143,4 +144,16 @@ export class MemorySessionStore implements SessionStore {
     this.#entries.clear();
     return Promise.resolve();
   }
+}
+
+function frozenCopy(record: SessionRecord): SessionRecord {
+  return deepFreeze(structuredClone(record));
+}
+
+/** Freezes `value` and everything reachable from it (already frozen parts are skipped). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
+  return value;
 }

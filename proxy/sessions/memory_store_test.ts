@@ -57,14 +57,20 @@ Deno.test("a terminated memory session reads as terminated until the marker expi
   assert.equal(await store.get("s1"), undefined);
 });
 
-Deno.test("memory records are copies: changing a returned record does not change the store", async () => {
+Deno.test("memory records are copied in and frozen: nobody can change the stored record", async () => {
   const store = new MemorySessionStore();
   const rec = record();
   await store.create(rec);
   rec.subscriptions.push("mutated-after-create");
   const got = await store.get("s1") as SessionRecord;
-  got.backendSessions.x = "mutated-after-get";
+  assert.throws(() => (got.backendSessions.x = "mutated-after-get"), TypeError);
+  assert.throws(() => got.subscriptions.push("x"), TypeError);
   assert.deepEqual(await store.get("s1"), record());
+  // An update stores a new record; the one answered before stays as it was.
+  const next = await store.update("s1", { backendSessions: { b: "sid" } }) as SessionRecord;
+  assert.deepEqual(next.backendSessions, { ...record().backendSessions, b: "sid" });
+  assert.ok(Object.isFrozen(next.backendSessions));
+  assert.deepEqual(got.backendSessions, record().backendSessions);
 });
 
 Deno.test("memory updates merge backend sessions, dedupe subscriptions and stamp lastSeen", async () => {
