@@ -8,7 +8,7 @@
  * @module
  */
 
-import { Redis } from "ioredis";
+import { createFailFastRedis, parseRedisAddress } from "../redis_client.ts";
 import type { TokenCache } from "../../core/auth/token_cache.ts";
 import { type Logger, silentLogger } from "../../core/log.ts";
 
@@ -42,12 +42,7 @@ export interface RedisTokenCache extends TokenCache {
 }
 
 function parseAddress(address: string): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address) ?? /^([^:]+)$/.exec(address);
-  const port = m?.[2] === undefined ? 6379 : Number(m[2]);
-  if (!m || !m[1] || port < 1 || port > 65535) {
-    throw new TypeError(`Invalid tokenCache.redis.address "${address}": expected host:port`);
-  }
-  return { host: m[1], port };
+  return parseRedisAddress(address, "tokenCache.redis.address");
 }
 
 function decodeKey(base64: string): Uint8Array<ArrayBuffer> {
@@ -125,7 +120,7 @@ export async function openValue(
 export async function createRedisTokenCache(
   options: RedisTokenCacheOptions,
 ): Promise<RedisTokenCache> {
-  const { host, port } = parseAddress(options.address);
+  parseAddress(options.address);
   const cryptoKey = await importKey(options.encryptionKey);
   const prefix = options.keyPrefix ?? "vmcp:tokens:";
   const logger = (options.logger ?? silentLogger).with({ component: "redis-token-cache" });
@@ -133,21 +128,18 @@ export async function createRedisTokenCache(
   let healthy = true;
   let closed = false;
 
-  const redis = new Redis({
-    host,
-    port,
-    db: options.db ?? 0,
+  const redis = createFailFastRedis({
+    address: options.address,
+    field: "tokenCache.redis.address",
+    db: options.db,
     username: options.username,
     password: options.password,
-    tls: options.tls ? { servername: host } : undefined,
-    lazyConnect: false,
-    // ioredis retries forever and queues commands while offline by default: fail fast
-    // instead (a miss), and keep reconnecting in the background with a capped back-off.
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    connectTimeout: options.connectTimeoutMs ?? 2000,
-    commandTimeout: options.commandTimeoutMs ?? 500,
-    retryStrategy: (times) => closed ? null : Math.min(50 * 2 ** Math.min(times, 10), maxDelay),
+    tls: options.tls,
+    connectTimeoutMs: options.connectTimeoutMs ?? 2000,
+    commandTimeoutMs: options.commandTimeoutMs ?? 500,
+    baseReconnectDelayMs: 50,
+    maxReconnectDelayMs: maxDelay,
+    isClosed: () => closed,
   });
 
   function down(err: unknown): void {

@@ -12,7 +12,7 @@ import { type RequestHandlerExtra, Server } from "../../core/sdk.ts";
 import type { AnyObject } from "../backends/connection.ts";
 import type { Router } from "../router.ts";
 import type { ProxyMetrics } from "./metrics.ts";
-import type { ProxySession } from "./session.ts";
+import { LOGGING_LEVELS, type ProxySession } from "./session.ts";
 import type { SessionPatch } from "../sessions/store.ts";
 
 type Extra = RequestHandlerExtra<never, never>;
@@ -35,16 +35,7 @@ const baseSetRequestHandler = Object.getPrototypeOf(Server.prototype).setRequest
   handler: (req: { params?: AnyObject }, extra: Extra) => Promise<AnyObject>,
 ) => void;
 
-const LOG_LEVELS = new Set([
-  "debug",
-  "info",
-  "notice",
-  "warning",
-  "error",
-  "critical",
-  "alert",
-  "emergency",
-]);
+const LOG_LEVELS = new Set<string>(LOGGING_LEVELS);
 
 /** Records a change of the session's stored state (subscriptions, log level). */
 export type PersistState = (session: ProxySession, patch: SessionPatch) => void;

@@ -24,7 +24,8 @@ export const PROXY_CAPABILITIES: ServerCapabilities = {
   completions: {},
 };
 
-const LEVELS: LoggingLevel[] = [
+/** MCP logging levels, least severe first. */
+export const LOGGING_LEVELS: readonly LoggingLevel[] = [
   "debug",
   "info",
   "notice",
@@ -143,8 +144,8 @@ export class ProxySession implements SessionPeer {
 
   #ignored(level: unknown): boolean {
     if (!this.logLevel) return false;
-    const at = LEVELS.indexOf(level as LoggingLevel);
-    return at >= 0 && at < LEVELS.indexOf(this.logLevel);
+    const at = LOGGING_LEVELS.indexOf(level as LoggingLevel);
+    return at >= 0 && at < LOGGING_LEVELS.indexOf(this.logLevel);
   }
 
   /** Closes the SDK server and transport (idempotent). */

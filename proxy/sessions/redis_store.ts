@@ -15,7 +15,8 @@
  * the background with a capped back-off, so the store recovers without a restart.
  * @module
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import { createFailFastRedis, parseRedisAddress as parseRedisAddressFor } from "../redis_client.ts";
 import { type Logger, silentLogger } from "../../core/log.ts";
 import {
   applyPatch,
@@ -70,16 +71,9 @@ type CasRedis = Redis & {
   vmcpSessionCas(key: string, expected: string, next: string, ttl: number): Promise<number>;
 };
 
+/** `sessionStorage.address` as host and port (see proxy/redis_client.ts). */
 export function parseRedisAddress(address: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(address) ?? /^([^:\[\]]+):(\d{1,5})$/.exec(address) ??
-    /^([^:\[\]]+)$/.exec(address);
-  const port = m?.[2] === undefined ? 6379 : Number(m[2]);
-  if (!m || !m[1] || port < 1 || port > 65535) {
-    throw new TypeError(
-      `Invalid sessionStorage.address "${address}": expected host:port, e.g. "redis:6379"`,
-    );
-  }
-  return { host: m[1], port };
+  return parseRedisAddressFor(address, "sessionStorage.address");
 }
 
 export class RedisSessionStore implements SessionStore {
@@ -97,7 +91,7 @@ export class RedisSessionStore implements SessionStore {
 
   /** Prefer `connectRedisSessionStore`, which waits briefly for the first connection. */
   constructor(opts: RedisStoreOptions) {
-    const { host, port } = parseRedisAddress(opts.address);
+    parseRedisAddress(opts.address);
     this.ttlMs = opts.ttlMs ?? 30 * 60_000;
     if (!(this.ttlMs >= 1)) {
       throw new RangeError(`Invalid sessionStorage.ttl ${this.ttlMs} ms: expected at least 1ms`);
@@ -108,21 +102,19 @@ export class RedisSessionStore implements SessionStore {
     this.#log = (opts.logger ?? silentLogger).with({ component: "session-store" });
     const maxDelay = opts.maxReconnectDelayMs ?? 2000;
     this.#retryAfterSeconds = Math.max(1, Math.ceil(maxDelay / 1000));
-    this.#redis = new Redis({
-      host,
-      port,
-      db: opts.db ?? 0,
+    this.#redis = createFailFastRedis({
+      address: opts.address,
+      field: "sessionStorage.address",
+      db: opts.db,
       username: opts.username,
       password: opts.password,
-      tls: opts.tls ? { servername: host } : undefined,
-      lazyConnect: false,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
-      enableAutoPipelining: opts.autoPipelining ?? false,
-      connectTimeout: opts.connectTimeoutMs ?? 2000,
-      commandTimeout: opts.commandTimeoutMs ?? 1000,
-      retryStrategy: (times) =>
-        this.#closed ? null : Math.min(25 * 2 ** Math.min(times, 10), maxDelay),
+      tls: opts.tls,
+      autoPipelining: opts.autoPipelining,
+      connectTimeoutMs: opts.connectTimeoutMs ?? 2000,
+      commandTimeoutMs: opts.commandTimeoutMs ?? 1000,
+      baseReconnectDelayMs: 25,
+      maxReconnectDelayMs: maxDelay,
+      isClosed: () => this.#closed,
     }) as CasRedis;
     this.#redis.defineCommand("vmcpSessionCas", { numberOfKeys: 1, lua: CAS_LUA });
     this.#redis.on("error", (err) => this.#down(err));
