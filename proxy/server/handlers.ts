@@ -49,22 +49,30 @@ export function installHandlers(
 ): void {
   const server = session.server;
   const on = (method: string, fn: Handler) => {
-    baseSetRequestHandler.call(server, schemaFor(method), async (req, extra) => {
+    const run = async (params: AnyObject, extra: Extra) => {
       session.lastSeen = Date.now();
       try {
-        const result = await fn(req.params ?? {}, extra);
+        const result = await fn(params, extra);
         metrics?.request(method, true);
         return result;
       } catch (err) {
         metrics?.request(method, false);
         throw err;
       }
-    });
+    };
+    baseSetRequestHandler.call(
+      server,
+      schemaFor(method),
+      (req, extra) => run(req.params ?? {}, extra),
+    );
+    return run;
   };
   const x = (extra: Extra) => ({ requestId: extra.requestId, signal: extra.signal });
 
   on("tools/list", (p) => router.listTools(p));
-  on("tools/call", (p, e) => router.callTool(session, p, x(e)));
+  const toolsCall = on("tools/call", (p, e) => router.callTool(session, p, x(e)));
+  // The JSON-only fast path (fast_call.ts) runs the same handler, SDK dispatch skipped.
+  session.toolsCall = (p, e) => toolsCall(p, e as Extra);
   on("resources/list", (p) => router.listResources(p));
   on("resources/templates/list", (p) => router.listResourceTemplates(p));
   on("resources/read", (p, e) => router.readResource(session, p, x(e)));

@@ -16,6 +16,7 @@ import type { Router } from "../router.ts";
 import type { ProxyRuntime } from "../runtime.ts";
 import { MemorySessionStore } from "../sessions/memory_store.ts";
 import type { SessionStore } from "../sessions/store.ts";
+import { tryFastToolsCall } from "./fast_call.ts";
 import type { ProxyMetrics } from "./metrics.ts";
 import type { ProxySession } from "./session.ts";
 import { SessionDirectory } from "./session_directory.ts";
@@ -98,6 +99,8 @@ export class McpEndpoint {
   readonly #key: (identity: Identity) => string;
   /** Local sessions backed by the session store (restores, binding, termination). */
   readonly directory: SessionDirectory;
+  /** A plain single `tools/call` skips the SDK dispatch (fast_call.ts); tests turn it off. */
+  fastToolsCall = true;
 
   constructor(opts: EndpointOptions) {
     this.#o = opts;
@@ -180,6 +183,8 @@ export class McpEndpoint {
     }
     if (session) {
       session.lastSeen = Date.now();
+      const fast = this.fastToolsCall ? tryFastToolsCall(session, req, body) : undefined;
+      if (fast) return await fast;
       return await session.transport.handlePost(req, body, answerAsJson(body, session));
     }
     if (!isInitialize(body)) {

@@ -13,6 +13,7 @@ import {
   type ServerCapabilities,
 } from "../../core/sdk.ts";
 import { type AnyObject, AnyResult, type SessionPeer } from "../backends/connection.ts";
+import type { ToolsCallHandler } from "./fast_call.ts";
 import { ProxyServerTransport } from "./transport.ts";
 
 /** Capabilities the proxy advertises to every client. */
@@ -65,6 +66,8 @@ export class ProxySession implements SessionPeer {
   lastSeen = Date.now();
   /** Requests of this session between lookup and answer (the local cache never evicts it then). */
   inUse = 0;
+  /** The `tools/call` handler for the JSON-only fast path (set by `installHandlers`). */
+  toolsCall: ToolsCallHandler | undefined;
   #id = "";
   #closed = false;
   readonly #resume: Map<string, string>;

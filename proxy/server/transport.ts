@@ -59,6 +59,13 @@ export class ProxyServerTransport extends WebStandardStreamableHTTPServerTranspo
   /** Notifications waiting for a GET stream, keyed by method (and URI for updates). */
   readonly #kept = new Map<string, JSONRPCMessage>();
 
+  /**
+   * Requests in flight on the JSON-only fast path (`fast_call.ts`): the SDK has no stream for
+   * them, so messages related to them go to the standalone GET stream, as for any request
+   * answered as JSON.
+   */
+  readonly fastCalls = new Set<RequestId>();
+
   /** True while the client holds its standalone GET stream open. */
   get hasStandaloneStream(): boolean {
     return this.#internals._streamMapping.has(GET_STREAM);
@@ -151,6 +158,9 @@ export class ProxyServerTransport extends WebStandardStreamableHTTPServerTranspo
     if (rid !== undefined) {
       const internals = this.#internals;
       const streamId = internals._requestToStreamMapping.get(rid);
+      if (streamId === undefined && !isResponse && this.fastCalls.has(rid as RequestId)) {
+        return this.#standalone(message);
+      }
       const stream = streamId === undefined ? undefined : internals._streamMapping.get(streamId);
       const json = stream?.resolveJson !== undefined;
       if (json && !isResponse) {
