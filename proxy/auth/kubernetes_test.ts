@@ -3,7 +3,12 @@
  */
 import assert from "node:assert/strict";
 import { ManualClock } from "../../core/clock.ts";
-import { createTestNamespace, getTestCluster, kubeRequest } from "../../tests/harness/kube.ts";
+import {
+  createTestNamespace,
+  getTestCluster,
+  kubeRequest,
+  serviceAccountToken as harnessToken,
+} from "../../tests/harness/kube.ts";
 import { AuthError } from "./errors.ts";
 import type { FetchFn } from "./http.ts";
 import { createTokenReviewVerifier } from "./kubernetes.ts";
@@ -12,23 +17,8 @@ import { identityKey } from "../../core/auth/identity.ts";
 
 const cluster = await getTestCluster();
 
-async function serviceAccountToken(ns: string, name: string, audiences: string[]): Promise<string> {
-  await kubeRequest(cluster, "POST", `/api/v1/namespaces/${ns}/serviceaccounts`, {
-    apiVersion: "v1",
-    kind: "ServiceAccount",
-    metadata: { name },
-  }, { raw: true });
-  const tr = await kubeRequest<{ status: { token: string } }>(
-    cluster,
-    "POST",
-    `/api/v1/namespaces/${ns}/serviceaccounts/${name}/token`,
-    {
-      apiVersion: "authentication.k8s.io/v1",
-      kind: "TokenRequest",
-      spec: { audiences, expirationSeconds: 600 },
-    },
-  );
-  return tr.status.token;
+function serviceAccountToken(ns: string, name: string, audiences: string[]): Promise<string> {
+  return harnessToken(cluster, ns, name, audiences, 600);
 }
 
 async function rejectsWith(p: Promise<unknown>, code: string, message: RegExp) {

@@ -9,29 +9,15 @@ import {
   getTestCluster,
   type KubeCluster,
   kubeRequest,
+  serviceAccountToken as harnessToken,
 } from "../harness/kube.ts";
 import { serveHttpBackend } from "../fixtures/serve_http.ts";
 import { authProxy, config, connectWithToken, echo, type Seen } from "./helpers.ts";
 
 const cluster: KubeCluster = await getTestCluster();
 
-async function serviceAccountToken(ns: string, name: string, audiences: string[]): Promise<string> {
-  await kubeRequest(cluster, "POST", `/api/v1/namespaces/${ns}/serviceaccounts`, {
-    apiVersion: "v1",
-    kind: "ServiceAccount",
-    metadata: { name },
-  }, { raw: true });
-  const tr = await kubeRequest<{ status: { token: string } }>(
-    cluster,
-    "POST",
-    `/api/v1/namespaces/${ns}/serviceaccounts/${name}/token`,
-    {
-      apiVersion: "authentication.k8s.io/v1",
-      kind: "TokenRequest",
-      spec: { audiences, expirationSeconds: 600 },
-    },
-  );
-  return tr.status.token;
+function serviceAccountToken(ns: string, name: string, audiences: string[]): Promise<string> {
+  return harnessToken(cluster, ns, name, audiences, 600);
 }
 
 async function statusOf(url: string, token: string): Promise<Seen | undefined> {

@@ -8,7 +8,12 @@
  */
 import assert from "node:assert/strict";
 import YAML from "yaml";
-import { createTestNamespace, getTestCluster, kubeRequest } from "../harness/kube.ts";
+import {
+  createTestNamespace,
+  getTestCluster,
+  kubeRequest,
+  serviceAccountToken,
+} from "../harness/kube.ts";
 import { freePorts } from "../harness/ports.ts";
 import { logTail, type ServiceProcess, spawnService } from "../harness/process.ts";
 import { eventually, installCrds, testClient } from "../controller/_setup.ts";
@@ -83,21 +88,6 @@ function backendOnPort(name: string, port: number): PortBackend {
       await server.finished;
     },
   };
-}
-
-/** A token of the proxy's own ServiceAccount (TokenRequest), as the kubelet would mount. */
-async function serviceAccountToken(ns: string, sa: string): Promise<string> {
-  const res = await kubeRequest<{ status: { token: string } }>(
-    cluster,
-    "POST",
-    `/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`,
-    {
-      apiVersion: "authentication.k8s.io/v1",
-      kind: "TokenRequest",
-      spec: { expirationSeconds: 3600 },
-    },
-  );
-  return res.status.token;
 }
 
 function startProxyProcess(o: {
@@ -202,7 +192,7 @@ Deno.test("The proxy process reports real backend health into the VirtualMCPServ
       () => kube.get("rbac.authorization.k8s.io/v1", "RoleBinding", ns.name, "v-vmcp"),
     );
     // The proxy authenticates as its own ServiceAccount: the controller's Role must suffice.
-    await Deno.writeTextFile(`${dir}/token`, await serviceAccountToken(ns.name, "v-vmcp"));
+    await Deno.writeTextFile(`${dir}/token`, await serviceAccountToken(cluster, ns.name, "v-vmcp"));
     await Deno.writeTextFile(`${dir}/ca.crt`, cluster.caPem);
     await eventually("the Deployment", () => kube.get("apps/v1", "Deployment", ns.name, "v"));
     await markDeploymentAvailable(kube, ns.name, "v"); // no kubelet runs

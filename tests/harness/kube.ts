@@ -410,3 +410,32 @@ export async function createTestNamespace(
   };
   return { name, delete: del, [Symbol.asyncDispose]: del };
 }
+
+/**
+ * A TokenRequest token for ServiceAccount `ns/name` (created when missing), as the kubelet
+ * would mount it. `audiences` empty: the API server's default audience.
+ */
+export async function serviceAccountToken(
+  cluster: KubeConn,
+  ns: string,
+  name: string,
+  audiences: string[] = [],
+  expirationSeconds = 3600,
+): Promise<string> {
+  await kubeRequest(cluster, "POST", `/api/v1/namespaces/${ns}/serviceaccounts`, {
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    metadata: { name },
+  }, { raw: true });
+  const tr = await kubeRequest<{ status: { token: string } }>(
+    cluster,
+    "POST",
+    `/api/v1/namespaces/${ns}/serviceaccounts/${name}/token`,
+    {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: { ...(audiences.length ? { audiences } : {}), expirationSeconds },
+    },
+  );
+  return tr.status.token;
+}
