@@ -17,37 +17,58 @@ export const HELP = `vmcp — Virtual MCP Server: aggregating MCP proxy and Kube
 
 Usage:
   vmcp --mode=proxy [--config FILE | --demo] [--host H] [--port P]
+  vmcp --mode=proxy --stdio-bridge [--host H] [--port P] -- CMD [ARGS...]
   vmcp --mode=controller [--kubeconfig FILE] [--namespace NS] [--proxy-image IMAGE]
-  vmcp validate --config FILE
-  vmcp crds
-  vmcp copy-binary DEST     Copy this executable to DEST (init container of stdio backends)
+  vmcp validate --config FILE   Validate a proxy config (exit 2 listing every problem)
+  vmcp crds                     Print the CRD YAML
+  vmcp copy-binary DEST         Copy this executable to DEST (init container of stdio backends)
   vmcp --help
 
 Common flags:
   --mode=proxy|controller   Mode to run (env VMCP_MODE; default proxy)
-  --log-level LEVEL         debug|info|warn|error (env VMCP_LOG_LEVEL; default info)
+  --log-level LEVEL         debug|info|warn|error (env VMCP_LOG_LEVEL; default info; the proxy
+                            otherwise follows the config's operational.logLevel)
   -h, --help                Show this help
 
 Proxy flags (--mode=proxy):
   --config FILE             Proxy config (YAML/JSON; env VMCP_CONFIG). Reloaded on change
   --demo                    Serve the embedded demo (examples/demo/vmcp.yaml)
-  --host HOST               Listen address (env VMCP_HOST; default 127.0.0.1, in-cluster 0.0.0.0)
-  --port PORT               Listen port (env VMCP_PORT; default 4483)
-  --stdio-bridge            Serve one stdio MCP server (command after --) over Streamable HTTP
-  In-cluster env: VMCP_NAME, VMCP_NAMESPACE (report backend health into that
-                            VirtualMCPServer's status.discoveredBackends)
+  --host HOST               Listen address (env VMCP_HOST; default the config's server.host, else
+                            127.0.0.1; 0.0.0.0 when VMCP_NAMESPACE is set)
+  --port PORT               Listen port (env VMCP_PORT; default the config's server.port, else 4483)
+  --stdio-bridge            Serve one stdio MCP server (command after --, full environment) over
+                            Streamable HTTP at /mcp
+
+Proxy environment:
+  VMCP_NAME, VMCP_NAMESPACE Report backend health into that VirtualMCPServer's
+                            status.discoveredBackends (both set: in-cluster)
   VMCP_KUBE_API_URL         API server for status reporting (default in-cluster
                             https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)
   VMCP_KUBE_TOKEN_FILE      Bearer token file, re-read per write (default the service-account token)
   VMCP_KUBE_CA_FILE         CA bundle of the API server (default the service-account ca.crt)
+  KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT
+                            In-cluster API server (status reporting, kubernetes incoming auth)
+  HTTP_PROXY, HTTPS_PROXY, NO_PROXY (also ALL_PROXY and lower-case forms)
+                            Outbound proxies for backend and auth requests (Deno fetch)
+  PATH, HOME, DENO_DIR, XDG_CACHE_HOME, SSL_CERT_FILE, SSL_CERT_DIR, NODE_EXTRA_CA_CERTS,
+  DENO_CERT, HTTP(S)_PROXY, NO_PROXY
+                            The only variables passed on to stdio backends (plus their own env)
+  Config *Env fields        valueEnv, clientSecretEnv, passwordEnv, encryptionKeyEnv name the
+                            variables holding secrets; in-cluster the controller fills them
+                            from Secrets (VMCP_SECRET_*, VMCP_OIDC_CLIENT_SECRET,
+                            VMCP_TOKEN_CACHE_REDIS_PASSWORD, VMCP_TOKEN_CACHE_ENCRYPTION_KEY,
+                            VMCP_SESSION_REDIS_PASSWORD)
 
 Controller flags (--mode=controller):
-  --kubeconfig FILE         Kubeconfig (env KUBECONFIG; default in-cluster config)
+  --kubeconfig FILE         Kubeconfig (env KUBECONFIG; default in-cluster when
+                            KUBERNETES_SERVICE_HOST is set, else ~/.kube/config)
   --namespace NS            Watch only this namespace (env VMCP_WATCH_NAMESPACE; default all)
-  --proxy-image IMAGE       Image of the proxy Deployments (env VMCP_IMAGE)
+  --proxy-image IMAGE       Image of the proxy Deployments and of the stdio bridge (env VMCP_IMAGE;
+                            default ghcr.io/vmcp/vmcp:latest; a VirtualMCPServer's spec.image wins)
   --metrics-port PORT       /healthz, /readyz, /metrics port (env VMCP_METRICS_PORT; default 8081)
-  --leader-elect=BOOL       Use a Lease for leader election (default true)
-  --lease-namespace NS      Namespace of the Lease (env POD_NAMESPACE; default vmcp-system)
+  --leader-elect=BOOL       Use a Lease for leader election (default true; only "false" disables)
+  --lease-namespace NS      Namespace of the Lease vmcp-controller-leader (env POD_NAMESPACE;
+                            default vmcp-system)
   --lease-duration SECONDS  Lease duration (default 15)
   --renew-deadline SECONDS  Renew deadline (default 10)
   --retry-period SECONDS    Retry period (default 2)

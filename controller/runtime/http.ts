@@ -143,7 +143,7 @@ export function createControllerHandler(
 }
 
 export interface ServeControllerHttpOptions extends ControllerHandlerOptions {
-  /** @default 8080 */
+  /** @default 8081 */
   port?: number;
   /** @default "0.0.0.0" */
   hostname?: string;
@@ -155,7 +155,7 @@ export interface ServeControllerHttpOptions extends ControllerHandlerOptions {
 
 /** Serves {@link createControllerHandler} with `Deno.serve`; await `.finished` after aborting. */
 export function serveControllerHttp(options: ServeControllerHttpOptions): Deno.HttpServer {
-  const port = options.port ?? 8080;
+  const port = options.port ?? 8081;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(
       `Cannot serve controller HTTP: port "${port}" must be an integer 0..65535`,
