@@ -21,14 +21,15 @@ function typesOf(schema: Schema): string[] {
   return [];
 }
 
-function matches(v: unknown, type: string): boolean {
+/** Does `v` have JSON Schema type `type`? An unknown type name matches nothing. */
+export function matchesJsonType(v: unknown, type: string): boolean {
   switch (type) {
     case "string":
       return typeof v === "string";
     case "integer":
       return typeof v === "number" && Number.isInteger(v);
     case "number":
-      return typeof v === "number";
+      return typeof v === "number" && Number.isFinite(v);
     case "boolean":
       return typeof v === "boolean";
     case "object":
@@ -60,7 +61,7 @@ function convert(v: unknown, type: string): unknown {
       case "array":
         try {
           const parsed = JSON.parse(s);
-          return matches(parsed, type) ? parsed : NO;
+          return matchesJsonType(parsed, type) ? parsed : NO;
         } catch {
           return NO;
         }
@@ -93,7 +94,7 @@ export function coerceToSchema(value: unknown, schema: unknown, depth = 0): unkn
   if (!isObject(schema) || value === undefined || depth > 100) return value;
   const types = typesOf(schema);
   let v: unknown = value;
-  if (types.length > 0 && !types.some((t) => matches(v, t))) {
+  if (types.length > 0 && !types.some((t) => matchesJsonType(v, t))) {
     for (const t of types) {
       const c = convert(v, t);
       if (c !== NO) {

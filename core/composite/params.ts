@@ -7,6 +7,7 @@
  */
 
 import type { Problem } from "./problems.ts";
+import { matchesJsonType } from "./coerce.ts";
 
 type Schema = Record<string, unknown>;
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -91,24 +92,11 @@ export function applyDefaults(schema: unknown, args: unknown): unknown {
   return v;
 }
 
+const JSON_TYPES = new Set(["string", "integer", "number", "boolean", "object", "array", "null"]);
+
+/** Unknown type names are not checked here (the schema check reports them). */
 function typeOk(v: unknown, t: string): boolean {
-  switch (t) {
-    case "string":
-      return typeof v === "string";
-    case "integer":
-      return typeof v === "number" && Number.isInteger(v);
-    case "number":
-      return typeof v === "number" && Number.isFinite(v);
-    case "boolean":
-      return typeof v === "boolean";
-    case "object":
-      return isObject(v);
-    case "array":
-      return Array.isArray(v);
-    case "null":
-      return v === null;
-  }
-  return true;
+  return !JSON_TYPES.has(t) || matchesJsonType(v, t);
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {

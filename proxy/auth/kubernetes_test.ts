@@ -6,6 +6,7 @@ import { ManualClock } from "../../core/clock.ts";
 import {
   createTestNamespace,
   getTestCluster,
+  grantAuthDelegator,
   kubeRequest,
   serviceAccountToken as harnessToken,
 } from "../../tests/harness/kube.ts";
@@ -33,17 +34,7 @@ async function rejectsWith(p: Promise<unknown>, code: string, message: RegExp) {
 Deno.test("a service-account token is verified by TokenReview with the proxy's own token from a file", async () => {
   await using ns = await createTestNamespace(cluster, "tokenreview");
   const binding = `vmcp-proxy-${ns.name}`;
-  await kubeRequest(cluster, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "ClusterRoleBinding",
-    metadata: { name: binding },
-    roleRef: {
-      apiGroup: "rbac.authorization.k8s.io",
-      kind: "ClusterRole",
-      name: "system:auth-delegator",
-    },
-    subjects: [{ kind: "ServiceAccount", name: "proxy", namespace: ns.name }],
-  });
+  await grantAuthDelegator(cluster, binding, ns.name, "proxy");
   const dir = await Deno.makeTempDir();
   let calls = 0;
   const countingFetch: FetchFn = (input, init) => {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   createTestNamespace,
   getTestCluster,
+  grantAuthDelegator,
   type KubeCluster,
   kubeRequest,
   serviceAccountToken as harnessToken,
@@ -33,17 +34,7 @@ async function statusOf(url: string, token: string): Promise<Seen | undefined> {
 Deno.test("service-account tokens are verified by TokenReview on the real API server with the proxy's own auth-delegator token; the backend never sees them", async () => {
   await using ns = await createTestNamespace(cluster, "auth-k8s");
   const binding = `vmcp-auth-${ns.name}`;
-  await kubeRequest(cluster, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
-    apiVersion: "rbac.authorization.k8s.io/v1",
-    kind: "ClusterRoleBinding",
-    metadata: { name: binding },
-    roleRef: {
-      apiGroup: "rbac.authorization.k8s.io",
-      kind: "ClusterRole",
-      name: "system:auth-delegator",
-    },
-    subjects: [{ kind: "ServiceAccount", name: "proxy", namespace: ns.name }],
-  });
+  await grantAuthDelegator(cluster, binding, ns.name, "proxy");
   const dir = await Deno.makeTempDir();
   const tokenFile = `${dir}/token`;
   await Deno.writeTextFile(

@@ -8,12 +8,7 @@
  */
 import assert from "node:assert/strict";
 import YAML from "yaml";
-import {
-  createTestNamespace,
-  getTestCluster,
-  kubeRequest,
-  serviceAccountToken,
-} from "../harness/kube.ts";
+import { createTestNamespace, getTestCluster, serviceAccountToken } from "../harness/kube.ts";
 import { freePorts } from "../harness/ports.ts";
 import { logTail, type ServiceProcess, spawnService } from "../harness/process.ts";
 import { eventually, installCrds, testClient } from "../controller/_setup.ts";

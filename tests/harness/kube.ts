@@ -439,3 +439,23 @@ export async function serviceAccountToken(
   );
   return tr.status.token;
 }
+
+/** Binds `system:auth-delegator` (TokenReview) to ServiceAccount `ns/sa` as ClusterRoleBinding `name`. */
+export async function grantAuthDelegator(
+  cluster: KubeConn,
+  name: string,
+  ns: string,
+  sa: string,
+): Promise<void> {
+  await kubeRequest(cluster, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRoleBinding",
+    metadata: { name },
+    roleRef: {
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: "system:auth-delegator",
+    },
+    subjects: [{ kind: "ServiceAccount", name: sa, namespace: ns }],
+  });
+}
