@@ -163,19 +163,32 @@ export class Http1Pool {
       userAgent: USER_AGENT,
       ...(typeof init.body === "string" ? { contentType: "text/plain;charset=UTF-8" } : {}),
     });
+    const raw = await this.send(url, method, bytes, signal);
+    if (init.redirect === "error" && REDIRECTS.has(raw.status)) {
+      if (raw.body instanceof ReadableStream) await raw.body.cancel();
+      throw new TypeError(`${method} ${url.origin}${url.pathname}: redirected (redirect: error)`);
+    }
+    return toResponse(raw);
+  }
+
+  /**
+   * Sends request bytes already encoded (see `encodeRequest`, `encodeJsonPost`) to `url`'s
+   * origin and answers the raw response: no `Response`/`Headers` objects (the proxy's lean
+   * backend path, docs/adr/0004). Same pooling, abort and stale-socket rules as `fetch`.
+   */
+  async send(
+    url: URL,
+    method: string,
+    bytes: Uint8Array,
+    signal: AbortSignal | undefined,
+  ): Promise<RawResponse> {
+    signal?.throwIfAborted();
     const key = url.host;
     let conn = this.#take(key);
     for (;;) {
       conn ??= await this.#connect(url, signal);
       try {
-        const res = await this.#exchange(conn, bytes, method, signal);
-        if (init.redirect === "error" && REDIRECTS.has(res.status)) {
-          await res.body?.cancel();
-          throw new TypeError(
-            `${method} ${url.origin}${url.pathname}: redirected (redirect: error)`,
-          );
-        }
-        return res;
+        return await this.#exchange(conn, bytes, method, signal);
       } catch (err) {
         this.#drop(conn);
         if (signal?.aborted) throw signal.reason;
@@ -192,6 +205,12 @@ export class Http1Pool {
         );
       }
     }
+  }
+
+  /** Closes every socket now, in use or idle: requests in flight fail. The pool stays usable. */
+  abortAll(): void {
+    for (const c of [...this.#open]) this.#drop(c);
+    this.#idle.clear();
   }
 
   #take(key: string): Conn | undefined {
@@ -253,7 +272,7 @@ export class Http1Pool {
     bytes: Uint8Array,
     method: string,
     signal: AbortSignal | undefined,
-  ): Promise<Response> {
+  ): Promise<RawResponse> {
     const onAbort = () => conn.destroy();
     signal?.addEventListener("abort", onAbort);
     // Once a non-idempotent request (a tools/call POST) is written, a close before the answer
@@ -304,13 +323,12 @@ export class Http1Pool {
         if (buf.length === 0) buf = undefined;
       }
       const rest = buf ?? new Uint8Array(0);
-      const init = { status: head.status, statusText: head.statusText, headers: head.headers };
-      const { length } = head;
+      const { status, statusText, headers, length } = head;
       if (length === 0 || typeof length === "number" && rest.length >= length) {
         if (rest.length > (length as number)) head.keepAlive = false; // unasked-for bytes
         this.#done(conn, head.keepAlive);
         const body = length === 0 ? null : rest.subarray(0, length as number);
-        return new Response(body && body.length ? body as Uint8Array<ArrayBuffer> : null, init);
+        return { status, statusText, headers, body: body && body.length ? body : null };
       }
       if (length === "chunked") {
         const decoder = new ChunkedDecoder();
@@ -318,16 +336,15 @@ export class Http1Pool {
         const used = decoder.push(rest, parts);
         if (decoder.done) {
           this.#done(conn, head.keepAlive && used === rest.length);
-          return new Response(
-            parts.length ? concat(parts) as Uint8Array<ArrayBuffer> : null,
-            init,
-          );
+          return { status, statusText, headers, body: parts.length ? concat(parts) : null };
         }
         streaming = true;
-        return new Response(this.#stream(conn, head, signal, onAbort, parts, decoder), init);
+        const body = this.#stream(conn, head, signal, onAbort, parts, decoder);
+        return { status, statusText, headers, body };
       }
       streaming = true;
-      return new Response(this.#stream(conn, head, signal, onAbort, [rest], undefined), init);
+      const body = this.#stream(conn, head, signal, onAbort, [rest], undefined);
+      return { status, statusText, headers, body };
     } finally {
       if (!streaming) signal?.removeEventListener("abort", onAbort);
     }
@@ -417,6 +434,32 @@ export class Http1Pool {
       },
     }, { highWaterMark: 0 });
   }
+}
+
+/** A response as read off the wire: the body is all there (bytes) or still streaming. */
+export interface RawResponse {
+  status: number;
+  statusText: string;
+  /** In wire order, names as sent. */
+  headers: [string, string][];
+  body: Uint8Array | ReadableStream<Uint8Array> | null;
+}
+
+/** The value of header `name` (lower case) in a raw response, or undefined. */
+export function rawHeader(raw: RawResponse, name: string): string | undefined {
+  for (const [k, v] of raw.headers) {
+    if (k.length === name.length && k.toLowerCase() === name) return v;
+  }
+  return undefined;
+}
+
+/** A Web `Response` of a raw response. */
+export function toResponse(raw: RawResponse): Response {
+  return new Response(raw.body as BodyInit | null, {
+    status: raw.status,
+    statusText: raw.statusText,
+    headers: raw.headers,
+  });
 }
 
 function describe(err: unknown): string {

@@ -96,6 +96,61 @@ export function encodeRequest(
   return out;
 }
 
+/**
+ * The fixed part of a JSON POST head to one URL (request line, host, content type, accept,
+ * user agent and `fixed` headers), validated once; `encodeJsonPost` adds per-request headers,
+ * the length and the body.
+ */
+export function jsonPostPrefix(
+  url: URL,
+  userAgent: string,
+  fixed: Record<string, string> = {},
+): string {
+  let head = `POST ${url.pathname || "/"}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n` +
+    `content-type: application/json\r\naccept: application/json, text/event-stream\r\n` +
+    `user-agent: ${userAgent}\r\n`;
+  for (const [k, v] of Object.entries(fixed)) head += headerLine(k, v);
+  return head;
+}
+
+/** `name: value\r\n`, checked as `encodeRequest` checks caller headers ("" for our own). */
+function headerLine(name: string, value: string): string {
+  if (!TOKEN.test(name)) {
+    throw new TypeError(`Invalid header name ${JSON.stringify(name)}: expected an HTTP token`);
+  }
+  value = value.trim();
+  if (BAD_VALUE.test(value)) {
+    throw new TypeError(`Invalid value of header ${name}: CR, LF and NUL are not allowed`);
+  }
+  const lower = name.toLowerCase();
+  if (OWN_HEADERS.has(lower) || lower === "content-type" || lower === "accept") return "";
+  return `${name}: ${value}\r\n`;
+}
+
+/** Request bytes of a JSON POST: `prefix` (see `jsonPostPrefix`), `extra` headers, the body. */
+export function encodeJsonPost(
+  prefix: string,
+  extra: Record<string, string> | undefined,
+  body: string,
+): Uint8Array {
+  let head = prefix;
+  if (extra) { for (const k in extra) head += headerLine(k, extra[k]!); }
+  const bytes = encoder.encode(body);
+  head += `content-length: ${bytes.byteLength}\r\n\r\n`;
+  const out = new Uint8Array(head.length + bytes.byteLength);
+  if (NON_ASCII.test(head)) {
+    for (let i = 0; i < head.length; i++) {
+      const c = head.charCodeAt(i);
+      if (c > 0xff) {
+        throw new TypeError("Invalid header value: characters above U+00FF are not allowed");
+      }
+      out[i] = c;
+    }
+  } else encoder.encodeInto(head, out);
+  out.set(bytes, head.length);
+  return out;
+}
+
 /** Index just past the blank line ending the head in `buf[0..len)`, scanning from `from`; or -1. */
 export function findHeadEnd(buf: Uint8Array, from: number): number {
   let i = buf.indexOf(LF, Math.max(from, 3));

@@ -18,7 +18,10 @@ export { StdioServerTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/serve
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/index"
 export { Client } from "npm:@modelcontextprotocol/sdk@1.32.2/client/index.js";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/streamableHttp"
-export { StreamableHTTPClientTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/client/streamableHttp.js";
+export {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from "npm:@modelcontextprotocol/sdk@1.32.2/client/streamableHttp.js";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/sse"
 export { SSEClientTransport } from "npm:@modelcontextprotocol/sdk@1.32.2/client/sse.js";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/client/stdio"

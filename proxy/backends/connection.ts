@@ -30,6 +30,7 @@ import {
   passThrough,
 } from "./errors.ts";
 import { createTransport, type HeadersProvider } from "./transport.ts";
+import { PooledStreamableHTTPClientTransport } from "./pooled_transport.ts";
 
 /** Any JSON object: results are relayed, not re-validated (lean hot path). */
 export const AnyResult = z.looseObject({});
@@ -155,6 +156,10 @@ export class BackendConnection {
     const ctx = opts.ctx ?? {};
     this.#inflight.add(ctx);
     try {
+      const t = this.#transport;
+      if (!opts.onprogress && t instanceof PooledStreamableHTTPClientTransport && t.leanReady()) {
+        return await this.#leanRequest(t, method, params, deadline.signal);
+      }
       return await this.client.request(
         { method, params } as unknown as Parameters<Client["request"]>[0],
         AnyResult,
@@ -170,6 +175,37 @@ export class BackendConnection {
       deadline.done();
       this.#inflight.delete(ctx);
     }
+  }
+
+  /**
+   * The lean path of `request` (pooled_transport.ts): the id comes from the SDK client's own
+   * counter; an abort sends `notifications/cancelled` as the SDK's `request` does.
+   */
+  async #leanRequest(
+    t: PooledStreamableHTTPClientTransport,
+    method: string,
+    params: AnyObject | undefined,
+    signal: AbortSignal,
+  ): Promise<AnyObject> {
+    const sdk = this.client as unknown as { _requestMessageId: number };
+    const id = sdk._requestMessageId++;
+    let answer;
+    try {
+      answer = await t.call({ jsonrpc: "2.0", id, method, ...(params ? { params } : {}) }, signal);
+    } catch (err) {
+      if (signal.aborted) {
+        void this.client.notification({
+          method: "notifications/cancelled",
+          params: { requestId: id, reason: String(signal.reason) },
+        }).catch(() => {});
+      }
+      throw err;
+    }
+    if ("error" in answer) {
+      const { code, message, data } = answer.error;
+      throw McpError.fromError(code, message, data);
+    }
+    return answer.result;
   }
 
   /** Sends a notification (e.g. `notifications/roots/list_changed`); errors are logged. */

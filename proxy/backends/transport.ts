@@ -8,12 +8,8 @@
 import type { BackendConfig } from "../../crds/vmcp_config.ts";
 import { createBackendFetch } from "../../core/http_client.ts";
 import { Http1Pool } from "../../core/http1.ts";
-import {
-  SSEClientTransport,
-  StdioClientTransport,
-  StreamableHTTPClientTransport,
-  type Transport,
-} from "../../core/sdk.ts";
+import { SSEClientTransport, StdioClientTransport, type Transport } from "../../core/sdk.ts";
+import { PooledStreamableHTTPClientTransport } from "./pooled_transport.ts";
 
 /** Supplies the outgoing-auth headers of one connection (refreshed per HTTP request). */
 export type HeadersProvider = (signal?: AbortSignal) => Promise<Record<string, string>>;
@@ -71,31 +67,6 @@ function authedFetch(headers: HeadersProvider | undefined, base = baseFetch) {
 }
 
 /**
- * Streamable HTTP whose POSTs use a keep-alive HTTP/1.1 pool of its own (core/http1.ts),
- * closed with the transport.
- */
-class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTransport {
-  readonly #pool: Http1Pool;
-
-  constructor(url: URL, headers: HeadersProvider | undefined, sessionId: string | undefined) {
-    const pool = new Http1Pool();
-    super(url, {
-      fetch: authedFetch(headers, createBackendFetch({ http1: pool })),
-      ...(sessionId ? { sessionId } : {}),
-    });
-    this.#pool = pool;
-  }
-
-  override async close(): Promise<void> {
-    try {
-      await super.close();
-    } finally {
-      this.#pool.close();
-    }
-  }
-}
-
-/**
  * Creates (but does not start) the transport for `backend`. `sessionId` (Streamable HTTP only)
  * re-attaches an existing backend session: the SDK client then skips `initialize`.
  */
@@ -115,7 +86,15 @@ export function createTransport(
       });
     case "sse":
       return new SSEClientTransport(new URL(backend.url!), { fetch: authedFetch(headers) });
-    default:
-      return new PooledStreamableHTTPClientTransport(new URL(backend.url!), headers, sessionId);
+    default: {
+      // POSTs go through a keep-alive HTTP/1.1 pool of the transport's own, closed with it.
+      const pool = new Http1Pool();
+      return new PooledStreamableHTTPClientTransport(new URL(backend.url!), {
+        pool,
+        fetch: authedFetch(headers, createBackendFetch({ http1: pool })),
+        ...(headers ? { headers } : {}),
+        ...(sessionId ? { sessionId } : {}),
+      });
+    }
   }
 }

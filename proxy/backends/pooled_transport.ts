@@ -1,0 +1,294 @@
+/**
+ * The SDK's Streamable HTTP client transport with a keep-alive HTTP/1.1 pool of its own
+ * (core/http1.ts, closed with the transport) and a lean request path for the proxy's hot path
+ * (docs/adr/0004-proxy-hot-path.md, decision 4).
+ *
+ * `call` sends one JSON-RPC request as a POST straight over the pool and answers its JSON-RPC
+ * response, skipping what the SDK path builds per request (`Headers`, `Request`, `Response`,
+ * its timer) and the zod parse of a plain JSON answer. Everything else stays the SDK's:
+ * - the backend session (initialize, `Mcp-Session-Id`, protocol version, the GET stream,
+ *   DELETE) is the SDK client's and its transport's;
+ * - an answer that is not our plain response (an SSE stream, a batch, other messages, a 202
+ *   whose response comes on the GET stream) is handed to the SDK's own handling
+ *   (`_handleSseStream`, `onmessage` after `JSONRPCMessageSchema.parse`), so backend log
+ *   messages, sampling and elicitation requests reach the SDK `Client` as before; our
+ *   response is picked out of `onmessage` by id;
+ * - errors are the SDK's: `StreamableHTTPError` for an HTTP error status or an unexpected
+ *   content type, `McpError(ConnectionClosed)` once the transport is closed, transport
+ *   failures as thrown;
+ * - a redirect is re-sent through the SDK path (`send`), which follows same-origin redirects
+ *   (a redirected POST was not processed).
+ *
+ * It applies to plain `http:` URLs that no proxy variable covers (the same rule as the pooled
+ * `fetch`), and only once the SDK client has connected. Ids come from the SDK client's own
+ * counter (see `BackendConnection.request`), so they never collide with its requests.
+ *
+ * Relies on @modelcontextprotocol/sdk 1.32.2 internals (`_sessionId`, `_protocolVersion`,
+ * `_requestInit`, `_handleSseStream`); `pooled_transport_test.ts` pins them.
+ * @module
+ */
+import { type Http1Pool, rawHeader, type RawResponse } from "../../core/http1.ts";
+import { encodeJsonPost, jsonPostPrefix } from "../../core/http1_wire.ts";
+import { type BackendFetch, proxiedHosts } from "../../core/http_client.ts";
+import {
+  ErrorCode,
+  type JSONRPCMessage,
+  JSONRPCMessageSchema,
+  type JSONRPCRequest,
+  McpError,
+  type RequestId,
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from "../../core/sdk.ts";
+import type { HeadersProvider } from "./transport.ts";
+
+type AnyObject = Record<string, unknown>;
+
+/** The JSON-RPC response to one request. */
+export type RpcAnswer =
+  | { jsonrpc: "2.0"; id: RequestId; result: AnyObject }
+  | { jsonrpc: "2.0"; id: RequestId; error: { code: number; message: string; data?: unknown } };
+
+interface SdkInternals {
+  _sessionId?: string;
+  _protocolVersion?: string;
+  _requestInit?: RequestInit;
+  _authProvider?: unknown;
+  _handleSseStream(
+    stream: ReadableStream<Uint8Array>,
+    options: Record<string, unknown>,
+    isReconnectable: boolean,
+  ): void;
+}
+
+interface Waiter {
+  resolve(m: RpcAnswer): void;
+  reject(err: unknown): void;
+}
+
+const USER_AGENT = `Deno/${Deno.version.deno}`;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const ANSWER_KEYS = new Set(["jsonrpc", "id", "result", "error"]);
+const decoder = new TextDecoder();
+
+function isObject(v: unknown): v is AnyObject {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+/**
+ * True when `m` is exactly a response to `id` as `JSONRPCMessageSchema` would accept it: a
+ * result object (with an object `_meta` if any) or an error with an integer code and a string
+ * message, and no other top-level key. Anything else takes the SDK's parse.
+ */
+export function isPlainAnswer(m: unknown, id: RequestId): m is RpcAnswer {
+  if (!isObject(m) || m.jsonrpc !== "2.0" || m.id !== id) return false;
+  for (const k in m) if (!ANSWER_KEYS.has(k)) return false;
+  if ("result" in m) {
+    const r = m.result;
+    return !("error" in m) && isObject(r) && (r._meta === undefined || isObject(r._meta));
+  }
+  const e = m.error;
+  return isObject(e) && Number.isInteger(e.code) && typeof e.message === "string";
+}
+
+/** What the SDK's `Protocol` rejects pending requests with once its transport closes. */
+function connectionClosed(): McpError {
+  return new McpError(ErrorCode.ConnectionClosed, "Connection closed");
+}
+
+function mediaType(value: string | undefined): string {
+  return (value ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+async function bodyText(body: RawResponse["body"]): Promise<string> {
+  if (body === null) return "";
+  if (body instanceof Uint8Array) return decoder.decode(body);
+  return await new Response(body).text();
+}
+
+async function discard(body: RawResponse["body"]): Promise<void> {
+  if (body instanceof ReadableStream) await body.cancel().catch(() => {});
+}
+
+function asStream(body: RawResponse["body"]): ReadableStream<Uint8Array> {
+  if (body instanceof ReadableStream) return body;
+  return new ReadableStream({
+    start(controller) {
+      if (body) controller.enqueue(body);
+      controller.close();
+    },
+  });
+}
+
+function safeEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTransport {
+  readonly #pool: Http1Pool;
+  readonly #url: URL;
+  readonly #headers: HeadersProvider | undefined;
+  readonly #leanUrl: boolean;
+  readonly #waiters = new Map<number, Waiter>();
+  #hooked = false;
+  #closed = false;
+  #prefix = "";
+  #prefixKey: string | undefined;
+
+  constructor(
+    url: URL,
+    opts: {
+      pool: Http1Pool;
+      fetch: BackendFetch;
+      headers?: HeadersProvider;
+      sessionId?: string;
+      getEnv?: (name: string) => string | undefined;
+    },
+  ) {
+    super(url, { fetch: opts.fetch, ...(opts.sessionId ? { sessionId: opts.sessionId } : {}) });
+    this.#pool = opts.pool;
+    this.#url = url;
+    this.#headers = opts.headers;
+    this.#leanUrl = url.protocol === "http:" &&
+      !proxiedHosts(opts.getEnv ?? safeEnv)(url.hostname);
+  }
+
+  get #sdk(): SdkInternals {
+    return this as unknown as SdkInternals;
+  }
+
+  /**
+   * Whether `call` may be used: a plain `http:` URL no proxy covers, the SDK client connected
+   * (its `onmessage` is wrapped here, once, to pick out our responses), transport open.
+   */
+  leanReady(): boolean {
+    if (!this.#leanUrl || this.#closed) return false;
+    if (this.#sdk._requestInit || this.#sdk._authProvider) return false;
+    if (!this.#hooked) {
+      const inner = this.onmessage;
+      if (!inner) return false;
+      this.onmessage = (m: JSONRPCMessage) => {
+        if (this.#waiters.size && !("method" in m) && "id" in m) {
+          const key = Number(m.id);
+          const w = this.#waiters.get(key);
+          if (w) {
+            this.#waiters.delete(key);
+            if ("result" in m || "error" in m) return w.resolve(m as RpcAnswer);
+          }
+        }
+        inner(m);
+      };
+      this.#hooked = true;
+    }
+    return true;
+  }
+
+  /**
+   * Sends `request` (its id taken from the SDK client's counter) and answers its response.
+   * `signal` aborts it (the socket is closed; the caller sends `notifications/cancelled`).
+   */
+  async call(request: JSONRPCRequest, signal: AbortSignal): Promise<RpcAnswer> {
+    if (this.#closed) throw connectionClosed();
+    const extra = this.#headers ? await this.#headers(signal) : undefined;
+    const bytes = encodeJsonPost(this.#headPrefix(), extra, JSON.stringify(request));
+    let raw: RawResponse;
+    try {
+      raw = await this.#pool.send(this.#url, "POST", bytes, signal);
+    } catch (err) {
+      if (this.#closed && !signal.aborted) throw connectionClosed();
+      throw err;
+    }
+    const sessionId = rawHeader(raw, "mcp-session-id");
+    if (sessionId) this.#sdk._sessionId = sessionId;
+    const id = request.id;
+    if (raw.status < 200 || raw.status > 299) {
+      if (REDIRECTS.has(raw.status) && rawHeader(raw, "location")) {
+        await discard(raw.body);
+        return await this.#await(id, signal, () => this.send(request));
+      }
+      const text = await bodyText(raw.body).catch(() => null);
+      throw new StreamableHTTPError(raw.status, `Error POSTing to endpoint: ${text}`);
+    }
+    if (raw.status === 202) {
+      await discard(raw.body);
+      return await this.#await(id, signal, async () => {}); // answered on the GET stream
+    }
+    const type = mediaType(rawHeader(raw, "content-type"));
+    if (type === "application/json") {
+      const data = JSON.parse(await bodyText(raw.body));
+      if (isPlainAnswer(data, id)) return data;
+      return await this.#await(id, signal, () => {
+        const messages = Array.isArray(data) ? data : [data];
+        for (const m of messages.map((m) => JSONRPCMessageSchema.parse(m))) {
+          this.onmessage?.(m as JSONRPCMessage);
+        }
+      });
+    }
+    if (type === "text/event-stream") {
+      return await this.#await(id, signal, () => {
+        this.#sdk._handleSseStream(asStream(raw.body), {}, false);
+      });
+    }
+    await discard(raw.body);
+    throw new StreamableHTTPError(
+      -1,
+      `Unexpected content type: ${rawHeader(raw, "content-type") ?? null}`,
+    );
+  }
+
+  override async close(): Promise<void> {
+    this.#closed = true;
+    const closed = connectionClosed();
+    for (const w of this.#waiters.values()) w.reject(closed);
+    this.#waiters.clear();
+    try {
+      await super.close();
+    } finally {
+      // Like the SDK's abort of its POSTs in flight: lean requests in flight fail now.
+      this.#pool.close();
+      this.#pool.abortAll();
+    }
+  }
+
+  /** Request line and fixed headers; rebuilt when the session id or protocol version change. */
+  #headPrefix(): string {
+    const { _sessionId: sid, _protocolVersion: version } = this.#sdk;
+    const key = `${sid ?? ""}\n${version ?? ""}`;
+    if (key !== this.#prefixKey) {
+      const fixed: Record<string, string> = {};
+      if (sid) fixed["mcp-session-id"] = sid;
+      if (version) fixed["mcp-protocol-version"] = version;
+      this.#prefix = jsonPostPrefix(this.#url, USER_AGENT, fixed);
+      this.#prefixKey = key;
+    }
+    return this.#prefix;
+  }
+
+  /** Registers a waiter for response `id`, runs `deliver`, and waits (abortable). */
+  async #await(
+    id: RequestId,
+    signal: AbortSignal,
+    deliver: () => void | Promise<void>,
+  ): Promise<RpcAnswer> {
+    const key = Number(id);
+    let onAbort: (() => void) | undefined;
+    const answer = new Promise<RpcAnswer>((resolve, reject) => {
+      this.#waiters.set(key, { resolve, reject });
+      onAbort = () => reject(signal.reason);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      await deliver();
+      return await answer;
+    } finally {
+      answer.catch(() => {});
+      this.#waiters.delete(key);
+      signal.removeEventListener("abort", onAbort!);
+    }
+  }
+}

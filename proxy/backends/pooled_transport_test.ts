@@ -1,0 +1,293 @@
+/**
+ * The lean request path of `PooledStreamableHTTPClientTransport` against a backend that
+ * answers in every way the Streamable HTTP spec allows (and some it does not), with the SDK
+ * `Client` on our side: each case is also sent through the SDK's own `request` path, and both
+ * must agree. The backend is a small raw server so that each odd answer can be produced on
+ * purpose; the usual answers are also covered against real SDK backends in tests/proxy.
+ */
+import assert from "node:assert/strict";
+import { Http1Pool } from "../../core/http1.ts";
+import { createBackendFetch } from "../../core/http_client.ts";
+import {
+  Client,
+  ErrorCode,
+  type JSONRPCRequest,
+  McpError,
+  StreamableHTTPError,
+} from "../../core/sdk.ts";
+import { AnyResult, BackendConnection } from "./connection.ts";
+import { isPlainAnswer, PooledStreamableHTTPClientTransport } from "./pooled_transport.ts";
+import { createLogger } from "../../core/log.ts";
+
+type Msg = Record<string, unknown>;
+const enc = new TextEncoder();
+
+/** A raw Streamable HTTP server: initialize, a GET stream, and tools/call by tool name. */
+function rawServer() {
+  const received: Msg[] = [];
+  const sessionIds: string[] = [];
+  let stream: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const pushOnGet = (m: Msg) => stream?.enqueue(enc.encode(`data: ${JSON.stringify(m)}\n\n`));
+  const json = (body: unknown, headers: Record<string, string> = {}) =>
+    new Response(JSON.stringify(body), {
+      headers: { "content-type": "application/json", ...headers },
+    });
+  const answer = (id: unknown, text: string) => ({
+    result: { content: [{ type: "text", text }] },
+    jsonrpc: "2.0",
+    id,
+  });
+  const abort = new AbortController();
+  let hungAborted: () => void = () => {};
+  const hungDone = new Promise<void>((r) => hungAborted = r);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: abort.signal, onListen: () => {} },
+    async (req) => {
+      const path = new URL(req.url).pathname;
+      if (req.method === "GET") {
+        return new Response(
+          new ReadableStream({ start: (c) => void (stream = c) }),
+          { headers: { "content-type": "text/event-stream" } },
+        );
+      }
+      if (req.method === "DELETE") return new Response(null, { status: 200 });
+      const m = await req.json() as Msg;
+      received.push(m);
+      sessionIds.push(req.headers.get("mcp-session-id") ?? "");
+      if (m.method === "initialize") {
+        return json({
+          result: {
+            protocolVersion: (m.params as Msg).protocolVersion,
+            capabilities: { tools: {}, logging: {} },
+            serverInfo: { name: "raw", version: "1" },
+          },
+          jsonrpc: "2.0",
+          id: m.id,
+        }, { "mcp-session-id": "s1" });
+      }
+      if (!("id" in m)) return new Response(null, { status: 202 });
+      const tool = (m.params as Msg).name;
+      if (path === "/moved") return json(answer(m.id, "after redirect"));
+      switch (tool) {
+        case "json":
+          return json(answer(m.id, "plain"));
+        case "error":
+          return json({ jsonrpc: "2.0", id: m.id, error: { code: -32602, message: "bad" } });
+        case "batch":
+          return json([
+            { jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: 1 } },
+            answer(m.id, "batched"),
+          ]);
+        case "extra_key":
+          return json({ ...answer(m.id, "x"), extra: true });
+        case "sse":
+          return new Response(
+            `event: message\ndata: ${
+              JSON.stringify({
+                jsonrpc: "2.0",
+                method: "notifications/message",
+                params: { level: "info", data: "from sse" },
+              })
+            }\n\nevent: message\ndata: ${JSON.stringify(answer(m.id, "streamed"))}\n\n`,
+            { headers: { "content-type": "text/event-stream" } },
+          );
+        case "accepted":
+          setTimeout(() => pushOnGet(answer(m.id, "on the GET stream")), 20);
+          return new Response(null, { status: 202 });
+        case "status500":
+          return new Response("boom", { status: 500 });
+        case "redirect":
+          return new Response(null, { status: 307, headers: { location: "/moved" } });
+        case "text":
+          return new Response("hello", { headers: { "content-type": "text/plain" } });
+        case "new_session":
+          return json(answer(m.id, "moved session"), { "mcp-session-id": "s2" });
+        case "hang":
+          req.signal.addEventListener("abort", () => hungAborted());
+          return await new Promise<Response>(() => {});
+        default:
+          return json({ jsonrpc: "2.0", id: m.id, error: { code: -32601, message: "unknown" } });
+      }
+    },
+  );
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/mcp`,
+    received,
+    sessionIds,
+    hungDone,
+    async stop() {
+      try {
+        stream?.close();
+      } catch { /* closed */ }
+      abort.abort();
+      await server.finished;
+    },
+  };
+}
+
+async function connect(url: string) {
+  const pool = new Http1Pool();
+  const transport = new PooledStreamableHTTPClientTransport(new URL(url), {
+    pool,
+    fetch: createBackendFetch({ http1: pool }),
+    getEnv: () => undefined,
+  });
+  const client = new Client({ name: "t", version: "1" }, { capabilities: {} });
+  const notes: Msg[] = [];
+  client.fallbackNotificationHandler = (n) => {
+    notes.push(n as Msg);
+    return Promise.resolve();
+  };
+  await client.connect(transport);
+  assert.ok(transport.leanReady(), "the lean path applies to a plain http: backend once connected");
+  const lean = (name: string, signal = new AbortController().signal) => {
+    const id = (client as unknown as { _requestMessageId: number })._requestMessageId++;
+    const req: JSONRPCRequest = { jsonrpc: "2.0", id, method: "tools/call", params: { name } };
+    return transport.call(req, signal);
+  };
+  const sdk = (name: string) =>
+    client.request({ method: "tools/call", params: { name } }, AnyResult, { timeout: 5000 });
+  return { client, transport, notes, lean, sdk };
+}
+
+Deno.test("isPlainAnswer accepts exactly a response to the id as the SDK schema would", () => {
+  assert.ok(isPlainAnswer({ jsonrpc: "2.0", id: 3, result: {} }, 3));
+  assert.ok(isPlainAnswer({ jsonrpc: "2.0", id: 3, result: { _meta: { a: 1 } } }, 3));
+  assert.ok(isPlainAnswer({ jsonrpc: "2.0", id: 3, error: { code: -1, message: "m" } }, 3));
+  assert.ok(!isPlainAnswer({ jsonrpc: "2.0", id: 4, result: {} }, 3), "another id");
+  assert.ok(!isPlainAnswer({ jsonrpc: "1.0", id: 3, result: {} }, 3), "version");
+  assert.ok(!isPlainAnswer({ jsonrpc: "2.0", id: 3, result: [] }, 3), "array result");
+  assert.ok(!isPlainAnswer({ jsonrpc: "2.0", id: 3, result: { _meta: 1 } }, 3), "_meta");
+  assert.ok(!isPlainAnswer({ jsonrpc: "2.0", id: 3, result: {}, x: 1 }, 3), "extra key");
+  assert.ok(!isPlainAnswer({ jsonrpc: "2.0", id: 3, result: {}, error: {} }, 3), "both");
+  assert.ok(!isPlainAnswer({ jsonrpc: "2.0", id: 3, error: { code: 1.5, message: "m" } }, 3));
+  assert.ok(!isPlainAnswer({ jsonrpc: "2.0", id: 3, error: { code: 1 } }, 3), "no message");
+  assert.ok(!isPlainAnswer([{ jsonrpc: "2.0", id: 3, result: {} }], 3), "batch");
+});
+
+Deno.test("lean path: every kind of answer agrees with the SDK request path", async () => {
+  const srv = rawServer();
+  const { client, transport, notes, lean, sdk } = await connect(srv.url);
+  try {
+    // Plain results, an error answer, a batch, an SSE stream, a 202 answered on the GET stream,
+    // a same-origin redirect: lean answer and SDK result are the same.
+    const cases: [string, string][] = [
+      ["json", "plain"],
+      ["batch", "batched"],
+      ["sse", "streamed"],
+      ["accepted", "on the GET stream"],
+      ["redirect", "after redirect"],
+    ];
+    for (const [tool, text] of cases) {
+      const viaSdk = await sdk(tool);
+      const viaLean = await lean(tool);
+      assert.ok("result" in viaLean, tool);
+      assert.deepEqual(viaLean.result, viaSdk, tool);
+      assert.deepEqual(viaSdk, { content: [{ type: "text", text }] }, tool);
+    }
+    // Messages beside the response reach the SDK client (batch and SSE, both paths).
+    assert.deepEqual(notes.filter((n) => n.method === "notifications/message").length, 4);
+
+    const err = await lean("error");
+    assert.deepEqual(err, {
+      jsonrpc: "2.0",
+      id: (err as { id: number }).id,
+      error: { code: -32602, message: "bad" },
+    });
+    await assert.rejects(sdk("error"), (e) => e instanceof McpError && /bad/.test(e.message));
+
+    // The same errors as the SDK: HTTP status, content type, schema.
+    for (
+      const [tool, status, text] of [
+        ["status500", 500, "Error POSTing to endpoint: boom"],
+        ["text", -1, "Unexpected content type: text/plain"],
+      ] as const
+    ) {
+      const a = await sdk(tool).catch((e) => e);
+      const b = await lean(tool).catch((e) => e);
+      assert.ok(a instanceof StreamableHTTPError, String(a));
+      assert.ok(b instanceof StreamableHTTPError, String(b));
+      assert.deepEqual([b.code, b.message], [a.code, a.message]);
+      assert.deepEqual(b.code, status);
+      assert.ok(b.message.includes(text), b.message);
+    }
+    const a = await sdk("extra_key").catch((e) => e);
+    const b = await lean("extra_key").catch((e) => e);
+    assert.deepEqual(b.name, a.name, "an answer the SDK schema refuses is refused the same way");
+
+    // A new session id in an answer is taken up for later requests, as the SDK does.
+    await lean("new_session");
+    assert.deepEqual(transport.sessionId, "s2");
+    await lean("json");
+    assert.deepEqual(srv.sessionIds.at(-1), "s2");
+  } finally {
+    await client.close();
+    await srv.stop();
+  }
+});
+
+Deno.test("lean path: abort closes the request's socket; close rejects waiters", async () => {
+  const srv = rawServer();
+  const { client, transport, lean } = await connect(srv.url);
+  try {
+    const ac = new AbortController();
+    const pending = lean("hang", ac.signal);
+    setTimeout(() => ac.abort(new Error("stop")), 50);
+    await assert.rejects(pending, /stop/);
+    await srv.hungDone; // the backend saw the request go away
+
+    const hangs = () => srv.received.filter((m) => (m.params as Msg)?.name === "hang").length;
+    const waiting = lean("hang");
+    while (hangs() < 2) await new Promise((r) => setTimeout(r, 5));
+    const closed = transport.close();
+    const err = await waiting.catch((e) => e);
+    await closed;
+    assert.ok(err instanceof McpError, String(err));
+    assert.deepEqual(err.code, ErrorCode.ConnectionClosed);
+    assert.deepEqual(transport.leanReady(), false);
+  } finally {
+    await client.close();
+    await srv.stop();
+  }
+});
+
+Deno.test("BackendConnection: a cancelled lean call sends notifications/cancelled", async () => {
+  const srv = rawServer();
+  const conn = new BackendConnection(
+    { name: "raw", transport: "streamable-http", url: srv.url } as never,
+    undefined,
+    { onListChanged() {}, onResourceUpdated() {}, onClosed() {} },
+    createLogger({ level: "error" }),
+  );
+  try {
+    await conn.connect(5000);
+    assert.deepEqual(await conn.request("tools/call", { name: "json" }, { timeoutMs: 5000 }), {
+      content: [{ type: "text", text: "plain" }],
+    });
+    await assert.rejects(
+      conn.request("tools/call", { name: "error" }, { timeoutMs: 5000 }),
+      { name: "RpcError", code: -32602, message: "bad" }, // the backend's error, untouched
+    );
+    const ac = new AbortController();
+    const call = conn.request("tools/call", { name: "hang" }, {
+      timeoutMs: 5000,
+      signal: ac.signal,
+    });
+    setTimeout(() => ac.abort(new Error("client cancelled")), 50);
+    await assert.rejects(call);
+    const hung = srv.received.find((m) => (m.params as Msg)?.name === "hang")!;
+    for (
+      let i = 0;
+      i < 50 && !srv.received.some((m) => m.method === "notifications/cancelled");
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const cancelled = srv.received.find((m) => m.method === "notifications/cancelled")!;
+    assert.deepEqual((cancelled.params as Msg).requestId, hung.id);
+    assert.ok(String((cancelled.params as Msg).reason).includes("client cancelled"));
+  } finally {
+    await conn.close();
+    await srv.stop();
+  }
+});
