@@ -12,7 +12,6 @@
  */
 
 import { parseArgs } from "node:util";
-import { join } from "node:path";
 import { freePort } from "../tests/harness/ports.ts";
 import { callTool, runLoad } from "./load.ts";
 import { proxyTarget, startBackends, vmcpLaunch } from "./targets.ts";
@@ -160,15 +159,15 @@ if (import.meta.main) {
     });
     const { profile } = await session.send("Profiler.stop") as { profile: Profile };
     session.close();
-    console.log(
+    const out = (text: string) => Deno.stdout.writeSync(new TextEncoder().encode(text + "\n"));
+    out(
       `c=${v.concurrency}: p50 ${stats.p50.toFixed(3)} ms, ${stats.throughput.toFixed(0)} calls/s`,
     );
-    console.log(summarize(profile, Number(v.top)));
+    out(summarize(profile, Number(v.top)));
     if (v.out) await Deno.writeTextFile(v.out, JSON.stringify(profile));
   } finally {
     await subject.stop();
     await backends.stop();
     await Deno.remove(workDir, { recursive: true }).catch(() => {});
   }
-  void join;
 }
