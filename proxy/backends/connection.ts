@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import type { BackendConfig } from "../../crds/vmcp_config.ts";
+import { backendDeadlines } from "../../core/deadlines.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Identity } from "../../core/auth/identity.ts";
 import {
@@ -225,12 +226,16 @@ export class BackendConnection {
     await this.client.close().catch(() => {});
   }
 
-  /** One timer + controller per request: the timer aborts with a `BackendTimeoutError`. */
+  /**
+   * One controller per request, aborted with a `BackendTimeoutError` at the deadline (a shared
+   * deadline queue, core/deadlines.ts: no timer of its own per request) or with the caller's
+   * reason.
+   */
   #deadline(timeoutMs: number, outer: AbortSignal | undefined, what: string) {
     const ac = new AbortController();
-    const timer = setTimeout(
-      () => ac.abort(new BackendTimeoutError(this.name, timeoutMs, what)),
+    const timer = backendDeadlines.add(
       timeoutMs,
+      () => ac.abort(new BackendTimeoutError(this.name, timeoutMs, what)),
     );
     const onAbort = () => ac.abort(outer!.reason);
     if (outer?.aborted) onAbort();
@@ -238,7 +243,7 @@ export class BackendConnection {
     return {
       signal: ac.signal,
       done: () => {
-        clearTimeout(timer);
+        timer.cancel();
         outer?.removeEventListener("abort", onAbort);
       },
     };

@@ -91,11 +91,29 @@ function isEventStream(req: Request, res: Response): boolean {
     (res.headers.get("content-type") ?? "").startsWith("text/event-stream");
 }
 
+/** The path of an absolute URL as written (no query or fragment), without parsing it. */
+export function rawPath(url: string): string {
+  const from = url.indexOf("//") + 2;
+  let start = from;
+  while (start < url.length && url[start] !== "/" && url[start] !== "?" && url[start] !== "#") {
+    start++;
+  }
+  if (url[start] !== "/") return "/";
+  let end = url.length;
+  const query = url.indexOf("?", start);
+  if (query >= 0) end = query;
+  const hash = url.indexOf("#", start);
+  if (hash >= 0 && hash < end) end = hash;
+  return url.slice(start, end);
+}
+
 /** Builds the `Deno.serve` handler. */
 export function createHttpHandler(opts: HttpOptions): (req: Request) => Promise<Response> {
   const path = opts.path ?? "/mcp";
   return async (req) => {
-    const pathname = new URL(req.url).pathname;
+    // The MCP path as sent skips the URL parser; anything else is normalized by it.
+    const raw = rawPath(req.url);
+    const pathname = raw === path ? raw : new URL(req.url).pathname;
     try {
       if (pathname === path) {
         const server = opts.runtime.config.server;

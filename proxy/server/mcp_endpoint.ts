@@ -50,11 +50,21 @@ export function rpcError(status: number, code: number, message: string): Respons
 }
 
 class BodyTooLarge extends Error {}
+const utf8 = new TextDecoder();
 
-/** Reads the body, failing fast past `limit` bytes (Content-Length or streamed count). */
+/**
+ * Reads the body, failing fast past `limit` bytes (Content-Length or streamed count). A body
+ * with a declared length is taken whole (no stream is set up; hyper enforces the length).
+ */
 async function readBody(req: Request, limit: number): Promise<string> {
-  const declared = Number(req.headers.get("content-length") ?? NaN);
+  const length = req.headers.get("content-length");
+  const declared = length === null ? NaN : Number(length);
   if (declared > limit) throw new BodyTooLarge();
+  if (declared >= 0) {
+    const bytes = await req.bytes();
+    if (bytes.byteLength > limit) throw new BodyTooLarge();
+    return utf8.decode(bytes);
+  }
   if (!req.body) return "";
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -69,11 +79,11 @@ async function readBody(req: Request, limit: number): Promise<string> {
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return new TextDecoder().decode(chunks[0]);
+  if (chunks.length === 1) return utf8.decode(chunks[0]);
   const all = new Uint8Array(size);
   let at = 0;
   for (const c of chunks) (all.set(c, at), at += c.byteLength);
-  return new TextDecoder().decode(all);
+  return utf8.decode(all);
 }
 
 function isInitialize(body: unknown): boolean {

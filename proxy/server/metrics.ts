@@ -2,10 +2,16 @@
  * Prometheus metrics of the proxy (`/metrics`), on a private prom-client registry:
  * MCP requests by method and status, backend request duration by backend, active sessions,
  * backend health and advertised tools. Label children are cached so the hot path does one
- * map lookup and one increment.
+ * map lookup and one increment; the two per-call metrics are lean_metrics.ts ones.
  * @module
  */
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Gauge, Registry } from "prom-client";
+import {
+  type CounterChild,
+  type HistogramChild,
+  LeanCounter,
+  LeanHistogram,
+} from "./lean_metrics.ts";
 
 const HEALTH_VALUE: Record<string, number> = {
   ready: 1,
@@ -17,19 +23,20 @@ const HEALTH_VALUE: Record<string, number> = {
 
 export class ProxyMetrics {
   readonly registry = new Registry();
-  readonly #requests = new Counter({
-    name: "vmcp_requests_total",
-    help: "MCP requests from clients, by method and status (ok or error).",
-    labelNames: ["method", "status"] as const,
-    registers: [this.registry],
-  });
-  readonly #backendDuration = new Histogram({
-    name: "vmcp_backend_request_duration_seconds",
-    help: "Duration of requests to backends, by backend, method and outcome.",
-    labelNames: ["backend", "method", "outcome"] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
+  // Hot-path metrics: lean_metrics.ts (same exposition, no label hashing per call).
+  readonly #requests = new LeanCounter(
+    "vmcp_requests_total",
+    "MCP requests from clients, by method and status (ok or error).",
+    ["method", "status"],
+    this.registry,
+  );
+  readonly #backendDuration = new LeanHistogram(
+    "vmcp_backend_request_duration_seconds",
+    "Duration of requests to backends, by backend, method and outcome.",
+    ["backend", "method", "outcome"],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    this.registry,
+  );
   readonly #sessions = new Gauge({
     name: "vmcp_active_sessions",
     help: "Client sessions currently open.",
@@ -46,8 +53,8 @@ export class ProxyMetrics {
     help: "Tools currently advertised to clients.",
     registers: [this.registry],
   });
-  readonly #reqChildren = new Map<string, { inc(): void }>();
-  readonly #durChildren = new Map<string, { observe(v: number): void }>();
+  readonly #reqChildren = new Map<string, CounterChild>();
+  readonly #durChildren = new Map<string, HistogramChild>();
 
   request(method: string, ok: boolean): void {
     const key = ok ? method : `${method}\u0000e`;
@@ -83,6 +90,7 @@ export class ProxyMetrics {
 
   removeBackend(backend: string): void {
     this.#health.remove(backend);
+    this.#backendDuration.removeWhereFirst(backend);
     for (const key of this.#durChildren.keys()) {
       if (key.startsWith(`${backend}\u0000`)) this.#durChildren.delete(key);
     }

@@ -39,6 +39,36 @@ Deno.test("malformed JSON, missing or unknown session, oversized body and unknow
       },
     );
     assert.equal(big.status, 413);
+    // The same without a declared length (a chunked body): counted as it streams in; a small
+    // chunked body is read whole.
+    const postChunked = (text: string) =>
+      fetch(p.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-session-id": c.transport.sessionId!,
+        },
+        body: new ReadableStream({
+          start(controller) {
+            const bytes = new TextEncoder().encode(text);
+            for (let at = 0; at < bytes.length; at += 1000) {
+              controller.enqueue(bytes.slice(at, at + 1000));
+            }
+            controller.close();
+          },
+        }),
+      });
+    const chunked = await postChunked(
+      JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping", params: { x: "y".repeat(5000) } }),
+    );
+    assert.equal(chunked.status, 413);
+    await chunked.body?.cancel();
+    const small = await postChunked(
+      JSON.stringify({ jsonrpc: "2.0", id: 2, method: "ping", params: { x: "y".repeat(1500) } }),
+    );
+    assert.equal(small.status, 200);
+    assert.equal((await small.json()).id, 2);
 
     await assert.rejects(
       c.client.callTool({ name: "nope", arguments: {} }),
