@@ -5,8 +5,8 @@
  * the hot path (docs/adr/0004), so requests with the same duration share a FIFO queue and one
  * timer: with a monotonic clock their deadlines are in insertion order, so only the head
  * matters. Cancelled entries at the head are dropped at once; the timer is re-armed for the
- * next live head when it fires, and cleared once no deadline is pending. A deadline fires no
- * earlier than its duration, and at most `slackMs` later (plus the timer's own lateness).
+ * next live head when it fires. A deadline fires no earlier than its duration, and at most
+ * `slackMs` later (plus the timer's own lateness).
  * @module
  */
 
@@ -17,9 +17,17 @@ export interface TimerHost {
   clearTimeout(handle: unknown): void;
 }
 
+/**
+ * The real timers, unref'd: a deadline timer never keeps the process alive by itself (a
+ * request in flight holds its own socket or pipe), so an idle queue may leave its timer armed.
+ */
 export const systemTimers: TimerHost = {
   now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  setTimeout: (fn, ms) => {
+    const id = setTimeout(fn, ms);
+    Deno.unrefTimer(id);
+    return id;
+  },
   clearTimeout: (h) => clearTimeout(h as number),
 };
 
@@ -63,14 +71,10 @@ class Lane {
     const items = this.#items;
     while (this.#head < items.length && !items[this.#head]!.live) this.#head++;
     if (this.#head === items.length) {
+      // Empty: an armed timer stays (unref'd) and fires once for nothing, rather than a
+      // set/clear pair per request when requests do not overlap.
       this.#items = [];
       this.#head = 0;
-      // Nothing left to time: no timer keeps the process (or a test) waiting.
-      if (this.#timer !== undefined) {
-        this.host.clearTimeout(this.#timer);
-        this.#timer = undefined;
-        this.#timerAt = Infinity;
-      }
     } else if (this.#head > 1024 && this.#head * 2 > items.length) {
       this.#items = items.slice(this.#head);
       this.#head = 0;

@@ -53,7 +53,7 @@ Deno.test("deadlines fire in order, not before their duration, once", () => {
   assert.equal(host.pending(), 0);
 });
 
-Deno.test("cancelled deadlines never fire; an empty queue holds no timer", () => {
+Deno.test("cancelled deadlines never fire; requests one after another share one timer", () => {
   const host = manualHost();
   const q = new DeadlineQueue(host, 0);
   const fired: number[] = [];
@@ -68,11 +68,18 @@ Deno.test("cancelled deadlines never fire; an empty queue holds no timer", () =>
   host.advance(200);
   assert.deepEqual([...fired], [1, 3, 4]);
   assert.equal(host.pending(), 0);
-  const d = q.add(100, () => fired.push(9));
-  assert.equal(host.pending(), 1);
-  d.cancel();
-  assert.equal(host.pending(), 0, "no timer left once nothing is pending");
+  let started = 0;
+  const setT = host.setTimeout;
+  host.setTimeout = (fn, ms) => (started++, setT(fn, ms));
+  for (let i = 0; i < 1000; i++) {
+    q.add(100, () => fired.push(9)).cancel();
+    host.advance(1);
+  }
   assert.equal(q.size, 0);
+  assert.ok(started <= 11, `${started} timers for 1000 sequential requests of 100 ms`);
+  host.advance(200);
+  assert.deepEqual([...fired], [1, 3, 4], "none of them fired");
+  assert.equal(host.pending(), 0, "the last timer fired for nothing and was not re-armed");
 });
 
 Deno.test("many overlapping requests share one timer and the queue stays small", () => {
@@ -92,7 +99,6 @@ Deno.test("many overlapping requests share one timer and the queue stays small",
   assert.ok(q.size <= 16 + 1, `queue size ${q.size}`);
   for (const d of inflight) d.cancel();
   assert.equal(q.size, 0);
-  assert.equal(host.pending(), 0);
 });
 
 Deno.test("a deadline behind cancelled ones fires within the slack; clear drops everything", () => {
@@ -116,12 +122,15 @@ Deno.test("a deadline behind cancelled ones fires within the slack; clear drops 
   assert.equal(host.pending(), 0);
 });
 
-Deno.test("the real timers: a deadline fires", async () => {
+Deno.test("the real timers: a deadline fires (its timer does not hold the process)", async () => {
   const q = new DeadlineQueue();
+  // Unref'd: something else (here a timer, in the proxy a socket) must keep the loop alive.
+  const keepAlive = setTimeout(() => {}, 10_000);
   const fired = await new Promise<number>((resolve) => {
     const t0 = performance.now();
     q.add(20, () => resolve(performance.now() - t0));
   });
+  clearTimeout(keepAlive);
   assert.ok(fired >= 19, `fired after ${fired} ms`);
   assert.equal(q.armed, false);
 });

@@ -25,6 +25,8 @@ export interface LocalCacheOptions<V> {
 export class LocalSessionCache<V> {
   readonly max: number;
   readonly #map = new Map<string, V>();
+  /** The id last moved to the most recent end by `get` (moving it again changes nothing). */
+  #last: string | undefined;
   readonly #onEvict: ((id: string, value: V, reason: EvictReason) => void) | undefined;
   readonly #canEvict: ((id: string, value: V) => boolean) | undefined;
   /** Entries evicted for capacity since creation. */
@@ -52,8 +54,11 @@ export class LocalSessionCache<V> {
   get(id: string): V | undefined {
     const v = this.#map.get(id);
     if (v === undefined) return undefined;
-    this.#map.delete(id);
-    this.#map.set(id, v);
+    if (id !== this.#last) {
+      this.#map.delete(id);
+      this.#map.set(id, v);
+      this.#last = id;
+    }
     return v;
   }
 
@@ -74,6 +79,7 @@ export class LocalSessionCache<V> {
     const old = this.#map.get(id);
     this.#map.delete(id);
     this.#map.set(id, value);
+    this.#last = id;
     if (old !== undefined && old !== value) this.#evict(id, old, "replaced");
     if (this.#map.size <= this.max) return;
     const victims: [string, V][] = [];
@@ -85,7 +91,7 @@ export class LocalSessionCache<V> {
       excess--;
     }
     for (const [k, v] of victims) {
-      this.#map.delete(k);
+      this.#map.delete(k); // never the one just inserted, so `#last` stays right
       this.evicted++;
       this.#evict(k, v, "capacity");
     }
@@ -104,6 +110,7 @@ export class LocalSessionCache<V> {
     const v = this.#map.get(id);
     if (v === undefined) return undefined;
     this.#map.delete(id);
+    if (id === this.#last) this.#last = undefined;
     this.#evict(id, v, "delete");
     return v;
   }
@@ -128,6 +135,7 @@ export class LocalSessionCache<V> {
   clear(): void {
     const all = [...this.#map];
     this.#map.clear();
+    this.#last = undefined;
     for (const [id, v] of all) this.#evict(id, v, "clear");
   }
 

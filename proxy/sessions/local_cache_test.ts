@@ -88,3 +88,25 @@ Deno.test("past its bound the cache skips entries it may not evict and stays ove
   assert.deepEqual([...c.entries()].map(([k]) => k), ["d", "e"]);
   assert.equal(c.evicted, 3);
 });
+
+Deno.test("get keeps recency exact when the same id is read again and again", () => {
+  const evicted: string[] = [];
+  const cache = new LocalSessionCache<number>({ max: 2, onEvict: (id) => evicted.push(id) });
+  cache.set("a", 1);
+  cache.set("b", 2);
+  cache.get("a");
+  cache.get("a"); // already the most recent: nothing to move
+  cache.set("c", 3); // evicts b, the least recently used
+  assert.deepEqual(evicted, ["b"]);
+  cache.get("c");
+  cache.get("a");
+  cache.set("d", 4); // evicts c
+  assert.deepEqual(evicted, ["b", "c"]);
+  cache.delete("d");
+  cache.get("a");
+  cache.set("e", 5);
+  cache.get("a");
+  cache.set("f", 6); // evicts e (a was read after it)
+  assert.deepEqual(evicted, ["b", "c", "d", "e"]);
+  assert.deepEqual([...cache.entries()].map(([k]) => k), ["a", "f"]);
+});
