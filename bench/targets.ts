@@ -114,6 +114,49 @@ export function directSubject(set: BackendSet, backend: string): Subject {
 }
 
 /**
+ * The bare forwarder (bench/bare_forwarder.ts) in front of `backend`: the floor of one extra
+ * HTTP hop on this runtime, measured beside the proxies.
+ */
+export async function startBareForwarder(
+  set: BackendSet,
+  backend: string,
+  workDir: string,
+): Promise<Subject> {
+  const target = set.urls[backend];
+  if (!target) throw new Error(`startBareForwarder: backend "${backend}" is not in the set`);
+  const port = freePort();
+  const id = ++serial;
+  const proc = spawnService({
+    name: `floor-${id}`,
+    bin: Deno.execPath(),
+    args: [
+      "run",
+      "-A",
+      "--cached-only",
+      join(repoRoot, "bench/bare_forwarder.ts"),
+      String(port),
+      target,
+    ],
+    logPath: join(workDir, `floor-${id}.log`),
+    env: childEnv(),
+    cwd: repoRoot,
+  });
+  try {
+    await raceExit(proc, waitForPort(port, 60_000));
+  } catch (err) {
+    await proc.stop(1000);
+    throw err;
+  }
+  return {
+    label: "floor (bare forwarder)",
+    url: `http://127.0.0.1:${port}/mcp`,
+    pid: proc.pid,
+    toolName: (_b, t) => t,
+    stop: () => proc.stop(3000),
+  };
+}
+
+/**
  * The proxy config. vmcp's schema (crds/vmcp_config.ts) mirrors ToolHive's standalone format
  * (pkg/vmcp/config/config.go), except that ToolHive's `groupRef` is a plain string.
  */

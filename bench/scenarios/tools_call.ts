@@ -7,7 +7,7 @@
 
 import { callTool, runLoad } from "../load.ts";
 import { emptyResult, metered, startProxies, statsRow } from "../measure.ts";
-import { directSubject, type Subject } from "../targets.ts";
+import { directSubject, startBareForwarder, type Subject } from "../targets.ts";
 import { type BenchContext, type ResultRow, type ScenarioResult, withRatios } from "../types.ts";
 
 export const name = "tools_call";
@@ -56,6 +56,11 @@ export async function run(ctx: BenchContext): Promise<ScenarioResult> {
   const backends = await ctx.startBackends([{ name: BACKEND }]);
   const list = [{ name: BACKEND, url: backends.urls[BACKEND]! }];
   const started = await startProxies(ctx, result, list, 1);
+  // The floor: one extra HTTP hop with nothing else (bench/bare_forwarder.ts).
+  const floor = await startBareForwarder(backends, BACKEND, ctx.workDir).catch((err) => {
+    result.skipped.push(`floor (bare forwarder): ${err instanceof Error ? err.message : err}`);
+    return undefined;
+  });
   try {
     const direct = directSubject(backends, BACKEND);
     // Interleaved per concurrency (direct, then each proxy) so that load from elsewhere on the
@@ -63,6 +68,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioResult> {
     for (const c of ctx.sizes.concurrency) {
       const base = await cell(ctx, direct, c);
       result.rows.push(base);
+      if (floor) result.rows.push(withRatios(await cell(ctx, floor, c), base));
       for (const { proxy, subject } of started) {
         try {
           const row = withRatios(await cell(ctx, subject, c), base);
@@ -76,10 +82,12 @@ export async function run(ctx: BenchContext): Promise<ScenarioResult> {
       `${ctx.sizes.calls} measured calls per cell after ${ctx.sizes.warmup} warm-up, ` +
         `at most ${ctx.sizes.maxSeconds} s; backend replies ${
           ctx.sizes.jsonResponse ? "JSON" : "SSE"
-        }; CPU/RSS are of the backend process (direct) or of the proxy process.`,
+        }; CPU/RSS are of the backend process (direct) or of the proxy process. ` +
+        "The floor row is bench/bare_forwarder.ts: Deno.serve + vmcp's HTTP/1.1 pool relaying " +
+        "bytes, no MCP work at all: the cost of one extra HTTP hop on this machine.",
     );
   } finally {
-    await Promise.all(started.map((s) => s.subject.stop()));
+    await Promise.all([...started.map((s) => s.subject.stop()), floor?.stop()]);
     await backends.stop();
   }
   return result;
