@@ -2,7 +2,9 @@
  * MCP request routing: what each client request does against the aggregated view and the
  * backends. Lists are served from precomputed arrays; calls go to the backend that owns the
  * advertised name, with the original name, `_meta` (minus reserved keys), progress relay and
- * cancellation. Backend answers and errors come back untouched.
+ * cancellation. Backend answers and errors come back untouched. A call to an extra (composite)
+ * tool first checks every backend it needs is routable (the runtime leaves it out of
+ * `tools/list` otherwise) and fails with that backend's `BackendUnavailableError` if not.
  * @module
  */
 import type { AggregatedView } from "../core/aggregation/mod.ts";
@@ -49,6 +51,12 @@ export interface ExtraToolContext {
 export interface ExtraTool {
   tool: Tool;
   handler(args: AnyObject, ctx: ExtraToolContext): Promise<AnyObject>;
+  /**
+   * Backends the handler's calls go to (a composite tool's step backends). While one of them is
+   * not routable the tool is left out of `tools/list`, and a call to it fails as a call to a
+   * tool of that backend does. Absent or empty: always listed.
+   */
+  backends?: readonly string[];
 }
 
 /** The runtime state the router reads. */
@@ -177,7 +185,11 @@ export class Router {
     const name = params.name;
     if (typeof name !== "string") throw invalid("tools/call: params.name must be a string");
     const extraTool = this.state.extraTools.get(name);
-    if (extraTool) return await this.#callExtra(extraTool, session, params, extra);
+    if (extraTool) {
+      // Not listed while a backend it needs is not routable: refuse as for that backend's tools.
+      for (const b of extraTool.backends ?? []) this.#backendFor(b);
+      return await this.#callExtra(extraTool, session, params, extra);
+    }
     const route = this.state.view.toolRoutes.get(name);
     if (!route || route.hidden) {
       const known = this.state.fullView.toolRoutes.get(name);

@@ -2,6 +2,10 @@
  * The proxy's live state: backends, their health, the aggregated view and precomputed lists,
  * client sessions, and extra (composite) tools. Applies configs (start and hot reload),
  * re-discovers on list_changed and health transitions, and tells sessions what changed.
+ *
+ * `tools/list` holds the routable backends' tools plus the extra tools whose `backends` (a
+ * composite tool's step backends) are all discovered and routable: while one is not, the
+ * composite tool disappears with that backend's own tools and comes back with them.
  * @module
  */
 import type { BackendConfig, VmcpConfig } from "../crds/vmcp_config.ts";
@@ -154,19 +158,25 @@ export class ProxyRuntime implements RouterState {
   /** Rebuilds views and lists from the discovered capabilities; notifies sessions of changes. */
   recompute(): void {
     const routable = [];
+    const routableNames = new Set<string>();
     const all = [];
     for (const b of this.backends.values()) {
       if (!b.caps) continue;
       all.push(b.caps);
-      if (!this.health.get(b.name)?.blockReason()) routable.push(b.caps);
+      if (this.health.get(b.name)?.blockReason()) continue;
+      routable.push(b.caps);
+      routableNames.add(b.name);
     }
     const aggregation = this.config.aggregation;
     this.view = aggregate(routable, aggregation);
     this.fullView = routable.length === all.length ? this.view : aggregate(all, aggregation);
     this.composites.sync(this.config, this.fullView, this.extraTools);
     for (const w of this.view.warnings) this.log.debug("aggregation", { warning: w });
-    const tools = [...this.view.tools, ...[...this.extraTools.values()].map((e) => e.tool)]
-      .sort((a, b) => compareStrings(a.name, b.name));
+    // An extra tool is listed only while every backend it needs is routable (like their tools).
+    const extra = [...this.extraTools.values()]
+      .filter((e) => (e.backends ?? []).every((b) => routableNames.has(b)))
+      .map((e) => e.tool);
+    const tools = [...this.view.tools, ...extra].sort((a, b) => compareStrings(a.name, b.name));
     this.lists = {
       tools,
       resources: this.view.resources as AnyObject[],

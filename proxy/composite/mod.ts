@@ -6,3 +6,4 @@ export { buildCompositeTools, type CompositeTools, runComposite, workflowDeps } 
 export { CompositeToolRegistry } from "./registry.ts";
 export { callRefFor, type RoutedToolInfo, viewCatalogue } from "./catalogue.ts";
 export { compositeAnnotations, derivedHints } from "./annotations.ts";
+export { compositeBackends } from "./backends.ts";

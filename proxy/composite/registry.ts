@@ -1,7 +1,9 @@
 /**
  * Keeps the runtime's extra tools in step with the config's composite tools and the current
  * view: rebuilt on every view change (a step tool that appears or disappears with its backend
- * makes the composite tool appear or disappear), problems logged once per change.
+ * makes the composite tool appear or disappear), problems logged once per change. The view is
+ * the FULL one, so a composite tool stays registered while a backend it calls is unhealthy;
+ * the runtime leaves it out of `tools/list` then (its `ExtraTool.backends`, see `backends.ts`).
  *
  * Runtime hook (in `ProxyRuntime.recompute()`, after `fullView` is set, before the lists):
  * `this.composites.sync(this.config, this.fullView, this.extraTools);`

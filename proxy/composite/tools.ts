@@ -3,7 +3,9 @@
  * the full aggregated view (hidden tools included) and served as an `ExtraTool` whose handler
  * runs the workflow for the calling session: step calls go through the router, elicitation
  * steps ask the calling client, step state changes become progress notifications, and the
- * client's cancellation stops the running steps.
+ * client's cancellation stops the running steps. Each served tool carries the backends its
+ * steps call (`ExtraTool.backends`, see `backends.ts`): the runtime hides it and the router
+ * refuses it while one of them is not routable.
  * @module
  */
 import type { AggregatedView } from "../../core/aggregation/mod.ts";
@@ -28,6 +30,7 @@ import type { VmcpConfig } from "../../crds/vmcp_config.ts";
 import type { AnyObject } from "../backends/connection.ts";
 import type { ExtraTool, ExtraToolContext } from "../router.ts";
 import { compositeAnnotations } from "./annotations.ts";
+import { compositeBackends } from "./backends.ts";
 import { type RoutedToolInfo, viewCatalogue } from "./catalogue.ts";
 
 export interface CompositeTools {
@@ -98,7 +101,11 @@ export function buildCompositeTools(
       annotations,
     };
     if (wf.outputSchema) tool.outputSchema = wf.outputSchema;
-    tools.set(wf.name, { tool, handler: (args, ctx) => runComposite(wf, args, ctx, log) });
+    tools.set(wf.name, {
+      tool,
+      handler: (args, ctx) => runComposite(wf, args, ctx, log),
+      backends: compositeBackends(wf),
+    });
   });
   return { tools, problems };
 }
