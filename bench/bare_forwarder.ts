@@ -20,7 +20,7 @@ export function serveBareForwarder(
 ): Deno.HttpServer {
   const url = new URL(backend);
   const pool = new Http1Pool();
-  const prefix = jsonPostPrefix(url, "vmcp-bench-floor");
+  const prefix = jsonPostPrefix(url);
   signal?.addEventListener("abort", () => pool.close());
   return Deno.serve(
     { port, hostname: "127.0.0.1", onListen() {}, ...(signal ? { signal } : {}) },
@@ -34,7 +34,12 @@ export function serveBareForwarder(
       if (session) extra["mcp-session-id"] = session;
       const version = req.headers.get("mcp-protocol-version");
       if (version) extra["mcp-protocol-version"] = version;
-      const raw = await pool.send(url, "POST", encodeJsonPost(prefix, extra, body), undefined);
+      const raw = await pool.send(
+        url,
+        "POST",
+        encodeJsonPost(prefix, extra, body, "vmcp-bench-floor"),
+        undefined,
+      );
       const headers: Record<string, string> = {};
       for (const name of ["content-type", "mcp-session-id"]) {
         const value = rawHeader(raw, name);

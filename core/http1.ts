@@ -121,6 +121,8 @@ export class Http1Pool {
   readonly #idleTimeoutMs: number;
   readonly #open = new Set<Conn>();
   #closed = false;
+  /** Bumped by `abortAll`: a request sent before it never opens a socket after it. */
+  #epoch = 0;
 
   constructor(opts: Http1PoolOptions = {}) {
     this.#maxIdle = opts.maxIdlePerOrigin ?? 64;
@@ -184,9 +186,10 @@ export class Http1Pool {
   ): Promise<RawResponse> {
     signal?.throwIfAborted();
     const key = url.host;
+    const epoch = this.#epoch;
     let conn = this.#take(key);
     for (;;) {
-      conn ??= await this.#connect(url, signal);
+      conn ??= await this.#connect(url, signal, epoch);
       try {
         return await this.#exchange(conn, bytes, method, signal);
       } catch (err) {
@@ -209,6 +212,7 @@ export class Http1Pool {
 
   /** Closes every socket now, in use or idle: requests in flight fail. The pool stays usable. */
   abortAll(): void {
+    this.#epoch++;
     for (const c of [...this.#open]) this.#drop(c);
     this.#idle.clear();
   }
@@ -229,7 +233,7 @@ export class Http1Pool {
     return undefined;
   }
 
-  async #connect(url: URL, signal: AbortSignal | undefined): Promise<Conn> {
+  async #connect(url: URL, signal: AbortSignal | undefined, epoch: number): Promise<Conn> {
     const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
     const connecting = Deno.connect({ hostname, port: Number(url.port || 80) });
     let tcp: Deno.TcpConn;
@@ -241,6 +245,10 @@ export class Http1Pool {
         throw signal.reason;
       }
       throw new TypeError(`${url.origin}: connect failed (${describe(err)})`, { cause: err });
+    }
+    if (epoch !== this.#epoch) {
+      tcp.close();
+      throw new TypeError(`${url.origin}: the pool's sockets were closed (abortAll)`);
     }
     tcp.setNoDelay(true);
     const conn = new Conn(tcp, url.host);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Http1Pool } from "./http1.ts";
 import { createBackendFetch } from "./http_client.ts";
 import { ChunkedDecoder, encodeRequest, parseHead } from "./http1_wire.ts";
+import * as wire from "./http1_wire.ts";
 
 type Handler = (req: Request) => Response | Promise<Response>;
 
@@ -395,4 +396,46 @@ Deno.test("wire: head parsing picks the body framing and keep-alive", () => {
   assert.equal(head("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", "HEAD").length, 0);
   assert.throws(() => head("HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n"));
   assert.throws(() => head("SPDY 200\r\n\r\n"), /status line/);
+});
+
+Deno.test("abortAll fails requests in flight, also one still connecting, and the pool stays usable", async () => {
+  const held: (() => void)[] = [];
+  const hang = () => new Promise<Response>((r) => held.push(() => r(new Response(null))));
+  const within = <T>(p: Promise<T>) =>
+    Promise.race([p, new Promise((r) => setTimeout(() => r("still waiting"), 1000))]);
+  await withServer(hang, async (base, pool) => {
+    const waiting = pool.fetch(base, post("{}")).catch((e) => e);
+    while (pool.openSockets === 0) await new Promise((r) => setTimeout(r, 2));
+    const connecting = pool.fetch(base, post("{}")).catch((e) => e); // connect not done yet
+    pool.abortAll();
+    assert.ok(await within(waiting) instanceof Error, "a request waiting for its answer fails");
+    assert.ok(await within(connecting) instanceof Error, "a request still connecting fails");
+    assert.deepEqual(pool.openSockets, 0);
+    for (const r of held) r();
+  });
+  await withServer(() => new Response("ok"), async (base, pool) => {
+    pool.abortAll();
+    assert.deepEqual(await (await pool.fetch(base, post("{}"))).text(), "ok");
+  });
+});
+
+Deno.test("encodeJsonPost: one user agent, the caller's if it names one; bad header values refused", () => {
+  const { encodeJsonPost, jsonPostPrefix } = wire;
+  const prefix = jsonPostPrefix(new URL("http://127.0.0.1:9/mcp?x=1"), { "mcp-session-id": "s1" });
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  const plain = text(encodeJsonPost(prefix, undefined, '{"a":"é"}', "Deno/x"));
+  assert.equal(
+    plain,
+    "POST /mcp?x=1 HTTP/1.1\r\nhost: 127.0.0.1:9\r\ncontent-type: application/json\r\n" +
+      "accept: application/json, text/event-stream\r\nmcp-session-id: s1\r\n" +
+      'user-agent: Deno/x\r\ncontent-length: 10\r\n\r\n{"a":"é"}',
+  );
+  const own = text(
+    encodeJsonPost(prefix, { "User-Agent": "custom/1", Accept: "x/y" }, "{}", "Deno/x"),
+  );
+  assert.equal(own.match(/user-agent/gi)?.length, 1);
+  assert.match(own, /User-Agent: custom\/1\r\n/);
+  assert.doesNotMatch(own, /x\/y/, "the MCP accept header is not replaced");
+  assert.throws(() => encodeJsonPost(prefix, { authorization: "a\r\nx: y" }, "{}", "D"), /CR, LF/);
+  assert.throws(() => encodeJsonPost(prefix, { "bad name": "v" }, "{}", "D"), /HTTP token/);
 });

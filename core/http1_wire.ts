@@ -97,18 +97,13 @@ export function encodeRequest(
 }
 
 /**
- * The fixed part of a JSON POST head to one URL (request line, host, content type, accept,
- * user agent and `fixed` headers), validated once; `encodeJsonPost` adds per-request headers,
+ * The fixed part of a JSON POST head to one URL (request line, host, content type, accept and
+ * `fixed` headers), validated once; `encodeJsonPost` adds per-request headers, the user agent,
  * the length and the body.
  */
-export function jsonPostPrefix(
-  url: URL,
-  userAgent: string,
-  fixed: Record<string, string> = {},
-): string {
+export function jsonPostPrefix(url: URL, fixed: Record<string, string> = {}): string {
   let head = `POST ${url.pathname || "/"}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n` +
-    `content-type: application/json\r\naccept: application/json, text/event-stream\r\n` +
-    `user-agent: ${userAgent}\r\n`;
+    `content-type: application/json\r\naccept: application/json, text/event-stream\r\n`;
   for (const [k, v] of Object.entries(fixed)) head += headerLine(k, v);
   return head;
 }
@@ -127,14 +122,25 @@ function headerLine(name: string, value: string): string {
   return `${name}: ${value}\r\n`;
 }
 
-/** Request bytes of a JSON POST: `prefix` (see `jsonPostPrefix`), `extra` headers, the body. */
+/**
+ * Request bytes of a JSON POST: `prefix` (see `jsonPostPrefix`), `extra` headers, `userAgent`
+ * unless `extra` names one, the body.
+ */
 export function encodeJsonPost(
   prefix: string,
   extra: Record<string, string> | undefined,
   body: string,
+  userAgent: string,
 ): Uint8Array {
   let head = prefix;
-  if (extra) { for (const k in extra) head += headerLine(k, extra[k]!); }
+  let agent = false;
+  if (extra) {
+    for (const k in extra) {
+      head += headerLine(k, extra[k]!);
+      if (!agent && k.length === 10 && k.toLowerCase() === "user-agent") agent = true;
+    }
+  }
+  if (!agent) head += `user-agent: ${userAgent}\r\n`;
   const bytes = encoder.encode(body);
   head += `content-length: ${bytes.byteLength}\r\n\r\n`;
   const out = new Uint8Array(head.length + bytes.byteLength);

@@ -16,18 +16,19 @@
  * - errors are the SDK's: `StreamableHTTPError` for an HTTP error status or an unexpected
  *   content type, `McpError(ConnectionClosed)` once the transport is closed, transport
  *   failures as thrown;
- * - a redirect is re-sent through the SDK path (`send`), which follows same-origin redirects
- *   (a redirected POST was not processed).
+ * - a 307/308 redirect is re-sent through the SDK path (`send`), which follows it within the
+ *   origin (such a POST was not processed); any other redirect is the SDK's error, not resent.
  *
  * It applies to plain `http:` URLs that no proxy variable covers (the same rule as the pooled
  * `fetch`), and only once the SDK client has connected. Ids come from the SDK client's own
  * counter (see `BackendConnection.request`), so they never collide with its requests.
  *
  * Relies on @modelcontextprotocol/sdk 1.32.2 internals (`_sessionId`, `_protocolVersion`,
- * `_requestInit`, `_handleSseStream`); `pooled_transport_test.ts` pins them.
+ * `_requestInit`, `_handleSseStream`, `_unfollowedRedirect`); `pooled_transport_test.ts` pins
+ * them.
  * @module
  */
-import { type Http1Pool, rawHeader, type RawResponse } from "../../core/http1.ts";
+import { type Http1Pool, rawHeader, type RawResponse, toResponse } from "../../core/http1.ts";
 import { encodeJsonPost, jsonPostPrefix } from "../../core/http1_wire.ts";
 import { type BackendFetch, proxiedHosts } from "../../core/http_client.ts";
 import {
@@ -54,6 +55,7 @@ interface SdkInternals {
   _protocolVersion?: string;
   _requestInit?: RequestInit;
   _authProvider?: unknown;
+  _unfollowedRedirect(response: Response, url: URL): string | undefined;
   _handleSseStream(
     stream: ReadableStream<Uint8Array>,
     options: Record<string, unknown>,
@@ -192,9 +194,20 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
    * `signal` aborts it (the socket is closed; the caller sends `notifications/cancelled`).
    */
   async call(request: JSONRPCRequest, signal: AbortSignal): Promise<RpcAnswer> {
+    try {
+      return await this.#call(request, signal);
+    } catch (err) {
+      // As the SDK's `send` does: transport failures also go to `onerror` (logged at debug).
+      if (!signal.aborted) this.onerror?.(err as Error);
+      throw err;
+    }
+  }
+
+  async #call(request: JSONRPCRequest, signal: AbortSignal): Promise<RpcAnswer> {
     if (this.#closed) throw connectionClosed();
     const extra = this.#headers ? await this.#headers(signal) : undefined;
-    const bytes = encodeJsonPost(this.#headPrefix(), extra, JSON.stringify(request));
+    if (this.#closed) throw connectionClosed(); // closed while the headers were fetched
+    const bytes = encodeJsonPost(this.#headPrefix(), extra, JSON.stringify(request), USER_AGENT);
     let raw: RawResponse;
     try {
       raw = await this.#pool.send(this.#url, "POST", bytes, signal);
@@ -206,12 +219,17 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
     if (sessionId) this.#sdk._sessionId = sessionId;
     const id = request.id;
     if (raw.status < 200 || raw.status > 299) {
-      if (REDIRECTS.has(raw.status) && rawHeader(raw, "location")) {
+      // Only 307/308 keep a POST a POST: the SDK follows those (within the origin) and
+      // refuses the others (a 303 may mean the backend ran the call), so never resend those.
+      if ((raw.status === 307 || raw.status === 308) && rawHeader(raw, "location")) {
         await discard(raw.body);
         return await this.#await(id, signal, () => this.send(request));
       }
       const text = await bodyText(raw.body).catch(() => null);
-      throw new StreamableHTTPError(raw.status, `Error POSTing to endpoint: ${text}`);
+      const redirect = REDIRECTS.has(raw.status)
+        ? this.#sdk._unfollowedRedirect(toResponse({ ...raw, body: null }), this.#url)
+        : undefined;
+      throw new StreamableHTTPError(raw.status, `Error POSTing to endpoint: ${redirect ?? text}`);
     }
     if (raw.status === 202) {
       await discard(raw.body);
@@ -219,7 +237,13 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
     }
     const type = mediaType(rawHeader(raw, "content-type"));
     if (type === "application/json") {
-      const data = JSON.parse(await bodyText(raw.body));
+      // A body still streaming fails with the socket when `close()` runs: report it as closed.
+      const text = raw.body instanceof Uint8Array
+        ? decoder.decode(raw.body) // the usual case: all there already
+        : await bodyText(raw.body).catch((err) => {
+          throw this.#closed && !signal.aborted ? connectionClosed() : err;
+        });
+      const data = JSON.parse(text);
       if (isPlainAnswer(data, id)) return data;
       return await this.#await(id, signal, () => {
         const messages = Array.isArray(data) ? data : [data];
@@ -262,7 +286,7 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
       const fixed: Record<string, string> = {};
       if (sid) fixed["mcp-session-id"] = sid;
       if (version) fixed["mcp-protocol-version"] = version;
-      this.#prefix = jsonPostPrefix(this.#url, USER_AGENT, fixed);
+      this.#prefix = jsonPostPrefix(this.#url, fixed);
       this.#prefixKey = key;
     }
     return this.#prefix;
@@ -277,13 +301,16 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
     const key = Number(id);
     let onAbort: (() => void) | undefined;
     const answer = new Promise<RpcAnswer>((resolve, reject) => {
+      if (this.#closed) return reject(connectionClosed());
       this.#waiters.set(key, { resolve, reject });
       onAbort = () => reject(signal.reason);
       if (signal.aborted) onAbort();
       else signal.addEventListener("abort", onAbort, { once: true });
     });
     try {
-      await deliver();
+      // Race: an abort or close must end the wait even while `deliver` (a redirect re-sent
+      // through `send`) is still out, and must not leave `answer` rejected unobserved.
+      await Promise.race([deliver(), answer]);
       return await answer;
     } finally {
       answer.catch(() => {});

@@ -37,6 +37,7 @@ function rawServer() {
     jsonrpc: "2.0",
     id,
   });
+  const held: ReadableStreamDefaultController<Uint8Array>[] = [];
   const abort = new AbortController();
   let hungAborted: () => void = () => {};
   const hungDone = new Promise<void>((r) => hungAborted = r);
@@ -68,6 +69,10 @@ function rawServer() {
       if (!("id" in m)) return new Response(null, { status: 202 });
       const tool = (m.params as Msg).name;
       if (path === "/moved") return json(answer(m.id, "after redirect"));
+      if (path === "/moved-hang") {
+        req.signal.addEventListener("abort", () => hungAborted());
+        return await new Promise<Response>(() => {});
+      }
       switch (tool) {
         case "json":
           return json(answer(m.id, "plain"));
@@ -98,10 +103,23 @@ function rawServer() {
           return new Response("boom", { status: 500 });
         case "redirect":
           return new Response(null, { status: 307, headers: { location: "/moved" } });
+        case "redirect_hang":
+          return new Response(null, { status: 307, headers: { location: "/moved-hang" } });
+        case "see_other":
+          return new Response(null, { status: 303, headers: { location: "/moved" } });
         case "text":
           return new Response("hello", { headers: { "content-type": "text/plain" } });
         case "new_session":
           return json(answer(m.id, "moved session"), { "mcp-session-id": "s2" });
+        case "slow_body": {
+          const body = new ReadableStream<Uint8Array>({
+            start(c) {
+              c.enqueue(enc.encode(`{"jsonrpc":"2.0","id":${m.id},"result":{"a":"`));
+              held.push(c);
+            },
+          });
+          return new Response(body, { headers: { "content-type": "application/json" } });
+        }
         case "hang":
           req.signal.addEventListener("abort", () => hungAborted());
           return await new Promise<Response>(() => {});
@@ -116,9 +134,11 @@ function rawServer() {
     sessionIds,
     hungDone,
     async stop() {
-      try {
-        stream?.close();
-      } catch { /* closed */ }
+      for (const c of [...held, ...(stream ? [stream] : [])]) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
       abort.abort();
       await server.finished;
     },
@@ -251,6 +271,25 @@ Deno.test("lean path: abort closes the request's socket; close rejects waiters",
   }
 });
 
+Deno.test("lean path: a close while the JSON answer is still arriving fails the call as closed", async () => {
+  const srv = rawServer();
+  const { client, transport, lean } = await connect(srv.url);
+  try {
+    const pending = lean("slow_body").catch((e) => e);
+    while (!srv.received.some((m) => (m.params as Msg)?.name === "slow_body")) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await new Promise((r) => setTimeout(r, 20)); // the head and the first bytes are in
+    await transport.close();
+    const err = await pending;
+    assert.ok(err instanceof McpError, String(err));
+    assert.deepEqual(err.code, ErrorCode.ConnectionClosed);
+  } finally {
+    await client.close();
+    await srv.stop();
+  }
+});
+
 Deno.test("BackendConnection: a cancelled lean call sends notifications/cancelled", async () => {
   const srv = rawServer();
   const conn = new BackendConnection(
@@ -288,6 +327,79 @@ Deno.test("BackendConnection: a cancelled lean call sends notifications/cancelle
     assert.ok(String((cancelled.params as Msg).reason).includes("client cancelled"));
   } finally {
     await conn.close();
+    await srv.stop();
+  }
+});
+
+Deno.test("lean path: a deadline during a followed redirect rejects the call at once", async () => {
+  const srv = rawServer();
+  const { client, lean } = await connect(srv.url);
+  try {
+    const ac = new AbortController();
+    const pending = lean("redirect_hang", ac.signal);
+    setTimeout(() => ac.abort(new Error("deadline")), 50);
+    const settled = await Promise.race([
+      pending.then(() => "answered", (e) => `rejected: ${e.message}`),
+      new Promise((r) => setTimeout(() => r("still waiting"), 1000)),
+    ]);
+    assert.deepEqual(settled, "rejected: deadline");
+  } finally {
+    await client.close();
+    await srv.stop();
+  }
+});
+
+Deno.test("lean path: a 303 answer to a POST is an error, as on the SDK path, and is not resent", async () => {
+  const srv = rawServer();
+  const { client, lean, sdk } = await connect(srv.url);
+  try {
+    const sent = () => srv.received.filter((m) => (m.params as Msg)?.name === "see_other").length;
+    const a = await sdk("see_other").catch((e) => e);
+    assert.deepEqual(sent(), 1);
+    const b = await lean("see_other").catch((e) => e);
+    assert.deepEqual(sent(), 2, "the lean path sent the POST once");
+    assert.ok(a instanceof StreamableHTTPError, String(a));
+    assert.ok(b instanceof StreamableHTTPError, String(b));
+    assert.deepEqual([b.code, b.message], [a.code, a.message]);
+    assert.ok(b.message.includes("not followed"), b.message);
+  } finally {
+    await client.close();
+    await srv.stop();
+  }
+});
+
+Deno.test("lean path: a call still waiting for its auth headers when the transport closes sends nothing", async () => {
+  const srv = rawServer();
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => release = r);
+  const pool = new Http1Pool();
+  const transport = new PooledStreamableHTTPClientTransport(new URL(srv.url), {
+    pool,
+    fetch: createBackendFetch({ http1: pool }),
+    headers: async () => {
+      await gate;
+      return { "x-key": "k" };
+    },
+    getEnv: () => undefined,
+  });
+  const client = new Client({ name: "t", version: "1" }, { capabilities: {} });
+  try {
+    await client.connect(transport);
+    assert.ok(transport.leanReady());
+    const id = (client as unknown as { _requestMessageId: number })._requestMessageId++;
+    const pending = transport.call(
+      { jsonrpc: "2.0", id, method: "tools/call", params: { name: "json" } },
+      new AbortController().signal,
+    ).catch((e) => e);
+    await transport.close();
+    release();
+    const err = await pending;
+    assert.ok(err instanceof McpError, String(err));
+    assert.deepEqual(err.code, ErrorCode.ConnectionClosed);
+    assert.deepEqual(srv.received.filter((m) => m.method === "tools/call").length, 0);
+  } finally {
+    release();
+    await client.close();
     await srv.stop();
   }
 });
