@@ -81,8 +81,12 @@ export function encodeRequest(
     head += "content-length: 0\r\n";
   }
   head += "\r\n";
-  const size = head.length + (body?.byteLength ?? 0);
-  const out = new Uint8Array(size);
+  return headAndBody(head, body);
+}
+
+/** One buffer: the head as Latin-1 bytes (characters above U+00FF refused), then the body. */
+function headAndBody(head: string, body: Uint8Array | undefined): Uint8Array {
+  const out = new Uint8Array(head.length + (body?.byteLength ?? 0));
   if (NON_ASCII.test(head)) {
     for (let i = 0; i < head.length; i++) {
       const c = head.charCodeAt(i);
@@ -143,18 +147,7 @@ export function encodeJsonPost(
   if (!agent) head += `user-agent: ${userAgent}\r\n`;
   const bytes = encoder.encode(body);
   head += `content-length: ${bytes.byteLength}\r\n\r\n`;
-  const out = new Uint8Array(head.length + bytes.byteLength);
-  if (NON_ASCII.test(head)) {
-    for (let i = 0; i < head.length; i++) {
-      const c = head.charCodeAt(i);
-      if (c > 0xff) {
-        throw new TypeError("Invalid header value: characters above U+00FF are not allowed");
-      }
-      out[i] = c;
-    }
-  } else encoder.encodeInto(head, out);
-  out.set(bytes, head.length);
-  return out;
+  return headAndBody(head, bytes);
 }
 
 /** Index just past the blank line ending the head in `buf[0..len)`, scanning from `from`; or -1. */

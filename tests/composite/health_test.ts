@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { McpError, ToolListChangedNotificationSchema } from "../../core/sdk.ts";
 import { serveHttpBackend } from "../fixtures/mod.ts";
-import { Forwarder, portOf, proxy } from "../proxy/helpers.ts";
+import { FAST_FAILOVER, Forwarder, portOf, proxy } from "../proxy/helpers.ts";
 import { config, connect, textOf, waitFor } from "./helpers.ts";
 
 Deno.test("a composite tool leaves tools/list while a backend of its steps is unhealthy and comes back with it", async () => {
@@ -15,15 +15,7 @@ Deno.test("a composite tool leaves tools/list while a backend of its steps is un
   let beta = await serveHttpBackend({ name: "beta" });
   const fwd = new Forwarder(portOf(beta.url));
   const p = await proxy(config({
-    operational: {
-      timeouts: { default: "1s" },
-      failureHandling: {
-        healthCheckInterval: "100ms",
-        healthCheckTimeout: "50ms",
-        unhealthyThreshold: 2,
-        partialFailureMode: "best_effort",
-      },
-    },
+    operational: FAST_FAILOVER,
     backends: [{ name: "alpha", url: alpha.url }, { name: "beta", url: fwd.url }],
     compositeTools: [
       {

@@ -6,7 +6,16 @@
 import assert from "node:assert/strict";
 import { McpError } from "../../core/sdk.ts";
 import { serveHttpBackend } from "../fixtures/serve_http.ts";
-import { config, connect, Forwarder, hungServer, portOf, proxy, waitFor } from "./helpers.ts";
+import {
+  config,
+  connect,
+  FAST_FAILOVER,
+  Forwarder,
+  hungServer,
+  portOf,
+  proxy,
+  waitFor,
+} from "./helpers.ts";
 import { startProxy } from "../../proxy/serve.ts";
 
 Deno.test("best_effort: a hung backend delays neither initialize nor tools/list beyond its deadline and is left out", async () => {
@@ -102,15 +111,7 @@ Deno.test("a killed backend goes unhealthy, its tools disappear and come back af
   const other = await serveHttpBackend({ name: "other" });
   const fwd = new Forwarder(portOf(web.url));
   const p = await proxy(config({
-    operational: {
-      timeouts: { default: "1s" },
-      failureHandling: {
-        healthCheckInterval: "100ms",
-        healthCheckTimeout: "50ms",
-        unhealthyThreshold: 2,
-        partialFailureMode: "best_effort",
-      },
-    },
+    operational: FAST_FAILOVER,
     backends: [{ name: "web", url: fwd.url }, { name: "other", url: other.url }],
   }));
   const a = await connect(p.url);

@@ -15,6 +15,20 @@ export function config(
   return VmcpConfigSchema.parse({ name: "test-vmcp", groupRef: { name: "g" }, ...input });
 }
 
+/**
+ * `operational` for tests that kill and restart backends: 1 s call timeout, health checks every
+ * 100 ms (50 ms timeout), unhealthy after 2 failures, `best_effort`.
+ */
+export const FAST_FAILOVER = {
+  timeouts: { default: "1s" },
+  failureHandling: {
+    healthCheckInterval: "100ms",
+    healthCheckTimeout: "50ms",
+    unhealthyThreshold: 2,
+    partialFailureMode: "best_effort" as const,
+  },
+};
+
 /** Starts the proxy on a free loopback port and waits for the first discovery. */
 export async function proxy(
   cfg: VmcpConfig,
