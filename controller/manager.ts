@@ -7,7 +7,7 @@
 import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/log.ts";
 import type { KubeClient, KubeObject } from "./runtime/kube.ts";
-import { Informer } from "./runtime/informer.ts";
+import { Informer, secretKeysOnly } from "./runtime/informer.ts";
 import { type HandlerResult, WorkQueue } from "./runtime/queue.ts";
 import type { ControllerMetrics } from "./runtime/http.ts";
 import { MANAGED_BY, MANAGED_BY_LABEL } from "./meta.ts";
@@ -38,7 +38,12 @@ const CHILD_SELECTOR = "toolhive=true";
 /** The watched types and their selectors. */
 function watched(
   namespace: string | undefined,
-): { type: ResourceType; labelSelector?: string; clusterScoped?: boolean }[] {
+): {
+  type: ResourceType;
+  labelSelector?: string;
+  clusterScoped?: boolean;
+  transform?: (obj: KubeObject) => KubeObject;
+}[] {
   void namespace;
   return [
     { type: TYPES.vmcp },
@@ -46,7 +51,8 @@ function watched(
     { type: TYPES.server },
     { type: TYPES.authConfig },
     { type: TYPES.compositeDef },
-    { type: TYPES.secret },
+    // Only names and data keys are cached (secretKeysOnly): never a value.
+    { type: TYPES.secret, transform: secretKeysOnly },
     { type: TYPES.deployment, labelSelector: CHILD_SELECTOR },
     { type: TYPES.service, labelSelector: CHILD_SELECTOR },
     { type: TYPES.configMap, labelSelector: CHILD_SELECTOR },
@@ -78,6 +84,7 @@ export async function runManager(opts: ManagerOptions, signal: AbortSignal): Pro
         kind: w.type.kind,
         ...(opts.namespace && !w.clusterScoped ? { namespace: opts.namespace } : {}),
         ...(w.labelSelector ? { labelSelector: w.labelSelector } : {}),
+        ...(w.transform ? { transform: w.transform } : {}),
         clock,
         logger,
       }),

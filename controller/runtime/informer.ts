@@ -45,6 +45,48 @@ export interface InformerOptions {
   clock?: Clock;
   /** @default silentLogger */
   logger?: Logger;
+  /**
+   * Applied to every object as it arrives (list and watch), before anything keeps it: the
+   * cache (and the list/watch machinery under it) only ever holds what this returns.
+   */
+  transform?: (obj: KubeObject) => KubeObject;
+}
+
+/** A watch whose events carry `transform(object)` (error events pass unchanged). */
+function transformedWatch(inner: Watch, transform: (obj: KubeObject) => KubeObject): Watch {
+  const outer = Object.create(inner) as Watch;
+  outer.watch = (path, query, callback, done) =>
+    inner.watch(path, query, (phase, obj, raw) => {
+      const isObject = phase !== "ERROR" && obj !== null && typeof obj === "object";
+      callback(phase, isObject ? transform(obj as KubeObject) : obj, raw);
+    }, done);
+  return outer;
+}
+
+/**
+ * Keeps of a Secret only what the controller reads: its identity, type and the names of its
+ * data keys (values emptied). No value, annotation (kubectl's last-applied-configuration holds
+ * the whole manifest) or managed field is ever cached, and a cluster full of large Secrets
+ * (Helm releases, certificates) costs little memory.
+ */
+export function secretKeysOnly(obj: KubeObject): KubeObject {
+  const s = obj as KubeObject & { type?: string; data?: Record<string, string> };
+  const m = s.metadata ?? {};
+  const data: Record<string, string> = {};
+  for (const k of Object.keys(s.data ?? {})) data[k] = "";
+  return {
+    apiVersion: s.apiVersion,
+    kind: s.kind,
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+    },
+    ...(s.type ? { type: s.type } : {}),
+    data,
+  } as KubeObject;
 }
 
 /** The client part an informer needs. */
@@ -201,12 +243,14 @@ export class Informer<T extends KubeObject = KubeObject> {
     signal: AbortSignal,
     onError: (err: unknown) => void,
   ): ListWatch<KubernetesObject> {
-    const { apiVersion, kind, namespace, labelSelector, fieldSelector } = this.#opts;
+    const { apiVersion, kind, namespace, labelSelector, fieldSelector, transform } = this.#opts;
     const listFn = async () => {
       const list = await this.#source.list(apiVersion, kind, namespace, labelSelector, { signal });
+      if (transform) list.items = list.items.map(transform);
       // Plain JSON; client-node's types claim Dates where the wire has strings.
       return list as unknown as KubernetesListObject<KubernetesObject>;
     };
+    if (transform) watch = transformedWatch(watch, transform);
     const delayFn = (ms: number) => this.#clock.sleep(ms, signal).catch(() => {});
     const lw = new ListWatch<KubernetesObject>(
       path,
