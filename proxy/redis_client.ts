@@ -18,14 +18,21 @@ export function parseRedisAddress(address: string, field: string): { host: strin
   return { host: m[1], port };
 }
 
-export interface FailFastRedisOptions {
+/** Where and how to reach Redis (the config's `address`, `db`, credentials, TLS). */
+export interface RedisEndpoint {
+  /** `host:port` (`[v6]:port` for IPv6); port defaults to 6379. */
   address: string;
-  /** Config field named in address errors, e.g. `sessionStorage.address`. */
-  field: string;
+  /** @default 0 */
   db?: number;
   username?: string;
   password?: string;
+  /** Connect over TLS. @default false */
   tls?: boolean;
+}
+
+export interface FailFastRedisOptions extends RedisEndpoint {
+  /** Config field named in address errors, e.g. `sessionStorage.address`. */
+  field: string;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   /** First reconnect delay; doubles up to `maxReconnectDelayMs`. */

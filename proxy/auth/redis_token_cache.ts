@@ -8,21 +8,13 @@
  * @module
  */
 
-import { createFailFastRedis, parseRedisAddress } from "../redis_client.ts";
+import { createFailFastRedis, parseRedisAddress, type RedisEndpoint } from "../redis_client.ts";
 import type { TokenCache } from "../../core/auth/token_cache.ts";
 import { type Logger, silentLogger } from "../../core/log.ts";
 
-export interface RedisTokenCacheOptions {
-  /** `host:port` (`[v6]:port` for IPv6). */
-  address: string;
-  /** @default 0 */
-  db?: number;
+export interface RedisTokenCacheOptions extends RedisEndpoint {
   /** @default "vmcp:tokens:" */
   keyPrefix?: string;
-  username?: string;
-  password?: string;
-  /** Connect over TLS. @default false */
-  tls?: boolean;
   /** Base64 of exactly 32 random bytes (AES-256 key). */
   encryptionKey: string;
   /** Cap of the reconnect back-off. @default 5000 */

@@ -4,15 +4,11 @@
  * @module
  */
 import type { Prompt, Resource, ResourceTemplate, Tool } from "../../core/sdk.ts";
+import type { BackendCapabilities as Listed } from "../../core/aggregation/mod.ts";
 import type { AnyObject, BackendConnection } from "./connection.ts";
 
-/** Everything one backend offers. */
-export interface BackendCapabilities {
-  backend: string;
-  tools: Tool[];
-  resources: Resource[];
-  resourceTemplates: ResourceTemplate[];
-  prompts: Prompt[];
+/** Everything one backend offers: its lists (as aggregated) and what it declared. */
+export interface BackendCapabilities extends Listed {
   /** serverInfo and capabilities the backend declared at initialize. */
   serverInfo?: { name: string; version: string };
   capabilities?: AnyObject;

@@ -77,15 +77,9 @@ export interface DirectoryStats {
 }
 
 /** The `sessionStore` part of `/status`. */
-export interface SessionStoreStatus {
+export interface SessionStoreStatus extends DirectoryStats {
   provider: "memory" | "redis";
   healthy: boolean;
-  created: number;
-  restored: number;
-  degraded: number;
-  bindingRejected: number;
-  evicted: number;
-  republished: number;
   /** Live sessions held by this replica and their bound. */
   local: number;
   maxLocal: number;

@@ -16,7 +16,11 @@
  * @module
  */
 import type { Redis } from "ioredis";
-import { createFailFastRedis, parseRedisAddress as parseRedisAddressFor } from "../redis_client.ts";
+import {
+  createFailFastRedis,
+  parseRedisAddress as parseRedisAddressFor,
+  type RedisEndpoint,
+} from "../redis_client.ts";
 import { type Logger, silentLogger } from "../../core/log.ts";
 import {
   applyPatch,
@@ -30,17 +34,9 @@ import {
   type Terminated,
 } from "./store.ts";
 
-export interface RedisStoreOptions {
-  /** `host:port` (`[v6]:port` for IPv6); port defaults to 6379. */
-  address: string;
-  /** @default 0 */
-  db?: number;
+export interface RedisStoreOptions extends RedisEndpoint {
   /** @default "vmcp:session:" */
   keyPrefix?: string;
-  username?: string;
-  password?: string;
-  /** @default false */
-  tls?: boolean;
   /** Sliding TTL. @default 30 minutes */
   ttlMs?: number;
   /** How long the terminated marker lives. @default ttlMs */
