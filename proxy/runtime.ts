@@ -316,20 +316,29 @@ export class ProxyRuntime implements RouterState {
     this.recompute();
   }
 
-  /** Forgets a closed session and closes its per-session backend connections. */
+  /**
+   * Forgets a closed session and closes its per-session backend connections; an ending
+   * session's backend sessions are terminated first (`ProxySession.ending`).
+   */
   async closeSession(session: ProxySession): Promise<void> {
     this.sessions.delete(session.id);
-    await Promise.all([...this.backends.values()].map((b) => b.closeSession(session.id)));
+    await Promise.all(
+      [...this.backends.values()].map((b) => b.closeSession(session.id, session.ending)),
+    );
   }
 
-  /** Closes every session and backend (stdio children are terminated). */
-  async close(): Promise<void> {
+  /**
+   * Closes every session and backend (stdio children are terminated). `endSessions`: the
+   * sessions end with this process (an in-process store), so their backend sessions are
+   * terminated too; with a shared store other replicas may restore them, so they stay.
+   */
+  async close(opts: { endSessions?: boolean } = {}): Promise<void> {
     this.#closed = true;
     for (const t of this.#pending.values()) clearTimeout(t);
     this.#pending.clear();
     for (const h of this.health.values()) h.stop();
     const sessions = [...this.sessions.values()];
-    await Promise.all(sessions.map((s) => s.close()));
+    await Promise.all(sessions.map((s) => opts.endSessions ? s.end() : s.close()));
     this.sessions.clear();
     await Promise.all([...this.backends.values()].map((b) => b.close()));
   }

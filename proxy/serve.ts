@@ -146,7 +146,9 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
         clearInterval(sweep);
         abort.abort(); // stop accepting
         await ready.catch(() => {});
-        await runtime.close(); // sessions (their streams end) and backends (stdio children)
+        // Sessions (their streams end; with an in-process store they end for good, backend
+        // sessions included) and backends (stdio children).
+        await runtime.close({ endSessions: store.kind === "memory" });
         await server.finished;
         await store.close(); // last: closing local sessions never terminates them in the store
       })(),

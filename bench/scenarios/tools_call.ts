@@ -33,6 +33,23 @@ async function cell(ctx: BenchContext, subject: Subject, c: number): Promise<Res
   return statsRow(name, `tools/call c=${c}`, subject, m);
 }
 
+/**
+ * Unmeasured calls through `subject` before any cell. Every process starts cold (JIT), and the
+ * backend serves all subjects: without this the first cell (direct) would run on a cold
+ * backend and the later ones (the proxies) on a warm one, which flatters the proxies' ratios.
+ */
+async function warm(ctx: BenchContext, subject: Subject): Promise<void> {
+  await runLoad({
+    url: subject.url,
+    concurrency: 1,
+    calls: ctx.sizes.warmup * 5,
+    warmup: 0,
+    maxSeconds: ctx.sizes.maxSeconds,
+    op: callTool(subject.toolName(BACKEND, "echo")),
+    signal: ctx.signal,
+  });
+}
+
 /** The targets of vmcp rows (ToolHive rows are informational). */
 export function judge(row: ResultRow, c: number): ResultRow {
   if (c === 1 && row.p50Ratio !== undefined) {
@@ -63,6 +80,10 @@ export async function run(ctx: BenchContext): Promise<ScenarioResult> {
   });
   try {
     const direct = directSubject(backends, BACKEND);
+    ctx.log(`${name}: warming up every subject`);
+    for (const s of [direct, ...(floor ? [floor] : []), ...started.map((x) => x.subject)]) {
+      await warm(ctx, s);
+    }
     // Interleaved per concurrency (direct, then each proxy) so that load from elsewhere on the
     // machine hits baseline and proxies alike.
     for (const c of ctx.sizes.concurrency) {
@@ -79,7 +100,9 @@ export async function run(ctx: BenchContext): Promise<ScenarioResult> {
       }
     }
     result.notes.push(
-      `${ctx.sizes.calls} measured calls per cell after ${ctx.sizes.warmup} warm-up, ` +
+      `${ctx.sizes.calls} measured calls per cell after ${ctx.sizes.warmup} warm-up ` +
+        `(and ${ctx.sizes.warmup * 5} unmeasured calls through every subject before the first ` +
+        "cell, so that no process, the backend included, is measured cold), " +
         `at most ${ctx.sizes.maxSeconds} s; backend replies ${
           ctx.sizes.jsonResponse ? "JSON" : "SSE"
         }; CPU/RSS are of the backend process (direct) or of the proxy process. ` +

@@ -54,6 +54,9 @@ export interface CallOptions {
   onprogress?: (p: Progress) => void;
 }
 
+/** Cap of the DELETE that ends a backend session when its client session ends. */
+const TERMINATE_MS = 5000;
+
 export class Backend {
   readonly name: string;
   readonly config: BackendConfig;
@@ -309,8 +312,11 @@ export class Backend {
     await this.request("resources/unsubscribe", { uri }, signal ? { signal } : {}).catch(() => {});
   }
 
-  /** Closes the session's own connection and drops its shared subscriptions. */
-  async closeSession(sessionId: string): Promise<void> {
+  /**
+   * Closes the session's own connection and drops its shared subscriptions; `terminate` first
+   * ends its backend session (DELETE, bounded by the backend timeout, at most 5 s).
+   */
+  async closeSession(sessionId: string, terminate = false): Promise<void> {
     for (const [uri, set] of this.#subs) {
       if (set.delete(sessionId) && set.size === 0) {
         this.#subs.delete(uri);
@@ -323,7 +329,10 @@ export class Backend {
     const conn = this.#perSession.get(sessionId);
     if (!conn) return;
     this.#perSession.delete(sessionId);
-    await conn.then((c) => c.close(), () => {});
+    await conn.then(
+      (c) => terminate ? c.terminate(Math.min(this.timeoutMs, TERMINATE_MS)) : c.close(),
+      () => {},
+    );
   }
 
   /** Sends a notification on every open connection (e.g. roots/list_changed). */

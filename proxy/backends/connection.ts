@@ -20,6 +20,7 @@ import {
   type Progress,
   type Request,
   type RequestId,
+  StreamableHTTPClientTransport,
   type Transport,
 } from "../../core/sdk.ts";
 import {
@@ -218,6 +219,26 @@ export class BackendConnection {
       .catch((err) =>
         this.log.debug("backend notification failed", { method, error: describeError(err) })
       );
+  }
+
+  /**
+   * Ends the backend session (Streamable HTTP: DELETE with its `Mcp-Session-Id`; a 405 means
+   * the backend does not support it), waiting at most `timeoutMs`, then closes. Failures are
+   * logged at debug: the session ends on our side either way.
+   */
+  async terminate(timeoutMs: number): Promise<void> {
+    const t = this.#transport;
+    if (!this.#closed && t instanceof StreamableHTTPClientTransport && t.sessionId) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        t.terminateSession().catch((err) =>
+          this.log.debug("backend session not terminated", { error: describeError(err) })
+        ),
+        new Promise<void>((r) => timer = setTimeout(r, timeoutMs)),
+      ]);
+      clearTimeout(timer);
+    }
+    await this.close(); // aborts a DELETE still out
   }
 
   /** Closes the client and its transport (a stdio child is terminated). Idempotent. */

@@ -172,6 +172,7 @@ export class McpEndpoint {
         // Terminated for every replica first; with the store down the session stays (503).
         const refused = await this.directory.terminate(session.id);
         if (refused) return refused;
+        session.ending = true; // its backend sessions end with it
       }
       return await session.transport.handleRequest(req);
     }
@@ -238,7 +239,7 @@ export class McpEndpoint {
     const idle = [...this.directory.cache.values()].filter((s) =>
       s.lastSeen < cutoff && !s.transport.hasStandaloneStream
     );
-    await Promise.all(idle.map((s) => s.close()));
+    await Promise.all(idle.map((s) => s.end()));
     await this.directory.touchStreams();
     return idle.length;
   }

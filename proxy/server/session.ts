@@ -151,8 +151,22 @@ export class ProxySession implements SessionPeer {
     return at >= 0 && at < LOGGING_LEVELS.indexOf(this.logLevel);
   }
 
-  /** Closes the SDK server and transport (idempotent). */
+  /**
+   * True once the session ends for good (client DELETE, idle expiry, expired or terminated in
+   * the store, proxy shutdown with an in-process store): its backend sessions are then
+   * terminated too (DELETE), not only disconnected. A session released only locally (evicted
+   * from this replica's cache while other replicas may restore it) keeps them.
+   */
+  ending = false;
+
+  /** Closes the SDK server and transport (idempotent); backend sessions stay (see `end`). */
   async close(): Promise<void> {
     await this.server.close().catch(() => {});
+  }
+
+  /** Ends the session for good: closes it and terminates its backend sessions. */
+  async end(): Promise<void> {
+    this.ending = true;
+    await this.close();
   }
 }

@@ -294,7 +294,7 @@ export class SessionDirectory {
     try {
       const got = await this.store.get(id);
       if (got === TERMINATED) {
-        if (local) await local.close(); // terminated on another replica
+        if (local) await local.end(); // terminated on another replica
         return sessionNotFound();
       }
       record = got;
@@ -310,7 +310,7 @@ export class SessionDirectory {
       record = this.#records.get(local);
     }
     if (!record) {
-      if (local) await local.close(); // expired in the store
+      if (local) await local.end(); // expired in the store
       return sessionNotFound();
     }
     const binding = checkBinding(record, identityKey);
