@@ -139,7 +139,7 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
   #hooked = false;
   #closed = false;
   #prefix = "";
-  #prefixKey: string | undefined;
+  #prefixFor: [string | undefined, string | undefined] | undefined;
 
   constructor(
     url: URL,
@@ -281,13 +281,13 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
   /** Request line and fixed headers; rebuilt when the session id or protocol version change. */
   #headPrefix(): string {
     const { _sessionId: sid, _protocolVersion: version } = this.#sdk;
-    const key = `${sid ?? ""}\n${version ?? ""}`;
-    if (key !== this.#prefixKey) {
+    const built = this.#prefixFor;
+    if (!built || built[0] !== sid || built[1] !== version) {
       const fixed: Record<string, string> = {};
       if (sid) fixed["mcp-session-id"] = sid;
       if (version) fixed["mcp-protocol-version"] = version;
       this.#prefix = jsonPostPrefix(this.#url, fixed);
-      this.#prefixKey = key;
+      this.#prefixFor = [sid, version];
     }
     return this.#prefix;
   }
