@@ -25,6 +25,13 @@ Deno.test("the harness measures tools/call directly and through vmcp with sane n
   assert.ok(direct.throughput! > 0);
   assert.ok(direct.cpuSeconds! >= 0 && direct.peakRssKiB! > 10_000, "backend process metered");
 
+  const floor = scenario.rows.find((r) => r.subject === "floor (bare forwarder)");
+  assert.ok(floor, `the floor row exists (skipped: ${scenario.skipped.join("; ")})`);
+  assert.equal(floor.errors, 0);
+  assert.equal(floor.count, 50);
+  assert.ok(Number.isFinite(floor.p50Ratio) && floor.p50Ratio! > 0, "floor ratio computed");
+  assert.equal(floor.target, undefined, "the floor is a reference, not judged");
+
   const proxied = scenario.rows.find((r) => r.subject === "vmcp");
   if (proxied) {
     assert.equal(proxied.errors, 0);
