@@ -164,7 +164,13 @@ export class Forwarder {
           };
           conn.readable.pipeTo(up.writable).catch(() => {}).finally(done);
           up.readable.pipeTo(conn.writable).catch(() => {}).finally(done);
-        }, () => conn.close());
+        }, () => {
+          // The target is down; `kill()` may have closed this connection already.
+          this.#conns.delete(conn);
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        });
       }
     } catch { /* listener closed */ }
   }
