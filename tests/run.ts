@@ -117,7 +117,12 @@ async function main(args: string[]): Promise<number> {
     const status = await child.status;
     await stopServices();
     let line: string;
-    if (summary) {
+    if (summary && summary.failed === 0 && !status.success) {
+      // Every test passed but the run failed (e.g. an uncaught error after the last test):
+      // the closing line must not read as green.
+      say(`deno test exited with code ${status.code} after all tests passed; counted as a failure`);
+      line = formatSummary({ ...summary, failed: 1 });
+    } else if (summary) {
       line = formatSummary(summary);
     } else {
       say(`deno test printed no summary line (exit code ${status.code})`);
