@@ -10,7 +10,7 @@ import type { KubeClient, KubeObject } from "./runtime/kube.ts";
 import { Informer, secretKeysOnly } from "./runtime/informer.ts";
 import { type HandlerResult, WorkQueue } from "./runtime/queue.ts";
 import type { ControllerMetrics } from "./runtime/http.ts";
-import { MANAGED_BY, MANAGED_BY_LABEL } from "./meta.ts";
+import { MANAGED_BY, MANAGED_BY_LABEL, OWNER_NAMESPACE_LABEL } from "./meta.ts";
 import { apiView, cacheView, type ResourceType, typeKey, TYPES, type View } from "./view.ts";
 import { type Controller, mapChange } from "./watches.ts";
 import { reconcileVirtualMCPServer } from "./vmcp/reconcile.ts";
@@ -35,7 +35,11 @@ export interface ManagerOptions {
 
 const CHILD_SELECTOR = "toolhive=true";
 
-/** The watched types and their selectors. */
+/**
+ * The watched types and their selectors. With one watched namespace, the cluster-scoped
+ * TokenReview RBAC is watched only where its owner label names that namespace: the
+ * ClusterRoles of VirtualMCPServers elsewhere are not ours to reconcile or delete.
+ */
 function watched(
   namespace: string | undefined,
 ): {
@@ -44,7 +48,8 @@ function watched(
   clusterScoped?: boolean;
   transform?: (obj: KubeObject) => KubeObject;
 }[] {
-  void namespace;
+  const owned = `${MANAGED_BY_LABEL}=${MANAGED_BY}` +
+    (namespace ? `,${OWNER_NAMESPACE_LABEL}=${namespace}` : "");
   return [
     { type: TYPES.vmcp },
     { type: TYPES.group },
@@ -59,16 +64,8 @@ function watched(
     { type: TYPES.serviceAccount, labelSelector: CHILD_SELECTOR },
     { type: TYPES.role, labelSelector: CHILD_SELECTOR },
     { type: TYPES.roleBinding, labelSelector: CHILD_SELECTOR },
-    {
-      type: TYPES.clusterRole,
-      labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
-      clusterScoped: true,
-    },
-    {
-      type: TYPES.clusterRoleBinding,
-      labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
-      clusterScoped: true,
-    },
+    { type: TYPES.clusterRole, labelSelector: owned, clusterScoped: true },
+    { type: TYPES.clusterRoleBinding, labelSelector: owned, clusterScoped: true },
   ];
 }
 
@@ -115,7 +112,7 @@ export async function runManager(opts: ManagerOptions, signal: AbortSignal): Pro
     if (signal.aborted || !synced.every(Boolean)) return;
     opts.onSynced?.(true);
     logger.info("Synced informers", { types: informers.size });
-    await sweepOrphanClusterRbac(kube, logger, signal).catch((err) => {
+    await sweepOrphanClusterRbac(kube, logger, signal, opts.namespace).catch((err) => {
       if (!signal.aborted) logger.warn("Failed to sweep orphaned cluster RBAC", { error: err });
     });
     const base = { kube, view, clock, logger };

@@ -1,6 +1,7 @@
 /**
  * Test helpers for the install manifests: run the kubectl built next to kube-apiserver,
- * render `deploy/` with its kustomize, and mint a real ServiceAccount token.
+ * render `deploy/` (or `deploy/namespaced/`) with its kustomize, and mint a real
+ * ServiceAccount token.
  * @module
  */
 import YAML from "yaml";
@@ -8,6 +9,8 @@ import { type KubeCluster, kubeRequest } from "../tests/harness/kube.ts";
 import { type ServiceProcess, spawnService } from "../tests/harness/process.ts";
 
 export const DEPLOY_DIR = new URL("./", import.meta.url).pathname;
+/** The overlay that installs the operator watching one namespace, least privilege. */
+export const NAMESPACED_DIR = new URL("./namespaced/", import.meta.url).pathname;
 export const EXAMPLES_DIR = new URL("../examples/k8s/", import.meta.url).pathname;
 export const OPERATOR_NAMESPACE = "vmcp-system";
 export const OPERATOR_SA = "vmcp-controller";
@@ -68,23 +71,26 @@ export async function kubectlOk(
   return r.stdout;
 }
 
-/** The objects `kubectl apply -k deploy/` installs, as kustomize renders them. */
-export async function renderDeploy(binDir: string): Promise<Obj[]> {
-  const text = await kubectlOk(binDir, ["kustomize", DEPLOY_DIR]);
+/** The objects `kubectl apply -k <dir>` installs (default deploy/), as kustomize renders them. */
+export async function renderDeploy(binDir: string, dir = DEPLOY_DIR): Promise<Obj[]> {
+  const text = await kubectlOk(binDir, ["kustomize", dir]);
   return YAML.parseAllDocuments(text).map((d) => d.toJSON() as Obj).filter(Boolean);
 }
 
-/** `kubectl apply --server-side -k deploy/` as the cluster admin, then waits for the CRDs. */
-export async function applyDeploy(cluster: KubeCluster): Promise<string> {
+/**
+ * `kubectl apply --server-side -k <dir>` (default deploy/) as the cluster admin, then waits
+ * for the CRDs.
+ */
+export async function applyDeploy(cluster: KubeCluster, dir = DEPLOY_DIR): Promise<string> {
   const out = await kubectlOk(cluster.binDir, [
     "apply",
     "--server-side",
     "--force-conflicts",
     "--field-manager=vmcp-install",
     "-k",
-    DEPLOY_DIR,
+    dir,
   ], cluster.kubeconfigPath);
-  const crds = (await renderDeploy(cluster.binDir)).filter((o) =>
+  const crds = (await renderDeploy(cluster.binDir, dir)).filter((o) =>
     o.kind === "CustomResourceDefinition"
   );
   await kubectlOk(cluster.binDir, [

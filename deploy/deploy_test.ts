@@ -8,14 +8,17 @@ import YAML from "yaml";
 import { createTestNamespace, getTestCluster } from "../tests/harness/kube.ts";
 import {
   applyDeploy,
+  DEPLOY_DIR,
   EXAMPLES_DIR,
   kubectl,
   kubectlOk,
+  NAMESPACED_DIR,
   type Obj,
   OPERATOR_NAMESPACE,
   OPERATOR_SA,
   renderDeploy,
 } from "./_kubectl.ts";
+import { expandRules, operatorRules } from "./_rbac.ts";
 
 const cluster = await getTestCluster();
 
@@ -82,6 +85,78 @@ Deno.test("deploy/ renders the namespace, CRDs, RBAC and a two-replica leader-el
   assert.equal(c.securityContext.allowPrivilegeEscalation, false);
   assert.equal(c.securityContext.runAsNonRoot, true);
   assert.deepEqual(c.securityContext.capabilities, { drop: ["ALL"] });
+});
+
+const id = (o: Obj) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+type Deployment = Obj & { spec: { template: { spec: { containers: Container[] } } } };
+const watchEnv = (d: Deployment) =>
+  d.spec.template.spec.containers[0]!.env.find((e) => e.name === "VMCP_WATCH_NAMESPACE")?.value;
+
+Deno.test("deploy/namespaced/ renders deploy/'s CRDs and operator, a Role in vmcp-workloads for everything namespaced, and a ClusterRole of cluster-scoped grants only", async () => {
+  const all = new Map((await renderDeploy(cluster.binDir)).map((o) => [id(o), o]));
+  const nsObjs = await renderDeploy(cluster.binDir, NAMESPACED_DIR);
+  const ns = new Map(nsObjs.map((o) => [id(o), o]));
+  assert.deepEqual([...ns.keys()].filter((k) => !all.has(k)).sort(), [
+    "Role/vmcp-workloads/vmcp-controller",
+    "RoleBinding/vmcp-workloads/vmcp-controller",
+  ]);
+  assert.deepEqual([...all.keys()].filter((k) => !ns.has(k)), []);
+  for (const [k, o] of all) {
+    if (k === "ClusterRole//vmcp-controller" || k.startsWith("Deployment/")) continue;
+    assert.deepEqual(ns.get(k), o, `${k} as in deploy/`);
+  }
+  // The Deployment differs only by the watched namespace.
+  const key = `Deployment/${OPERATOR_NAMESPACE}/vmcp-controller`;
+  const dep = structuredClone(ns.get(key)) as Deployment;
+  assert.equal(watchEnv(dep), "vmcp-workloads");
+  const c = dep.spec.template.spec.containers[0]!;
+  c.env = c.env.filter((e) => e.name !== "VMCP_WATCH_NAMESPACE");
+  assert.deepEqual(dep, all.get(key));
+  // Role + ClusterRole grant exactly what deploy/'s ClusterRole grants, split by scope.
+  const split = operatorRules(nsObjs);
+  const whole = operatorRules([...all.values()]);
+  const sorted = (s: Set<string>) => [...s].sort();
+  assert.deepEqual(
+    sorted(expandRules([...split.cluster, ...split.namespaced])),
+    sorted(expandRules(whole.cluster)),
+  );
+  assert.deepEqual(
+    [...new Set([...expandRules(split.cluster)].map((p) => p.replace(/\|[^|]*$/, "")))].sort(),
+    [
+      "authentication.k8s.io|tokenreviews",
+      "rbac.authorization.k8s.io|clusterrolebindings",
+      "rbac.authorization.k8s.io|clusterroles",
+    ],
+  );
+  const rb = ns.get("RoleBinding/vmcp-workloads/vmcp-controller")!;
+  assert.deepEqual(rb.roleRef, {
+    apiGroup: "rbac.authorization.k8s.io",
+    kind: "Role",
+    name: "vmcp-controller",
+  });
+  assert.deepEqual(rb.subjects, [
+    { kind: "ServiceAccount", name: OPERATOR_SA, namespace: OPERATOR_NAMESPACE },
+  ]);
+});
+
+Deno.test("setting namespace: in deploy/namespaced/watched/ moves the Role, its binding and the operator's watch there", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vmcp-overlay-" });
+  try {
+    const cp = await new Deno.Command("cp", { args: ["-r", DEPLOY_DIR, `${dir}/deploy`] }).output();
+    assert.equal(cp.code, 0);
+    const file = `${dir}/deploy/namespaced/watched/kustomization.yaml`;
+    const k = YAML.parse(await Deno.readTextFile(file));
+    k.namespace = "team-a";
+    await Deno.writeTextFile(file, YAML.stringify(k));
+    const objs = await renderDeploy(cluster.binDir, `${dir}/deploy/namespaced/`);
+    const ids = objs.map(id);
+    assert.ok(ids.includes("Role/team-a/vmcp-controller"), ids.join(", "));
+    assert.ok(ids.includes("RoleBinding/team-a/vmcp-controller"), ids.join(", "));
+    assert.equal(watchEnv(objs.find((o) => o.kind === "Deployment") as Deployment), "team-a");
+    assert.doesNotMatch(JSON.stringify(objs), /vmcp-workloads/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("kubectl apply --server-side -k deploy/ installs everything, and a second apply changes nothing", async () => {

@@ -49,15 +49,18 @@ export async function deleteClusterRbac(
 
 /**
  * Deletes TokenReview RBAC whose owner VirtualMCPServer no longer exists (for deletions the
- * controller missed while it was not running). Run once when leadership starts.
+ * controller missed while it was not running). Run once when leadership starts. With
+ * `namespace` (one watched namespace), only RBAC whose owner is in that namespace.
  */
 export async function sweepOrphanClusterRbac(
   kube: Pick<KubeApi, "list" | "get" | "delete">,
   logger: Logger,
   signal?: AbortSignal,
+  namespace?: string,
 ): Promise<number> {
   const opts = signal ? { signal } : {};
-  const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY},${OWNER_NAME_LABEL},${OWNER_NAMESPACE_LABEL}`;
+  const owner = namespace ? `${OWNER_NAMESPACE_LABEL}=${namespace}` : OWNER_NAMESPACE_LABEL;
+  const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY},${OWNER_NAME_LABEL},${owner}`;
   let removed = 0;
   for (const t of [TYPES.clusterRoleBinding, TYPES.clusterRole]) {
     const { items } = await kube.list<KubeObject>(t.apiVersion, t.kind, undefined, selector, opts);
