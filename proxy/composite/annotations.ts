@@ -12,7 +12,7 @@ import type { RoutedToolInfo } from "./catalogue.ts";
 type Hints = Pick<ToolAnnotations, "readOnlyHint" | "destructiveHint" | "openWorldHint">;
 
 /** The tools a workflow's steps call (tool steps and forEach inner steps). */
-function stepTools(wf: CompiledWorkflow): (RoutedToolInfo | undefined)[] {
+export function stepTools(wf: CompiledWorkflow): (RoutedToolInfo | undefined)[] {
   return wf.steps.flatMap((s) => {
     const call = s.call ?? s.forEach?.call;
     return call ? [call.tool as RoutedToolInfo | undefined] : [];

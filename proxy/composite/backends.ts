@@ -8,7 +8,7 @@
  */
 import type { CompiledWorkflow } from "../../core/composite/mod.ts";
 import { compareStrings } from "../../core/aggregation/types.ts";
-import type { RoutedToolInfo } from "./catalogue.ts";
+import { stepTools } from "./annotations.ts";
 
 /**
  * Names of the backends whose tools `wf`'s steps call, sorted and without duplicates (empty
@@ -16,9 +16,8 @@ import type { RoutedToolInfo } from "./catalogue.ts";
  */
 export function compositeBackends(wf: CompiledWorkflow): string[] {
   const names = new Set<string>();
-  for (const s of wf.steps) {
-    const call = s.call ?? s.forEach?.call;
-    const backend = (call?.tool as RoutedToolInfo | undefined)?.route?.backend;
+  for (const tool of stepTools(wf)) {
+    const backend = tool?.route?.backend;
     if (backend !== undefined) names.add(backend);
   }
   return [...names].sort(compareStrings);
