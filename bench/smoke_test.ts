@@ -40,6 +40,13 @@ Deno.test("the harness measures tools/call directly and through vmcp with sane n
     assert.ok(Number.isFinite(proxied.throughputRatio), "throughput ratio computed");
     assert.equal(proxied.target?.text, "p50 ≤ 1.5× direct");
     assert.ok(proxied.peakRssKiB! > 10_000, "proxy process metered");
+    const added = (proxied.p50! - floor.p50!).toFixed(3).replace("-", "−");
+    assert.ok(
+      scenario.notes.some((n) =>
+        n.startsWith("vmcp vs floor at c=1: p50 ") && n.includes(added.replace("−", ""))
+      ),
+      `a note compares vmcp with the floor: ${scenario.notes.join(" | ")}`,
+    );
   } else {
     // The proxy could not run: the reason must be recorded, not silently dropped.
     assert.ok(scenario.skipped.some((s) => s.startsWith("vmcp")), scenario.skipped.join("; "));

@@ -50,6 +50,15 @@ async function warm(ctx: BenchContext, subject: Subject): Promise<void> {
   });
 }
 
+/** How a proxy compares with the floor in one cell: added p50 and throughput ratio. */
+export function overFloor(label: string, c: number, row: ResultRow, floor: ResultRow): string {
+  const added = row.p50! - floor.p50!;
+  const thr = row.throughput! / floor.throughput!;
+  return `${label} vs floor at c=${c}: p50 ${added >= 0 ? "+" : "−"}${
+    Math.abs(added).toFixed(3)
+  } ms, throughput ${thr.toFixed(2)}×`;
+}
+
 /** The targets of vmcp rows (ToolHive rows are informational). */
 export function judge(row: ResultRow, c: number): ResultRow {
   if (c === 1 && row.p50Ratio !== undefined) {
@@ -89,11 +98,13 @@ export async function run(ctx: BenchContext): Promise<ScenarioResult> {
     for (const c of ctx.sizes.concurrency) {
       const base = await cell(ctx, direct, c);
       result.rows.push(base);
-      if (floor) result.rows.push(withRatios(await cell(ctx, floor, c), base));
+      const floorRow = floor ? withRatios(await cell(ctx, floor, c), base) : undefined;
+      if (floorRow) result.rows.push(floorRow);
       for (const { proxy, subject } of started) {
         try {
           const row = withRatios(await cell(ctx, subject, c), base);
           result.rows.push(proxy.kind === "vmcp" ? judge(row, c) : row);
+          if (floorRow) result.notes.push(overFloor(proxy.label, c, row, floorRow));
         } catch (err) {
           result.skipped.push(`${proxy.label} c=${c}: ${err instanceof Error ? err.message : err}`);
         }
