@@ -4,17 +4,35 @@
  * and the waits until it has reconciled all of it. The tests then read the audit log.
  * @module
  */
-import { type KubeCluster, kubeRequest } from "../tests/harness/kube.ts";
+import { type KubeCluster, kubeRequest, startKubeCluster } from "../tests/harness/kube.ts";
 import { freePort } from "../tests/harness/ports.ts";
 import type { ServiceProcess } from "../tests/harness/process.ts";
 import { LEASE_NAME } from "../controller/main.ts";
 import { CRD_API_VERSION } from "../controller/meta.ts";
-import { type Obj, OPERATOR_NAMESPACE, operatorKubeconfig, startOperator } from "./_kubectl.ts";
+import {
+  type Obj,
+  OPERATOR_NAMESPACE,
+  OPERATOR_USER,
+  operatorKubeconfig,
+  startOperator,
+} from "./_kubectl.ts";
+import { auditPolicy } from "./_rbac.ts";
 
 const GV = CRD_API_VERSION;
 const RBAC = "rbac.authorization.k8s.io";
 
 /** Polls `f` every 200 ms until it returns something truthy; throws after `ms`. */
+/**
+ * A private kube-apiserver that writes an audit log of the operator's requests to
+ * `dir/audit.log` (the policy in `dir/policy.json`).
+ */
+export async function startAuditedCluster(dir: string): Promise<KubeCluster> {
+  await Deno.writeTextFile(`${dir}/policy.json`, auditPolicy(OPERATOR_USER));
+  return await startKubeCluster({
+    apiServerArgs: [`--audit-policy-file=${dir}/policy.json`, `--audit-log-path=${dir}/audit.log`],
+  });
+}
+
 export async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 30_000) {
   const deadline = Date.now() + ms;
   let last: unknown;

@@ -9,7 +9,7 @@
  * in another namespace, whose VirtualMCPServer is ignored.
  */
 import assert from "node:assert/strict";
-import { createTestNamespace, kubeRequest, startKubeCluster } from "../tests/harness/kube.ts";
+import { createTestNamespace, kubeRequest } from "../tests/harness/kube.ts";
 import { logTail, type ServiceProcess } from "../tests/harness/process.ts";
 import { LEASE_NAME } from "../controller/main.ts";
 import { CRD_API_VERSION } from "../controller/meta.ts";
@@ -23,7 +23,6 @@ import {
   renderDeploy,
 } from "./_kubectl.ts";
 import {
-  auditPolicy,
   canI,
   EVENT_FOLDING,
   expandRules,
@@ -40,6 +39,7 @@ import {
   createOrphanRbac,
   createWorkload,
   exists,
+  startAuditedCluster,
   startLeadingOperator,
 } from "./_scenario.ts";
 
@@ -48,10 +48,7 @@ const GROUP = CRD_API_VERSION.split("/")[0]!;
 
 Deno.test("the operator of deploy/namespaced/ reconciles its namespace without a 403, never reads outside it, and ignores other namespaces", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vmcp-rbac-ns-" });
-  await Deno.writeTextFile(`${dir}/policy.json`, auditPolicy(OPERATOR_USER));
-  const cluster = await startKubeCluster({
-    apiServerArgs: [`--audit-policy-file=${dir}/policy.json`, `--audit-log-path=${dir}/audit.log`],
-  });
+  const cluster = await startAuditedCluster(dir);
   let operator: ServiceProcess | undefined;
   try {
     const objs = await renderDeploy(cluster.binDir, NAMESPACED_DIR);

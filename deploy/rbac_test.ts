@@ -10,7 +10,7 @@
  * own Role builders.
  */
 import assert from "node:assert/strict";
-import { createTestNamespace, getTestCluster, startKubeCluster } from "../tests/harness/kube.ts";
+import { createTestNamespace, getTestCluster } from "../tests/harness/kube.ts";
 import { logTail, type ServiceProcess } from "../tests/harness/process.ts";
 import { LEASE_NAME } from "../controller/main.ts";
 import {
@@ -21,7 +21,6 @@ import {
   renderDeploy,
 } from "./_kubectl.ts";
 import {
-  auditPolicy,
   canI,
   EVENT_FOLDING,
   expandRules,
@@ -34,6 +33,7 @@ import {
   awaitReconciled,
   createOrphanRbac,
   createWorkload,
+  startAuditedCluster,
   startLeadingOperator,
 } from "./_scenario.ts";
 
@@ -41,10 +41,7 @@ const RBAC = "rbac.authorization.k8s.io";
 
 Deno.test("the operator reconciles with the deploy/ RBAC, is never refused, and uses every grant except those it hands on to proxies", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vmcp-rbac-" });
-  await Deno.writeTextFile(`${dir}/policy.json`, auditPolicy(OPERATOR_USER));
-  const cluster = await startKubeCluster({
-    apiServerArgs: [`--audit-policy-file=${dir}/policy.json`, `--audit-log-path=${dir}/audit.log`],
-  });
+  const cluster = await startAuditedCluster(dir);
   let operator: ServiceProcess | undefined;
   try {
     const objs = await renderDeploy(cluster.binDir);
