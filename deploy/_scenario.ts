@@ -6,6 +6,7 @@
  */
 import { type KubeCluster, kubeRequest, startKubeCluster } from "../tests/harness/kube.ts";
 import { freePort } from "../tests/harness/ports.ts";
+import { until } from "../tests/harness/until.ts";
 import type { ServiceProcess } from "../tests/harness/process.ts";
 import { LEASE_NAME } from "../controller/main.ts";
 import { CRD_API_VERSION } from "../controller/meta.ts";
@@ -33,20 +34,7 @@ export async function startAuditedCluster(dir: string): Promise<KubeCluster> {
   });
 }
 
-export async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`Timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-}
+export { until };
 
 type Created = Record<string, unknown> & { kind: string; namespace?: string };
 

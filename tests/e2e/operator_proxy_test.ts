@@ -8,6 +8,7 @@
  * No kubelet runs: the test starts the proxy the Deployment describes and plays the
  * Deployment controller by writing the Deployment's status.
  */
+import { until } from "../harness/until.ts";
 import assert from "node:assert/strict";
 import YAML from "yaml";
 import { createTestNamespace, getTestCluster, kubeRequest } from "../harness/kube.ts";
@@ -29,21 +30,6 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 // deno-lint-ignore no-explicit-any
 type Json = Record<string, any>;
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false>, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`Timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-}
 
 /** examples/k8s/group.yaml with both servers pointed at local test backends. */
 async function groupExample(urls: Record<string, string>): Promise<string> {
