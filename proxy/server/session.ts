@@ -155,7 +155,8 @@ export class ProxySession implements SessionPeer {
    * True once the session ends for good (client DELETE, idle expiry, expired or terminated in
    * the store, proxy shutdown with an in-process store): its backend sessions are then
    * terminated too (DELETE), not only disconnected. A session released only locally (evicted
-   * from this replica's cache while other replicas may restore it) keeps them.
+   * from this replica's cache while other replicas may restore it) keeps them
+   * (docs/adr/0005-backend-session-lifecycle.md).
    */
   ending = false;
 
