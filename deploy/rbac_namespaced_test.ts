@@ -16,6 +16,7 @@ import { CRD_API_VERSION } from "../controller/meta.ts";
 import { buildClusterRbac, type Parent } from "../controller/vmcp/children.ts";
 import {
   applyDeploy,
+  kubectlOk,
   NAMESPACED_DIR,
   OPERATOR_NAMESPACE,
   OPERATOR_USER,
@@ -63,6 +64,24 @@ Deno.test("the operator of deploy/namespaced/ reconciles its namespace without a
     });
     const out = await applyDeploy(cluster, NAMESPACED_DIR);
     assert.match(out, /role\.rbac\.authorization\.k8s\.io\/vmcp-controller serverside-applied/);
+    // A second apply of the same overlay changes nothing.
+    const versions = async () =>
+      (await Promise.all([
+        ["-n", watched, "role/vmcp-controller", "rolebinding/vmcp-controller"],
+        ["-n", OPERATOR_NAMESPACE, "deployment/vmcp-controller"],
+        ["clusterrole/vmcp-controller", "clusterrolebinding/vmcp-controller"],
+      ].map((args) =>
+        kubectlOk(cluster.binDir, [
+          "get",
+          ...args,
+          "-o",
+          "jsonpath={.items[*].metadata.resourceVersion}",
+        ], cluster.kubeconfigPath)
+      ))).join(" ");
+    const before = await versions();
+    assert.equal(before.split(" ").length, 5);
+    await applyDeploy(cluster, NAMESPACED_DIR);
+    assert.equal(await versions(), before, "re-applying the overlay is a no-op");
     const orphan = await createOrphanRbac(cluster, watched);
     await using other = await createTestNamespace(cluster, "elsewhere");
     await createWorkload(cluster, watched);
