@@ -18,6 +18,7 @@ import {
 import { AnyResult, BackendConnection } from "./connection.ts";
 import { isPlainAnswer, PooledStreamableHTTPClientTransport } from "./pooled_transport.ts";
 import { createLogger } from "../../core/log.ts";
+import { serveHttpBackend } from "../../tests/fixtures/serve_http.ts";
 
 type Msg = Record<string, unknown>;
 const enc = new TextEncoder();
@@ -401,5 +402,34 @@ Deno.test("lean path: a call still waiting for its auth headers when the transpo
     release();
     await client.close();
     await srv.stop();
+  }
+});
+
+Deno.test("BackendConnection: concurrent lean calls to a real SDK backend (JSON and SSE answers) each get their own answer", async () => {
+  for (const jsonResponse of [true, false]) {
+    const backend = await serveHttpBackend({ name: "real", jsonResponse });
+    const conn = new BackendConnection(
+      { name: "real", transport: "streamable-http", url: backend.url } as never,
+      undefined,
+      { onListChanged() {}, onResourceUpdated() {}, onClosed() {} },
+      createLogger({ level: "error" }),
+    );
+    try {
+      await conn.connect(5000);
+      const answers = await Promise.all(
+        Array.from({ length: 24 }, (_, i) =>
+          conn.request("tools/call", {
+            name: "echo",
+            arguments: { message: `m${i}` },
+          }, { timeoutMs: 5000 })),
+      );
+      answers.forEach((a, i) =>
+        assert.match(JSON.stringify(a), new RegExp(`"m${i}"`), `call ${i}`)
+      );
+      assert.equal(conn.busy, 0, "nothing left in flight");
+    } finally {
+      await conn.close();
+      await backend.stop();
+    }
   }
 });
