@@ -51,7 +51,6 @@ class Lane {
   #items: Entry[] = [];
   #head = 0;
   #timer: unknown;
-  #timerAt = Infinity;
 
   constructor(readonly ms: number, readonly host: TimerHost, readonly slackMs: number) {}
 
@@ -82,13 +81,11 @@ class Lane {
   }
 
   #arm(at: number): void {
-    this.#timerAt = at;
     this.#timer = this.host.setTimeout(() => this.#fire(), Math.max(0, at - this.host.now()));
   }
 
   #fire(): void {
     this.#timer = undefined;
-    this.#timerAt = Infinity;
     const now = this.host.now();
     const due: Entry[] = [];
     const items = this.#items;
@@ -107,20 +104,6 @@ class Lane {
       this.#arm(this.#items[this.#head]!.at + this.slackMs);
     }
     for (const e of due) e.fire();
-  }
-
-  /** Stops the timer (the entries are dropped without firing). */
-  clear(): void {
-    if (this.#timer !== undefined) this.host.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
-    for (let i = this.#head; i < this.#items.length; i++) this.#items[i]!.live = false;
-    this.#items = [];
-    this.#head = 0;
-  }
-
-  get armedAt(): number {
-    return this.#timerAt;
   }
 }
 
@@ -145,18 +128,6 @@ export class DeadlineQueue {
     let n = 0;
     for (const lane of this.#lanes.values()) n += lane.size;
     return n;
-  }
-
-  /** Whether any timer is armed. */
-  get armed(): boolean {
-    for (const lane of this.#lanes.values()) if (lane.armedAt !== Infinity) return true;
-    return false;
-  }
-
-  /** Drops every deadline without firing and stops all timers. */
-  clear(): void {
-    for (const lane of this.#lanes.values()) lane.clear();
-    this.#lanes.clear();
   }
 }
 

@@ -193,14 +193,12 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
    * Sends `request` (its id taken from the SDK client's counter) and answers its response.
    * `signal` aborts it (the socket is closed; the caller sends `notifications/cancelled`).
    */
-  async call(request: JSONRPCRequest, signal: AbortSignal): Promise<RpcAnswer> {
-    try {
-      return await this.#call(request, signal);
-    } catch (err) {
-      // As the SDK's `send` does: transport failures also go to `onerror` (logged at debug).
+  call(request: JSONRPCRequest, signal: AbortSignal): Promise<RpcAnswer> {
+    // As the SDK's `send` does: failures also go to `onerror` (logged at debug).
+    return this.#call(request, signal).catch((err) => {
       if (!signal.aborted) this.onerror?.(err as Error);
       throw err;
-    }
+    });
   }
 
   async #call(request: JSONRPCRequest, signal: AbortSignal): Promise<RpcAnswer> {
