@@ -171,6 +171,23 @@ async function connect(url: string) {
   return { client, transport, notes, lean, sdk };
 }
 
+/** Resolves once `srv` has received `n` calls of tool `name`. */
+async function received(srv: { received: Msg[] }, name: string, n = 1): Promise<void> {
+  while (srv.received.filter((m) => (m.params as Msg)?.name === name).length < n) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A BackendConnection (no owner session) to the Streamable HTTP backend at `url`. */
+function connection(url: string): BackendConnection {
+  return new BackendConnection(
+    { name: "raw", transport: "streamable-http", url } as never,
+    undefined,
+    { onListChanged() {}, onResourceUpdated() {}, onClosed() {} },
+    createLogger({ level: "error" }),
+  );
+}
+
 Deno.test("isPlainAnswer accepts exactly a response to the id as the SDK schema would", () => {
   assert.ok(isPlainAnswer({ jsonrpc: "2.0", id: 3, result: {} }, 3));
   assert.ok(isPlainAnswer({ jsonrpc: "2.0", id: 3, result: { _meta: { a: 1 } } }, 3));
@@ -257,9 +274,8 @@ Deno.test("lean path: abort closes the request's socket; close rejects waiters",
     await assert.rejects(pending, /stop/);
     await srv.hungDone; // the backend saw the request go away
 
-    const hangs = () => srv.received.filter((m) => (m.params as Msg)?.name === "hang").length;
     const waiting = lean("hang");
-    while (hangs() < 2) await new Promise((r) => setTimeout(r, 5));
+    await received(srv, "hang", 2);
     const closed = transport.close();
     const err = await waiting.catch((e) => e);
     await closed;
@@ -277,9 +293,7 @@ Deno.test("lean path: a close while the JSON answer is still arriving fails the 
   const { client, transport, lean } = await connect(srv.url);
   try {
     const pending = lean("slow_body").catch((e) => e);
-    while (!srv.received.some((m) => (m.params as Msg)?.name === "slow_body")) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await received(srv, "slow_body");
     await new Promise((r) => setTimeout(r, 20)); // the head and the first bytes are in
     await transport.close();
     const err = await pending;
@@ -293,12 +307,7 @@ Deno.test("lean path: a close while the JSON answer is still arriving fails the 
 
 Deno.test("BackendConnection: a cancelled lean call sends notifications/cancelled", async () => {
   const srv = rawServer();
-  const conn = new BackendConnection(
-    { name: "raw", transport: "streamable-http", url: srv.url } as never,
-    undefined,
-    { onListChanged() {}, onResourceUpdated() {}, onClosed() {} },
-    createLogger({ level: "error" }),
-  );
+  const conn = connection(srv.url);
   try {
     await conn.connect(5000);
     assert.deepEqual(await conn.request("tools/call", { name: "json" }, { timeoutMs: 5000 }), {
@@ -408,12 +417,7 @@ Deno.test("lean path: a call still waiting for its auth headers when the transpo
 Deno.test("BackendConnection: concurrent lean calls to a real SDK backend (JSON and SSE answers) each get their own answer", async () => {
   for (const jsonResponse of [true, false]) {
     const backend = await serveHttpBackend({ name: "real", jsonResponse });
-    const conn = new BackendConnection(
-      { name: "real", transport: "streamable-http", url: backend.url } as never,
-      undefined,
-      { onListChanged() {}, onResourceUpdated() {}, onClosed() {} },
-      createLogger({ level: "error" }),
-    );
+    const conn = connection(backend.url);
     try {
       await conn.connect(5000);
       const answers = await Promise.all(
