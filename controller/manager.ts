@@ -60,7 +60,9 @@ function watched(
     { type: TYPES.secret, transform: secretKeysOnly },
     { type: TYPES.deployment, labelSelector: CHILD_SELECTOR },
     { type: TYPES.service, labelSelector: CHILD_SELECTOR },
-    { type: TYPES.configMap, labelSelector: CHILD_SELECTOR },
+    // Every ConfigMap: the children, and the ones holding OIDC settings
+    // (incomingAuth.oidcConfig.type configMap), whose changes re-render their servers.
+    { type: TYPES.configMap },
     { type: TYPES.serviceAccount, labelSelector: CHILD_SELECTOR },
     { type: TYPES.role, labelSelector: CHILD_SELECTOR },
     { type: TYPES.roleBinding, labelSelector: CHILD_SELECTOR },

@@ -25,6 +25,13 @@ const k = (namespace: string, name: string) => `${namespace}/${name}`;
 const spec = (o: KubeObject | undefined) => (o?.spec ?? {}) as Record<string, unknown>;
 const groupOf = (o: KubeObject | undefined) =>
   (spec(o).groupRef as { name?: string } | undefined)?.name;
+/** The ConfigMap an `incomingAuth.oidcConfig.type: configMap` server takes its OIDC settings from. */
+const oidcConfigMapOf = (o: KubeObject) => {
+  const oc = (spec(o).incomingAuth as
+    | { oidcConfig?: { type?: string; configMap?: { name?: string } } }
+    | undefined)?.oidcConfig;
+  return oc?.type === "configMap" ? oc.configMap?.name : undefined;
+};
 const refsOf = (o: KubeObject | undefined) =>
   ((spec(o).compositeToolRefs as { name: string }[] | undefined) ?? []).map((r) => r.name);
 
@@ -90,6 +97,11 @@ export function mapChange(
       vmcpsWhere((v) => inAuthConfig || JSON.stringify(v.spec ?? {}).includes(needle));
       break;
     }
+    case "ConfigMap":
+      // A user's ConfigMap holding OIDC settings, or (below) a child of a VirtualMCPServer.
+      vmcpsWhere((v) => oidcConfigMapOf(v) === nm(obj));
+      out.push(...ownerEnqueues(obj, namespace));
+      break;
     case "ClusterRole":
     case "ClusterRoleBinding": {
       const labels = obj.metadata?.labels ?? {};
@@ -99,15 +111,22 @@ export function mapChange(
       break;
     }
     default:
-      for (const ref of obj.metadata?.ownerReferences ?? []) {
-        if (!ref.controller) continue;
-        if (ref.kind === KIND.VirtualMCPServer) {
-          out.push({ controller: "vmcp", key: k(namespace, ref.name) });
-        }
-        if (ref.kind === KIND.MCPServer) {
-          out.push({ controller: "server", key: k(namespace, ref.name) });
-        }
-      }
+      out.push(...ownerEnqueues(obj, namespace));
   }
   return unique(out);
+}
+
+/** The controlling owner of a child object, as the root to reconcile. */
+function ownerEnqueues(obj: KubeObject, namespace: string): Enqueue[] {
+  const out: Enqueue[] = [];
+  for (const ref of obj.metadata?.ownerReferences ?? []) {
+    if (!ref.controller) continue;
+    if (ref.kind === KIND.VirtualMCPServer) {
+      out.push({ controller: "vmcp", key: k(namespace, ref.name) });
+    }
+    if (ref.kind === KIND.MCPServer) {
+      out.push({ controller: "server", key: k(namespace, ref.name) });
+    }
+  }
+  return out;
 }

@@ -5,6 +5,9 @@
 import { z } from "zod";
 import { duration } from "./common.ts";
 
+/** Request timeouts: long enough for a round trip, short enough for a timer (< 2^31 ms). */
+const REQUEST_TIMEOUT = { min: "100ms", max: "24h" };
+
 export const ToolOverrideSchema = z.strictObject({
   name: z.string().min(1).optional().describe("Name to advertise instead of the backend's."),
   description: z.string().optional().describe("Description to advertise instead of the backend's."),
@@ -20,6 +23,11 @@ export const WorkloadToolsSchema = z.strictObject({
   ),
   excludeAll: z.boolean().default(false).describe(
     "Hide every tool of this backend (still routable for composite tools).",
+  ),
+  toolConfigRef: z.strictObject({
+    name: z.string().min(1).describe("Name of the MCPToolConfig."),
+  }).optional().describe(
+    "Not supported (seed-era reference to an MCPToolConfig, a kind this operator does not serve): write the filter and overrides inline in this entry.",
   ),
 });
 
@@ -44,28 +52,41 @@ export type Aggregation = z.infer<typeof AggregationSchema>;
 
 export const OperationalSchema = z.strictObject({
   timeouts: z.strictObject({
-    default: duration("Timeout of every backend request.").default("30s"),
-    perWorkload: z.record(z.string(), duration("Timeout for this backend.")).optional().describe(
-      "Per-backend timeouts keyed by backend name.",
-    ),
+    default: duration("Timeout of every backend request.", REQUEST_TIMEOUT).default("30s"),
+    perWorkload: z.record(z.string(), duration("Timeout for this backend.", REQUEST_TIMEOUT))
+      .optional().describe(
+        "Per-backend timeouts keyed by backend name.",
+      ),
   }).default({ default: "30s" }).describe("Backend request timeouts, enforced on every call."),
   failureHandling: z.strictObject({
-    healthCheckInterval: duration("Interval between backend health checks.").default("30s"),
-    healthCheckTimeout: duration("Timeout of one health check.").default("10s"),
+    healthCheckInterval: duration("Interval between backend health checks.", {
+      zero: "no periodic checks",
+      min: "100ms",
+      max: "24h",
+    }).default("30s"),
+    healthCheckTimeout: duration("Timeout of one health check.", {
+      zero: "the backend's request timeout",
+      ...REQUEST_TIMEOUT,
+    }).default("10s"),
     unhealthyThreshold: z.number().int().min(1).default(3).describe(
       "Consecutive failed checks before a backend is unhealthy.",
     ),
     partialFailureMode: z.enum(["fail", "best_effort"]).default("fail").describe(
       "fail: a request needing an unavailable backend fails; best_effort: serve what is available.",
     ),
-    statusReportingInterval: duration("Period of backend status reports to the VirtualMCPServer.")
-      .default("30s"),
+    statusReportingInterval: duration(
+      "Period of backend status reports to the VirtualMCPServer.",
+      { min: "1s", max: "24h" },
+    ).default("30s"),
     circuitBreaker: z.strictObject({
       enabled: z.boolean().default(false).describe("Enable the per-backend circuit breaker."),
       failureThreshold: z.number().int().min(1).default(5).describe(
         "Consecutive failures (calls or probes) that open the circuit.",
       ),
-      timeout: duration("Time the circuit stays open before a half-open trial.").default("60s"),
+      timeout: duration("Time the circuit stays open before a half-open trial.", {
+        min: "1s",
+        max: "24h",
+      }).default("60s"),
     }).default({ enabled: false, failureThreshold: 5, timeout: "60s" }).describe(
       "Circuit breaker fed by real call failures and health probes.",
     ),

@@ -23,25 +23,33 @@ export const JWS_ALGORITHMS = [
 export const OidcInlineSchema = z.strictObject({
   issuer: z.string().url().describe("OIDC issuer URL; must equal the token's iss claim."),
   audience: z.string().min(1).optional().describe(
-    "Expected aud claim. Strongly recommended; tokens for other audiences are rejected.",
+    "Expected aud claim; tokens for other audiences are rejected. Default: oidcConfig.resourceUrl (in a VirtualMCPServer: the service URL); a standalone config without resourceUrl or server.publicUrl must set it.",
   ),
   jwksUrl: z.string().url().optional().describe(
     "JWKS URL. Empty: discovered from {issuer}/.well-known/openid-configuration.",
   ),
+  introspectionUrl: z.string().url().optional().describe(
+    "RFC 7662 token introspection endpoint. Bearer tokens that are not JWTs (opaque tokens) are posted there with clientId and the client secret (HTTP Basic); active false is refused, answers are cached up to 60s and never past exp. Needs clientId and clientSecretRef (standalone: clientSecretEnv).",
+  ),
   clientId: z.string().optional().describe("OAuth client id of vmcp at the identity provider."),
+  clientSecret: z.string().optional().describe(
+    "Not supported (seed-era plain-text secret): put the secret in a Secret and set clientSecretRef (standalone: clientSecretEnv).",
+  ),
   clientSecretRef: SecretKeyRefSchema.optional().describe(
-    "Secret holding the OAuth client secret (never copied into the ConfigMap).",
+    "Secret holding the OAuth client secret (never copied into the ConfigMap; the proxy gets it as env VMCP_OIDC_CLIENT_SECRET).",
   ),
   clientSecretEnv: z.string().optional().describe(
     "Standalone/rendered form: environment variable holding the client secret.",
   ),
   allowedAlgorithms: z.array(
     z.enum(JWS_ALGORITHMS),
-  )
+  ).min(1)
     .optional().describe(
       "Accepted JWS algorithms. Default: RS256, ES256, PS256 families and EdDSA.",
     ),
-  clockSkew: duration("Tolerated clock skew for exp/nbf.").default("30s"),
+  clockSkew: duration("Tolerated clock skew for exp/nbf.", { min: "0s", max: "10m" }).default(
+    "30s",
+  ),
   scopes: z.array(z.string()).optional().describe(
     "Scopes advertised in the protected-resource metadata (default [openid]).",
   ),
@@ -49,24 +57,38 @@ export const OidcInlineSchema = z.strictObject({
 
 export const KubernetesTokenSchema = z.strictObject({
   audiences: z.array(z.string()).optional().describe(
-    "Audiences the service-account token must carry (TokenReview spec.audiences). Empty: the API server's default.",
+    "Audiences the service-account token must carry (TokenReview spec.audiences); one match is enough. Unset or empty: \"toolhive\", never the API server's default audience, so a pod's default service-account token (which also works against the Kubernetes API) is refused with 401. Mint client tokens with that audience, e.g. kubectl create token <sa> --audience toolhive.",
   ),
   audience: z.string().optional().describe("Single-audience shorthand (seed-era field)."),
   issuer: z.string().optional().describe("Informational: issuer of the service-account tokens."),
   serviceAccount: z.string().optional().describe("Accept only this service account (name)."),
   namespace: z.string().optional().describe("Accept only service accounts of this namespace."),
+  jwksUrl: z.string().optional().describe(
+    "Not supported: service-account tokens are checked by TokenReview. To verify them by signature instead, use oidcConfig.type inline with the cluster's issuer and jwksUrl.",
+  ),
+  introspectionUrl: z.string().optional().describe(
+    "Not supported: service-account tokens are checked by TokenReview (the Kubernetes form of introspection). For an RFC 7662 endpoint use oidcConfig.type inline with introspectionUrl.",
+  ),
 });
 
 export const OidcConfigSchema = z.strictObject({
-  type: z.enum(["inline", "kubernetes"]).default("inline").describe(
-    "Where the OIDC settings come from: inline, or kubernetes (service-account tokens via TokenReview).",
+  type: z.enum(["inline", "kubernetes", "configMap"]).default("inline").describe(
+    "Where the OIDC settings come from: inline, kubernetes (service-account tokens via TokenReview), or configMap (a ConfigMap in the same namespace holds the inline settings; cluster only).",
   ),
   inline: OidcInlineSchema.optional().describe("Inline OIDC provider settings (type inline)."),
   kubernetes: KubernetesTokenSchema.optional().describe(
     "Service-account token settings (type kubernetes).",
   ),
+  configMap: z.strictObject({
+    name: z.string().min(1).describe("Name of the ConfigMap (same namespace)."),
+    key: z.string().min(1).default("oidc.json").describe(
+      "Key holding the settings: JSON or YAML with the fields of oidcConfig.inline (issuer, audience, jwksUrl, introspectionUrl, clientId, clientSecretRef, allowedAlgorithms, clockSkew, scopes).",
+    ),
+  }).optional().describe(
+    "ConfigMap holding the OIDC settings (type configMap). The controller renders them as inline settings and re-renders when the ConfigMap changes. Kubernetes only: a standalone config uses inline.",
+  ),
   resourceUrl: z.string().url().optional().describe(
-    "Public URL of this MCP endpoint for RFC 9728 protected-resource metadata. Default: the service URL.",
+    "Public URL of this MCP endpoint: the RFC 9728 resource, and the expected audience when inline.audience is unset. Default: in a cluster, the VirtualMCPServer's status.url + /mcp (http://vmcp-<name>.<namespace>.svc.cluster.local:4483/mcp); standalone, server.publicUrl, else the request's origin + /mcp.",
   ),
 });
 
@@ -100,7 +122,10 @@ export const TokenExchangeSchema = z.strictObject({
   ),
   audience: z.string().min(1).describe("Audience requested for the backend token."),
   scopes: z.array(z.string()).optional().describe("Scopes requested for the backend token."),
-  subjectTokenType: z.string().optional().describe(
+  subjectTokenType: z.string().regex(
+    /^(access_token|id_token|jwt|urn:.+)$/,
+    "must be access_token, id_token, jwt or a token-type URN (urn:…)",
+  ).optional().describe(
     "Type of the caller's token: access_token (default), id_token, jwt, or a full URN.",
   ),
   externalTokenHeaderName: z.string().optional().describe(
@@ -146,8 +171,11 @@ export const TokenCacheSchema = z.strictObject({
   ),
   memory: z.strictObject({
     maxEntries: z.number().int().min(1).default(1000).describe("Maximum cached tokens (LRU)."),
-    ttlOffset: duration("Refresh this long before a token expires.").default("5m"),
-  }).optional().describe("Settings for the memory provider."),
+    ttlOffset: duration(
+      "Refresh this long before a token expires (at most half the token's lifetime).",
+      { min: "0s", max: "24h" },
+    ).default("5m"),
+  }).optional().describe("Settings for the memory provider; an error with provider redis."),
   redis: z.strictObject({
     address: z.string().min(1).describe("Redis host:port."),
     db: z.number().int().min(0).default(0).describe("Redis database number."),
@@ -156,12 +184,17 @@ export const TokenCacheSchema = z.strictObject({
     passwordEnv: z.string().optional().describe("Environment variable holding the Redis password."),
     tls: z.boolean().default(false).describe("Connect to Redis over TLS."),
     encryptionKeyRef: SecretKeyRefSchema.optional().describe(
-      "Secret holding a base64 32-byte key; cached tokens are AES-GCM encrypted at rest.",
+      "Secret holding a base64 32-byte key; cached tokens are AES-GCM encrypted at rest. Provider redis needs this or encryptionKeyEnv (standalone configs: encryptionKeyEnv).",
     ),
     encryptionKeyEnv: z.string().optional().describe(
       "Environment variable holding the base64 32-byte encryption key.",
     ),
-    ttlOffset: duration("Refresh this long before a token expires.").default("5m"),
-  }).optional().describe("Settings for the redis provider; required when provider is redis."),
+    ttlOffset: duration(
+      "Refresh this long before a token expires (at most half the token's lifetime).",
+      { min: "0s", max: "24h" },
+    ).default("5m"),
+  }).optional().describe(
+    "Settings for the redis provider; required when provider is redis, an error with provider memory (set provider: redis).",
+  ),
 }).describe("Cache for exchanged backend tokens.");
 export type TokenCache = z.infer<typeof TokenCacheSchema>;

@@ -3,7 +3,7 @@
  * @module
  */
 import { z } from "zod";
-import { ConditionsSchema, LocalObjectRefSchema, SecretKeyRefSchema } from "./common.ts";
+import { ConditionsSchema, duration, LocalObjectRefSchema, SecretKeyRefSchema } from "./common.ts";
 import { IncomingAuthSchema, OutgoingAuthSchema, TokenCacheSchema } from "./auth.ts";
 import { AggregationSchema, OperationalSchema } from "./aggregation.ts";
 import { CompositeToolSpecSchema } from "./composite_tool.ts";
@@ -12,17 +12,28 @@ export const SessionStorageSchema = z.strictObject({
   provider: z.enum(["memory", "redis"]).default("memory").describe(
     "Where session state lives; redis lets any replica serve any session.",
   ),
-  address: z.string().optional().describe("Redis host:port (required for redis)."),
+  address: z.string().optional().describe(
+    "Redis host:port (required for redis; an error with provider memory).",
+  ),
   db: z.number().int().min(0).default(0).describe("Redis database number."),
   keyPrefix: z.string().default("vmcp:session:").describe("Prefix of session keys."),
   passwordRef: SecretKeyRefSchema.optional().describe("Secret holding the Redis password."),
   passwordEnv: z.string().optional().describe("Environment variable holding the Redis password."),
-  ttl: z.string().regex(/^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/).default("30m").describe(
-    "Sliding idle time-to-live of a session.",
-  ),
+  ttl: duration("Sliding idle time-to-live of a session.", { min: "1s", max: "720h" })
+    .default("30m"),
   maxLocalSessions: z.number().int().min(1).default(1000).describe(
     "Live sessions one replica holds in memory. Past it, the least recently used idle session (no open GET stream, no request in flight) is closed locally; its state stays in the store and its next request restores it. Sessions with a stream or a request in flight are never closed for this.",
   ),
+  maxSessions: z.number().int().min(1).default(10_000).describe(
+    "Live sessions in the store (with redis: all replicas together). A new session past it is refused with HTTP 503, Retry-After and JSON-RPC error -32004 naming the limit.",
+  ),
+  maxSessionsPerIdentity: z.number().int().min(1).default(100).describe(
+    "Live sessions one authenticated identity (issuer + subject) may hold. A new session past it is refused with HTTP 429, Retry-After and JSON-RPC error -32004 naming the limit. Anonymous sessions count only against maxSessions.",
+  ),
+  initTtl: duration(
+    "Time-to-live of a new session until its first request (a JSON-RPC request or response, or an opened GET stream; notifications do not count). Sessions abandoned after initialize expire after it; afterwards ttl applies. Capped at ttl.",
+    { min: "1s", max: "720h" },
+  ).default("2m"),
 }).describe("Session state storage (scale-out).");
 
 /** Fields shared by the CRD spec and the standalone/rendered proxy config. */
@@ -80,9 +91,26 @@ export const DiscoveredBackendSchema = z.object({
 });
 export type DiscoveredBackend = z.infer<typeof DiscoveredBackendSchema>;
 
+const CollisionClaimantSchema = z.object({
+  backend: z.string().describe("Backend name."),
+  originalName: z.string().describe("The backend's own tool or prompt name."),
+});
+
+export const NameCollisionSchema = z.object({
+  kind: z.enum(["tool", "prompt"]).describe("tool or prompt."),
+  name: z.string().describe("The advertised name several backends' tools (or prompts) claim."),
+  kept: CollisionClaimantSchema.optional().describe(
+    "Who keeps the name: the claimant whose backend name sorts first, then original name (absent under conflictResolution manual: every claimant is dropped).",
+  ),
+  dropped: z.array(CollisionClaimantSchema).describe(
+    "Claimants not advertised (composite tools still reach them as backend.originalName).",
+  ),
+});
+export type NameCollisionStatus = z.infer<typeof NameCollisionSchema>;
+
 export const VirtualMCPServerStatusSchema = z.object({
   phase: z.enum(["Pending", "Ready", "Degraded", "Failed"]).optional().describe(
-    "Lifecycle phase derived from the conditions.",
+    "Lifecycle phase derived from the conditions: Pending (waiting for the group or the pods), Ready, Degraded (a backend is unavailable), Failed (invalid configuration, or the Deployment's rollout failed: Ready reason DeploymentFailed).",
   ),
   message: z.string().optional().describe("Human-readable summary of the phase."),
   conditions: ConditionsSchema.optional(),
@@ -91,6 +119,9 @@ export const VirtualMCPServerStatusSchema = z.object({
     "Backends and their health, reported by the proxy.",
   ).meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] }),
   backendCount: z.number().int().optional().describe("Backends currently routable."),
+  nameCollisions: z.array(NameCollisionSchema).optional().describe(
+    "Tool and prompt names still claimed by several backends after conflict resolution, reported by the proxy (condition ToolNameConflicts).",
+  ),
   observedGeneration: z.number().int().optional().describe(
     "The metadata.generation this status describes.",
   ),

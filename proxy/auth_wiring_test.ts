@@ -26,11 +26,13 @@ function pick(outgoingAuth: VmcpConfigInput["outgoingAuth"], withOwn: boolean, w
   return s.headerInjection?.headerName ?? (s as { type: string }).type;
 }
 
-Deno.test("discovered, inline and mixed sources pick the backend's strategy as documented", () => {
+Deno.test("discovered, inline and mixed sources pick the backend's strategy as documented; an explicit entry wins in every mode", () => {
   const table: [string, boolean, boolean, string][] = [
     // source, backend has its own auth, outgoingAuth.backends has an entry → header used
-    ["discovered", true, true, "X-Own"],
-    ["discovered", false, true, "X-Default"],
+    ["discovered", true, true, "X-Explicit"],
+    ["discovered", false, true, "X-Explicit"],
+    ["discovered", true, false, "X-Own"],
+    ["discovered", false, false, "X-Default"],
     ["inline", true, true, "X-Explicit"],
     ["inline", true, false, "X-Default"],
     ["mixed", true, true, "X-Explicit"],

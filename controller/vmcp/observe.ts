@@ -20,6 +20,7 @@ import { validateCompositeTool } from "../../core/composite/validate.ts";
 import type { KubeObject } from "../runtime/kube.ts";
 import { TYPES, type View } from "../view.ts";
 import { checkPodTemplateSpec } from "./pod_template.ts";
+import { resolveOidcConfigMap } from "./oidc_configmap.ts";
 import { type MemberServer, renderProxyConfig, type RenderResult } from "./render_config.ts";
 
 export interface VmcpInputs {
@@ -34,6 +35,39 @@ export interface VmcpInputs {
   compositeProblems: Problem[];
   compositeReason?: "CompositeToolRefNotFound" | "CompositeToolRefInvalid";
   anonymous: boolean;
+  /** Group members whose spec could not be read (also in `configProblems`). */
+  discoveryProblems: Problem[];
+}
+
+interface DeploymentStatus {
+  observedGeneration?: number;
+  conditions?: { type: string; status: string; reason?: string; message?: string }[];
+}
+
+/**
+ * Why the Deployment's current rollout failed, as the deployment controller reports it:
+ * `ReplicaFailure` True (pods cannot be created, e.g. quota) or `Progressing` False with
+ * `ProgressDeadlineExceeded`. Undefined while it progresses, when it is fine, and when the
+ * status describes an older generation (a newer spec gets its own chance).
+ */
+export function deploymentFailure(d: KubeObject | undefined): string | undefined {
+  if (!d) return undefined;
+  const status = (d.status ?? {}) as DeploymentStatus;
+  const generation = d.metadata?.generation;
+  if (
+    generation !== undefined && status.observedGeneration !== undefined &&
+    status.observedGeneration < generation
+  ) return undefined;
+  const describe = (c: { type: string; reason?: string; message?: string }) =>
+    `${c.type} ${c.reason ?? ""}${c.message ? `: ${c.message}` : ""}`.replace(/ :/, ":");
+  const failure = status.conditions?.find((c) =>
+    c.type === "ReplicaFailure" && c.status === "True"
+  );
+  if (failure) return describe(failure);
+  const progressing = status.conditions?.find((c) =>
+    c.type === "Progressing" && c.status === "False" && c.reason === "ProgressDeadlineExceeded"
+  );
+  return progressing ? describe(progressing) : undefined;
 }
 
 /** Prefixes config paths with `spec.` so messages name the CR field. */
@@ -148,26 +182,32 @@ export async function observeVmcp(view: View, vmcp: KubeObject): Promise<VmcpInp
     authProblems: [],
     compositeProblems: [],
     anonymous: true,
+    discoveryProblems: [],
   };
   const parsed = VirtualMCPServerSpecSchema.safeParse(vmcp.spec ?? {});
   if (!parsed.success) {
     out.configProblems = problemsFromZod(parsed.error, vmcp.spec, ["spec"]);
     return out;
   }
-  const spec = parsed.data;
+  // OIDC settings kept in a ConfigMap are rendered inline (problems name the ConfigMap).
+  const fromConfigMap = await resolveOidcConfigMap(view, namespace, parsed.data);
+  const spec = fromConfigMap.spec;
   out.spec = spec;
+  out.authProblems.push(...fromConfigMap.problems);
   out.anonymous = (spec.incomingAuth?.type ?? "anonymous") === "anonymous";
   const group = await view.get(TYPES.group, namespace, spec.groupRef.name);
   const phase = (group?.status as { phase?: string } | undefined)?.phase;
   out.group = !group ? "notFound" : phase === "Ready" ? "ready" : "notReady";
   const { defs, invalid } = await compositeDefs(view, namespace, spec, out.compositeProblems);
   if (invalid) out.compositeReason = "CompositeToolRefInvalid";
-  if (out.group !== "ready") {
+  // Read even while the group is not Ready: an unreadable member is why, and says so.
+  const members = group ? await groupMembers(view, namespace, spec.groupRef.name) : undefined;
+  out.discoveryProblems = members?.problems ?? [];
+  if (out.group !== "ready" || !members) {
     // Without the backends only the spec's own cross-field rules can be checked.
     out.configProblems = specPaths(checkSemantics(spec, { standalone: false }));
     return out;
   }
-  const members = await groupMembers(view, namespace, spec.groupRef.name);
   out.servers = members.servers;
   const render = renderProxyConfig({
     name,
@@ -180,6 +220,7 @@ export async function observeVmcp(view: View, vmcp: KubeObject): Promise<VmcpInp
   out.render = render;
   out.configProblems = [...members.problems, ...specPaths(render.configProblems)];
   out.authProblems = [
+    ...out.authProblems,
     ...specPaths(render.authProblems),
     ...(await secretProblems(view, namespace, render)),
   ];

@@ -9,7 +9,7 @@ import type { Clock } from "../../core/clock.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Problem } from "../../core/config/problems.ts";
 import type { Condition } from "../../crds/common.ts";
-import type { DiscoveredBackend } from "../../crds/virtualmcpserver.ts";
+import type { DiscoveredBackend, NameCollisionStatus } from "../../crds/virtualmcpserver.ts";
 import { type KubeApi, KubeApiError, type KubeObject } from "../runtime/kube.ts";
 import type { HandlerResult } from "../runtime/queue.ts";
 import { applyIfChanged } from "../apply.ts";
@@ -25,7 +25,7 @@ import {
 } from "./children.ts";
 import { deleteClusterRbac, needsTokenReview } from "./cluster_rbac.ts";
 import { buildDeployment, deploymentAvailable } from "./deployment.ts";
-import { observeVmcp, type VmcpInputs } from "./observe.ts";
+import { deploymentFailure, observeVmcp, type VmcpInputs } from "./observe.ts";
 import { configYaml, sha256 } from "./render_config.ts";
 import { computeStatus, type OwnedStatus } from "./status.ts";
 
@@ -47,6 +47,7 @@ interface VmcpObject extends KubeObject {
     observedGeneration?: number;
     conditions?: Condition[];
     discoveredBackends?: DiscoveredBackend[];
+    nameCollisions?: NameCollisionStatus[];
   };
 }
 
@@ -143,6 +144,7 @@ export async function reconcileVirtualMCPServer(
     now: timeString(clock.now()),
     previousConditions: vmcp.status?.conditions,
     discoveredBackends: vmcp.status?.discoveredBackends,
+    nameCollisions: vmcp.status?.nameCollisions,
     groupName: inputs.groupName,
     group: inputs.group,
     configProblems: [...inputs.configProblems, ...applyProblems],
@@ -152,7 +154,9 @@ export async function reconcileVirtualMCPServer(
     compositeProblems: inputs.compositeProblems,
     compositeReason: inputs.compositeReason,
     backendNames: inputs.render ? inputs.servers.map((s) => s.name) : undefined,
+    discoveryProblems: inputs.discoveryProblems,
     deploymentAvailable: deploymentAvailable(deployment),
+    deploymentFailure: deploymentFailure(deployment),
     replicas: inputs.spec?.replicas,
     sessionStorageProvider: inputs.spec?.sessionStorage?.provider,
   });

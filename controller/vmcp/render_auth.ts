@@ -124,13 +124,26 @@ export function resolveOutgoingAuth(oa: OutgoingAuth, ctx: AuthContext): Json {
   return out;
 }
 
-/** `incomingAuth` with the OIDC client secret as `VMCP_OIDC_CLIENT_SECRET`. */
-export function resolveIncomingAuth(ia: IncomingAuth, ctx: AuthContext): Json {
-  const inline = ia.oidcConfig?.inline;
-  if (!inline?.clientSecretRef) return structuredClone(ia) as Json;
+/**
+ * `incomingAuth` with the OIDC client secret as `VMCP_OIDC_CLIENT_SECRET` and, for `oidc`,
+ * `oidcConfig.resourceUrl` defaulted to `serviceResourceUrl` (`status.url` + `/mcp`): the
+ * RFC 9728 resource, and the expected audience when `inline.audience` is unset.
+ */
+export function resolveIncomingAuth(
+  ia: IncomingAuth,
+  ctx: AuthContext,
+  serviceResourceUrl?: string,
+): Json {
+  const out = structuredClone(ia) as IncomingAuth;
+  const oc = out.oidcConfig;
+  if (out.type === "oidc" && oc && !oc.resourceUrl && serviceResourceUrl) {
+    oc.resourceUrl = serviceResourceUrl;
+  }
+  const inline = oc?.inline;
+  if (!oc || !inline?.clientSecretRef) return out as Json;
   const { clientSecretRef, ...rest } = inline;
   const clientSecretEnv = ctx.env.add([], clientSecretRef, "VMCP_OIDC_CLIENT_SECRET");
-  return { ...ia, oidcConfig: { ...ia.oidcConfig, inline: { ...rest, clientSecretEnv } } };
+  return { ...out, oidcConfig: { ...oc, inline: { ...rest, clientSecretEnv } } };
 }
 
 /** `tokenCache` with the Redis password and encryption key as env names. */

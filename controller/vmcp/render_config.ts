@@ -13,7 +13,7 @@ import type { CompositeToolSpec } from "../../crds/composite_tool.ts";
 import type { Problem } from "../../core/config/problems.ts";
 import { validateConfig } from "../../core/config/load.ts";
 import { mcpServerEndpoint } from "../mcpserver/backend.ts";
-import { VMCP_PORT } from "../meta.ts";
+import { VMCP_PORT, vmcpNames, vmcpUrl } from "../meta.ts";
 import { SecretEnvCollector, type SecretEnvVar } from "./secret_env.ts";
 import {
   type AuthContext,
@@ -62,12 +62,17 @@ function setIf(out: Record<string, unknown>, key: string, value: unknown): void 
 
 function renderBackends(input: RenderInput, ctx: AuthContext): Record<string, unknown>[] {
   const discovered = (input.spec.outgoingAuth?.source ?? "discovered") !== "inline";
+  const explicit = input.spec.outgoingAuth?.backends ?? {};
   return [...input.servers].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
     .map((s) => {
       const ep = mcpServerEndpoint(s.name, input.namespace, s.spec);
       const b: Record<string, unknown> = { name: s.name, transport: ep.transport, url: ep.url };
       const ref = s.spec.externalAuthConfigRef?.name;
-      if (discovered && ref) {
+      // An explicit outgoingAuth.backends entry wins in every mode (core/auth/resolve_strategy):
+      // the server's own reference is then unused, so it is neither resolved nor required.
+      const overridden = Object.hasOwn(explicit, s.name) &&
+        explicit[s.name]!.type !== "discovered";
+      if (discovered && ref && !overridden) {
         const cfg = lookupAuthConfig(
           ref,
           `MCPServer ${s.name}: spec.externalAuthConfigRef.name`,
@@ -80,6 +85,26 @@ function renderBackends(input: RenderInput, ctx: AuthContext): Record<string, un
       }
       return b;
     });
+}
+
+/**
+ * The Host values the proxy accepts in a cluster (its DNS-rebinding defence): the Service's
+ * names with and without the port, plus the host of `oidcConfig.resourceUrl` (the public URL,
+ * e.g. an Ingress). IP-literal hosts (kubelet probes, Prometheus) are always allowed by the
+ * proxy; other names can be added with the VMCP_ALLOWED_HOSTS environment variable.
+ */
+export function serviceHosts(name: string, namespace: string, resourceUrl?: string): string[] {
+  const svc = vmcpNames(name, namespace).service;
+  const names = [svc, `${svc}.${namespace}`, `${svc}.${namespace}.svc`];
+  names.push(`${names[2]}.cluster.local`);
+  const hosts = names.flatMap((n) => [n, `${n}:${VMCP_PORT}`]);
+  if (resourceUrl) {
+    try {
+      const u = new URL(resourceUrl);
+      if (!hosts.includes(u.host)) hosts.push(u.host);
+    } catch { /* reported by the config validation */ }
+  }
+  return hosts;
 }
 
 function renderCompositeTools(input: RenderInput, problems: Problem[]): unknown[] | undefined {
@@ -121,7 +146,10 @@ export function renderProxyConfig(input: RenderInput): RenderResult {
   const spec = input.spec;
   const config: Record<string, unknown> = { name: input.name, namespace: input.namespace };
   config.groupRef = { name: spec.groupRef.name };
-  if (spec.incomingAuth) config.incomingAuth = resolveIncomingAuth(spec.incomingAuth, ctx);
+  if (spec.incomingAuth) {
+    const resource = `${vmcpUrl(input.name, input.namespace)}/mcp`;
+    config.incomingAuth = resolveIncomingAuth(spec.incomingAuth, ctx, resource);
+  }
   if (spec.outgoingAuth) config.outgoingAuth = resolveOutgoingAuth(spec.outgoingAuth, ctx);
   setIf(config, "aggregation", spec.aggregation && structuredClone(spec.aggregation));
   if (spec.tokenCache) config.tokenCache = resolveTokenCache(spec.tokenCache, ctx);
@@ -129,8 +157,20 @@ export function renderProxyConfig(input: RenderInput): RenderResult {
   setIf(config, "compositeTools", renderCompositeTools(input, compositeProblems));
   if (spec.sessionStorage) config.sessionStorage = resolveSessionStorage(spec.sessionStorage, ctx);
   config.backends = renderBackends(input, ctx);
-  config.server = { host: "0.0.0.0", port: VMCP_PORT };
-  const { problems } = validateConfig(config, { standalone: false });
+  config.server = {
+    host: "0.0.0.0",
+    port: VMCP_PORT,
+    allowedHosts: serviceHosts(
+      input.name,
+      input.namespace,
+      spec.incomingAuth?.oidcConfig?.resourceUrl,
+    ),
+  };
+  // What the proxy does at start: parse the ConfigMap text, then its loader's rules
+  // (core/config/load.ts), so the controller's verdict is the proxy's. `standalone: false`
+  // only changes how problems are named (Secret references are already env names here).
+  const text = configYaml(config);
+  const { problems } = validateConfig(YAML.parse(text, { version: "1.1" }), { standalone: false });
   return {
     config,
     env: env.vars,

@@ -255,11 +255,9 @@ Deno.test("renderProxyConfig() resolves backends: url as-is, image through its S
     ["github", "streamable-http", "https://gh.example.test/mcp"],
     ["sse-one", "sse", "http://mcp-sse-one.ns.svc.cluster.local:8080/sse"],
   ]);
-  assert.deepEqual(backends[1]!.auth, {
-    type: "headerInjection",
-    headerInjection: { headerName: "X-Api-Key", valueEnv: "VMCP_SECRET_GITHUB_HEADER_VALUE" },
-  });
-  assert.equal(backends[1]!.authConfigRef, "hdr");
+  // github has an explicit outgoingAuth.backends entry, which wins: its own reference is unused.
+  assert.equal(backends[1]!.auth, undefined);
+  assert.equal(backends[1]!.authConfigRef, undefined);
   assert.deepEqual(r.env.map((e) => [e.name, e.secretRef.name, e.secretRef.key]), [
     ["VMCP_OIDC_CLIENT_SECRET", "oidc", "secret"],
     ["VMCP_SECRET_DEFAULT_HEADER_VALUE", "api", "key"],
@@ -267,13 +265,25 @@ Deno.test("renderProxyConfig() resolves backends: url as-is, image through its S
     ["VMCP_TOKEN_CACHE_REDIS_PASSWORD", "redis", "pw"],
     ["VMCP_TOKEN_CACHE_ENCRYPTION_KEY", "cache", "k"],
     ["VMCP_SESSION_REDIS_PASSWORD", "redis", "pw"],
-    ["VMCP_SECRET_GITHUB_HEADER_VALUE", "api", "key"],
   ]);
+  const { backends: _, ...rest } = input().spec.outgoingAuth!;
+  const discovered = renderProxyConfig(input({ ...input().spec, outgoingAuth: rest }));
+  assert.deepEqual((discovered.config.backends as Record<string, unknown>[])[1]!.auth, {
+    type: "headerInjection",
+    headerInjection: { headerName: "X-Api-Key", valueEnv: "VMCP_SECRET_GITHUB_HEADER_VALUE" },
+  });
+  assert.equal((discovered.config.backends as Record<string, unknown>[])[1]!.authConfigRef, "hdr");
 });
 
 Deno.test("renderProxyConfig() reports a missing MCPExternalAuthConfig and a missing composite definition by field", () => {
   const i = input();
-  const r = renderProxyConfig({ ...i, authConfigs: new Map(), compositeDefs: new Map() });
+  const { backends: _, ...outgoingAuth } = i.spec.outgoingAuth!;
+  const r = renderProxyConfig({
+    ...i,
+    spec: { ...i.spec, outgoingAuth },
+    authConfigs: new Map(),
+    compositeDefs: new Map(),
+  });
   assert.deepEqual(r.authProblems.map((p) => p.path), [
     "outgoingAuth.default.externalAuthConfigRef.name",
     "MCPServer github: spec.externalAuthConfigRef.name",

@@ -1,10 +1,27 @@
 /**
  * The status of a VirtualMCPServer, computed purely from what a reconcile observed. The
  * conditions are computed first; `phase` is derived from them in one function.
+ *
+ * Conditions and reasons (README "Troubleshooting by condition reason"):
+ * - `GroupRefValidated`: `GroupRefValid` | `GroupRefNotFound` | `GroupRefNotReady`.
+ * - `AuthConfigured`: `AuthValid` | `AnonymousAuth` (True, a warning) | `AuthInvalid`.
+ * - `PodTemplateSpecValid`, `CompositeToolRefsValidated`, `Valid`: False means the
+ *   configuration is invalid (phase `Failed`).
+ * - `BackendsDiscovered`: `BackendsDiscoveredSuccessfully` | `NoBackends` (False: the group
+ *   has no MCPServers; the phase is not affected) | `BackendDiscoveryFailed` (False: a member
+ *   cannot be read) | `BackendDiscoveryPending` (Unknown: no Ready group yet).
+ * - `SessionStorageWarning`: True when replicas > 1 run without Redis sessions.
+ * - `ToolNameConflicts`: `NameCollisionsLeft` (True: the proxy reported names still claimed by
+ *   several backends after conflict resolution; the first by backend name keeps each) |
+ *   `NoNameCollisions` (False). The phase is not affected.
+ * - `Ready`: `DeploymentReady` | `InvalidConfiguration` | `WaitingForGroup` |
+ *   `DeploymentFailed` (phase `Failed`: `ReplicaFailure` or `ProgressDeadlineExceeded` for the
+ *   current spec) | `DeploymentNotReady` (phase `Pending`) | `BackendsUnavailable` (phase
+ *   `Degraded`).
  * @module
  */
 import type { Condition } from "../../crds/common.ts";
-import type { DiscoveredBackend } from "../../crds/virtualmcpserver.ts";
+import type { DiscoveredBackend, NameCollisionStatus } from "../../crds/virtualmcpserver.ts";
 import { formatProblems, type Problem } from "../../core/config/problems.ts";
 import { type ConditionInput, mergeConditions } from "../conditions.ts";
 import { vmcpUrl } from "../meta.ts";
@@ -21,6 +38,8 @@ export interface VmcpObservation {
   previousConditions?: readonly Condition[] | undefined;
   /** Reported by the proxy (`status.discoveredBackends`). */
   discoveredBackends?: readonly DiscoveredBackend[] | undefined;
+  /** Reported by the proxy (`status.nameCollisions`). */
+  nameCollisions?: readonly NameCollisionStatus[] | undefined;
   groupName: string;
   group: "ready" | "notFound" | "notReady";
   /** Spec or rendered-config problems (the proxy's loader, cross-field rules, apply rejections). */
@@ -34,7 +53,14 @@ export interface VmcpObservation {
   compositeReason?: "CompositeToolRefNotFound" | "CompositeToolRefInvalid" | undefined;
   /** Backend names in the rendered config (undefined when nothing was rendered). */
   backendNames?: readonly string[] | undefined;
+  /** Group members that could not be read as backends (invalid MCPServer specs). */
+  discoveryProblems?: readonly Problem[] | undefined;
   deploymentAvailable: boolean;
+  /**
+   * Why the Deployment's current rollout failed (`Progressing` False with
+   * `ProgressDeadlineExceeded`, or `ReplicaFailure` True), from `deploymentFailure()`.
+   */
+  deploymentFailure?: string | undefined;
   replicas?: number | undefined;
   sessionStorageProvider?: string | undefined;
 }
@@ -140,7 +166,24 @@ export function computeConditions(o: VmcpObservation): ConditionInput[] {
     "The rendered proxy configuration is valid",
     formatProblems(o.configProblems),
   ]));
-  if (o.backendNames) {
+  if (o.group !== "notFound" && o.discoveryProblems?.length) {
+    out.push({
+      type: "BackendsDiscovered",
+      status: "False",
+      reason: "BackendDiscoveryFailed",
+      message: `Could not read every MCPServer of MCPGroup "${o.groupName}": ${
+        formatProblems(o.discoveryProblems)
+      }`,
+    });
+  } else if (o.backendNames && !o.backendNames.length) {
+    out.push({
+      type: "BackendsDiscovered",
+      status: "False",
+      reason: "NoBackends",
+      message:
+        `MCPGroup "${o.groupName}" has no MCPServers: add MCPServers with spec.groupRef.name "${o.groupName}" (the proxy serves only composite tools meanwhile)`,
+    });
+  } else if (o.backendNames) {
     out.push({
       type: "BackendsDiscovered",
       status: "True",
@@ -165,8 +208,37 @@ export function computeConditions(o: VmcpObservation): ConditionInput[] {
       ? `spec.replicas is ${o.replicas} but spec.sessionStorage.provider is not redis: sessions are pinned to one replica and lost when it goes away`
       : "Session storage fits the replica count",
   });
+  out.push(nameConflictsCondition(o.nameCollisions ?? []));
   out.push(readyCondition(o, out));
   return out;
+}
+
+/** True (a warning) while the proxy reports names left claimed by several backends. */
+function nameConflictsCondition(collisions: readonly NameCollisionStatus[]): ConditionInput {
+  if (!collisions.length) {
+    return {
+      type: "ToolNameConflicts",
+      status: "False",
+      reason: "NoNameCollisions",
+      message: "Every advertised tool and prompt name has one owner",
+    };
+  }
+  const who = (c: { backend: string; originalName: string }) => `${c.backend}/${c.originalName}`;
+  const shown = collisions.slice(0, 10).map((c) =>
+    `${c.kind} "${c.name}": ${c.kept ? `kept ${who(c.kept)}` : "none kept"}, dropped ${
+      c.dropped.map(who).join(", ")
+    }`
+  );
+  if (collisions.length > 10) shown.push(`and ${collisions.length - 10} more`);
+  return {
+    type: "ToolNameConflicts",
+    status: "True",
+    reason: "NameCollisionsLeft",
+    message:
+      `${collisions.length} name(s) still claimed by several backends after conflict resolution (the first by backend name keeps each; rename with aggregation.tools overrides or change prefixFormat): ${
+        shown.join("; ")
+      }`,
+  };
 }
 
 function readyCondition(o: VmcpObservation, conds: ConditionInput[]): ConditionInput {
@@ -187,6 +259,16 @@ function readyCondition(o: VmcpObservation, conds: ConditionInput[]): ConditionI
       status: "False",
       reason: "WaitingForGroup",
       message: conds[0]!.message,
+    };
+  }
+  if (o.deploymentFailure) {
+    return {
+      type: "Ready",
+      status: "False",
+      reason: "DeploymentFailed",
+      message: `Deployment "${o.name}" failed to roll out: ${o.deploymentFailure}${
+        o.deploymentAvailable ? " (pods of the previous rollout still serve)" : ""
+      }`,
     };
   }
   if (!o.deploymentAvailable) {
@@ -241,6 +323,9 @@ export function derivePhase(
   }
   const ready = get("Ready");
   if (ready?.status === "True") return { phase: "Ready", message: ready.message ?? "Ready" };
+  if (ready?.reason === "DeploymentFailed") {
+    return { phase: "Failed", message: ready.message ?? "Deployment failed" };
+  }
   if (ready?.reason === "BackendsUnavailable") {
     return { phase: "Degraded", message: ready.message ?? "Degraded" };
   }

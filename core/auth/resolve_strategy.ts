@@ -9,10 +9,10 @@ import type { BackendConfig, VmcpConfig } from "../../crds/vmcp_config.ts";
 const UNAUTHENTICATED = { type: "unauthenticated" } as const;
 
 /**
- * The strategy for `backend` under `config.outgoingAuth` (ToolHive's source rules):
- * - `discovered` (default): the backend's own `auth`, else `default`;
- * - `inline`: `backends[name]`, else `default` (the backend's own `auth` is ignored);
- * - `mixed`: `backends[name]`, else the backend's own `auth`, else `default`.
+ * The strategy for `backend` under `config.outgoingAuth` (ToolHive's source rules). An
+ * explicit `backends[name]` entry wins in every mode; without one:
+ * - `discovered` (default) and `mixed`: the backend's own `auth`, else `default`;
+ * - `inline`: `default` (the backend's own `auth` is ignored).
  * An entry of type `discovered` stands for the backend's own `auth` (skipped when it has
  * none). Nothing chosen means `unauthenticated`.
  */
@@ -24,10 +24,6 @@ export function resolveStrategy(backend: BackendConfig, config: VmcpConfig): unk
   const explicit = pick(out?.backends?.[backend.name]);
   const fallback = pick(out?.default);
   const source = out?.source ?? "discovered";
-  const chosen = source === "inline"
-    ? explicit ?? fallback
-    : source === "mixed"
-    ? explicit ?? discovered ?? fallback
-    : discovered ?? fallback;
+  const chosen = source === "inline" ? explicit ?? fallback : explicit ?? discovered ?? fallback;
   return chosen ?? UNAUTHENTICATED;
 }

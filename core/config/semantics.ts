@@ -4,6 +4,7 @@
  * @module
  */
 import type { Problem } from "./problems.ts";
+import { seedAggregationProblems, seedIncomingProblems } from "./seed_fields.ts";
 import type { IncomingAuth, OutgoingAuth, TokenCache } from "../../crds/auth.ts";
 import type { Aggregation } from "../../crds/aggregation.ts";
 import type { BackendAuthStrategy } from "../../crds/auth.ts";
@@ -13,8 +14,34 @@ export interface SemanticInput {
   outgoingAuth?: OutgoingAuth | undefined;
   aggregation?: Aggregation | undefined;
   tokenCache?: TokenCache | undefined;
-  sessionStorage?: { provider: string; address?: string | undefined } | undefined;
+  sessionStorage?: {
+    provider: string;
+    address?: string | undefined;
+    passwordRef?: unknown;
+  } | undefined;
   compositeTools?: { name: string }[] | undefined;
+  /** Standalone configs only: `publicUrl` is the default OIDC audience. */
+  server?: { publicUrl?: string | undefined } | undefined;
+}
+
+/** `host:port`, `[v6]:port` or `host`, as the proxy's Redis client parses it. */
+const REDIS_ADDRESS = /^(\[[^\]]+\]|[^:\[\]]+)(:(\d{1,5}))?$/;
+
+function redisAddressProblem(address: string | undefined, path: string): Problem[] {
+  if (address === undefined) return [];
+  const m = REDIS_ADDRESS.exec(address);
+  const port = m?.[3] === undefined ? 6379 : Number(m[3]);
+  if (m && port >= 1 && port <= 65535) return [];
+  return [{ path, message: 'Expected host:port, e.g. "redis:6379"', value: address }];
+}
+
+function secretRefProblem(ref: unknown, path: string, instead: string): Problem[] {
+  if (ref === undefined) return [];
+  return [{
+    path,
+    message: `Secret references need Kubernetes; use ${instead} in a standalone config`,
+    value: ref,
+  }];
 }
 
 /** Checks one inline backend auth strategy; `standalone` forbids Secret references. */
@@ -72,17 +99,9 @@ export function checkSemantics(
   options: { standalone: boolean; backendNames?: string[] },
 ): Problem[] {
   const out: Problem[] = [];
-  const ia = spec.incomingAuth;
-  if (ia?.type === "oidc") {
-    const oc = ia.oidcConfig;
-    if (!oc) out.push({ path: "incomingAuth.oidcConfig", message: 'Required for type "oidc"' });
-    else if (oc.type === "inline" && !oc.inline) {
-      out.push({
-        path: "incomingAuth.oidcConfig.inline",
-        message: 'Required for oidcConfig.type "inline" (issuer, audience, …)',
-      });
-    }
-  }
+  out.push(...incomingProblems(spec, options.standalone));
+  out.push(...seedIncomingProblems(spec.incomingAuth, options.standalone));
+  out.push(...seedAggregationProblems(spec.aggregation));
   const oa = spec.outgoingAuth;
   if (oa?.default) {
     if (oa.default.type === "discovered") {
@@ -144,13 +163,8 @@ export function checkSemantics(
       }
     }
   });
-  const tc = spec.tokenCache;
-  if (tc?.provider === "redis" && !tc.redis) {
-    out.push({ path: "tokenCache.redis", message: 'Required for provider "redis" (address, …)' });
-  }
-  if (spec.sessionStorage?.provider === "redis" && !spec.sessionStorage.address) {
-    out.push({ path: "sessionStorage.address", message: 'Required for provider "redis"' });
-  }
+  out.push(...tokenCacheProblems(spec.tokenCache, options.standalone));
+  out.push(...sessionStorageProblems(spec.sessionStorage, options.standalone));
   const names = new Set<string>();
   (spec.compositeTools ?? []).forEach((c, i) => {
     if (names.has(c.name)) {
@@ -162,5 +176,105 @@ export function checkSemantics(
     }
     names.add(c.name);
   });
+  return out;
+}
+
+function incomingProblems(spec: SemanticInput, standalone: boolean): Problem[] {
+  const out: Problem[] = [];
+  const ia = spec.incomingAuth;
+  if (ia?.type !== "oidc") return out;
+  const oc = ia.oidcConfig;
+  if (!oc) return [{ path: "incomingAuth.oidcConfig", message: 'Required for type "oidc"' }];
+  if (oc.type !== "inline") return out;
+  const inline = oc.inline;
+  if (!inline) {
+    return [{
+      path: "incomingAuth.oidcConfig.inline",
+      message: 'Required for oidcConfig.type "inline" (issuer, audience, …)',
+    }];
+  }
+  // The proxy falls back to resourceUrl, then (standalone) server.publicUrl, as the audience.
+  // In a cluster the controller always renders resourceUrl (status.url + /mcp).
+  const fallback = oc.resourceUrl ?? (standalone ? spec.server?.publicUrl : "status.url + /mcp");
+  if (inline.audience === undefined && fallback === undefined) {
+    out.push({
+      path: "incomingAuth.oidcConfig.inline.audience",
+      message: `Required unless oidcConfig.resourceUrl${
+        standalone ? " or server.publicUrl" : ""
+      } is set (the expected aud claim of tokens for vmcp)`,
+    });
+  }
+  if (standalone) {
+    out.push(
+      ...secretRefProblem(
+        inline.clientSecretRef,
+        "incomingAuth.oidcConfig.inline.clientSecretRef",
+        "clientSecretEnv",
+      ),
+    );
+  }
+  return out;
+}
+
+function tokenCacheProblems(tc: TokenCache | undefined, standalone: boolean): Problem[] {
+  if (!tc) return [];
+  const out: Problem[] = [];
+  if (tc.provider === "memory" && tc.redis) {
+    out.push({
+      path: "tokenCache.redis",
+      message:
+        'Only used with provider "redis", but tokenCache.provider is "memory" (the default): set provider: redis, or remove this block',
+    });
+  }
+  if (tc.provider !== "redis") return out;
+  const r = tc.redis;
+  if (!r) {
+    out.push({ path: "tokenCache.redis", message: 'Required for provider "redis" (address, …)' });
+    return out;
+  }
+  out.push(...redisAddressProblem(r.address, "tokenCache.redis.address"));
+  if (standalone) {
+    out.push(
+      ...secretRefProblem(r.passwordRef, "tokenCache.redis.passwordRef", "passwordEnv"),
+      ...secretRefProblem(
+        r.encryptionKeyRef,
+        "tokenCache.redis.encryptionKeyRef",
+        "encryptionKeyEnv",
+      ),
+    );
+  }
+  if (r.encryptionKeyEnv === undefined && r.encryptionKeyRef === undefined) {
+    out.push({
+      path: standalone ? "tokenCache.redis.encryptionKeyEnv" : "tokenCache.redis.encryptionKeyRef",
+      message:
+        `Required for provider "redis": cached tokens are encrypted at rest (a base64 32-byte key${
+          standalone ? " in this environment variable" : "; or set encryptionKeyEnv"
+        })`,
+    });
+  }
+  return out;
+}
+
+function sessionStorageProblems(
+  ss: SemanticInput["sessionStorage"],
+  standalone: boolean,
+): Problem[] {
+  if (!ss) return [];
+  const out: Problem[] = [];
+  if (ss.provider === "redis") {
+    if (!ss.address) {
+      out.push({ path: "sessionStorage.address", message: 'Required for provider "redis"' });
+    }
+    out.push(...redisAddressProblem(ss.address, "sessionStorage.address"));
+  } else if (ss.address !== undefined) {
+    out.push({
+      path: "sessionStorage.address",
+      message: `Only used with provider "redis", but sessionStorage.provider is "${ss.provider}"`,
+      value: ss.address,
+    });
+  }
+  if (standalone) {
+    out.push(...secretRefProblem(ss.passwordRef, "sessionStorage.passwordRef", "passwordEnv"));
+  }
   return out;
 }

@@ -13,6 +13,7 @@ import { AuthError } from "./errors.ts";
 import type { FetchFn } from "./http.ts";
 import { createTokenReviewVerifier, type TokenReviewVerifierOptions } from "./kubernetes.ts";
 import { createOidcVerifier, type TokenVerifier } from "./oidc.ts";
+import { createIntrospectionVerifier, createOpaqueAwareVerifier } from "./introspection.ts";
 
 export const PROTECTED_RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource";
 
@@ -41,6 +42,8 @@ export interface IncomingAuthDeps {
   >;
   /** Use this verifier instead of building one from the config (tests, embedding). */
   verifier?: TokenVerifier;
+  /** Reads `clientSecretEnv`. @default Deno.env.get */
+  env?: (name: string) => string | undefined;
 }
 
 export interface IncomingAuthenticator {
@@ -184,16 +187,52 @@ function buildVerifier(
       "Invalid incomingAuth.oidcConfig.inline.audience: missing, and there is no resourceUrl to default it to; set the audience tokens for vmcp carry",
     );
   }
-  return createOidcVerifier({
+  const clockSkewSeconds = parseDuration(inline.clockSkew ?? "30s") / 1000;
+  const jwt = createOidcVerifier({
     issuer: inline.issuer,
     audience,
     jwksUrl: inline.jwksUrl,
     allowedAlgorithms: inline.allowedAlgorithms,
-    clockSkewSeconds: parseDuration(inline.clockSkew ?? "30s") / 1000,
+    clockSkewSeconds,
     fetch: deps.fetch,
     clock: deps.clock,
     logger: deps.logger,
   });
+  if (!inline.introspectionUrl) return jwt;
+  return createOpaqueAwareVerifier(
+    jwt,
+    createIntrospectionVerifier({
+      url: inline.introspectionUrl,
+      clientId: inline.clientId ?? "",
+      clientSecret: introspectionSecret(inline, deps),
+      issuer: inline.issuer,
+      audience,
+      clockSkewSeconds,
+      fetch: deps.fetch,
+      clock: deps.clock,
+      logger: deps.logger,
+    }),
+  );
+}
+
+/** The client secret `introspectionUrl` authenticates with, read from `clientSecretEnv`. */
+function introspectionSecret(
+  inline: NonNullable<NonNullable<IncomingAuth["oidcConfig"]>["inline"]>,
+  deps: IncomingAuthDeps,
+): string {
+  const name = inline.clientSecretEnv;
+  if (!name) {
+    throw new TypeError(
+      "Invalid incomingAuth.oidcConfig.inline.clientSecretEnv: missing; introspectionUrl needs the client secret (clientSecretRef in a cluster, clientSecretEnv standalone)",
+    );
+  }
+  const value = (deps.env ?? ((n: string) => Deno.env.get(n)))(name);
+  if (!value) {
+    throw new TypeError(
+      `Invalid incomingAuth.oidcConfig.inline.clientSecretEnv "${name}": the environment variable is not set`,
+    );
+  }
+  return value;
 }
 
 /**
