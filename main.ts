@@ -42,6 +42,8 @@ Proxy flags (--mode=proxy):
 Proxy environment:
   VMCP_NAME, VMCP_NAMESPACE Report backend health into that VirtualMCPServer's
                             status.discoveredBackends (both set: in-cluster)
+  VMCP_ALLOWED_HOSTS        Host header values allowed besides server.allowedHosts (comma-
+                            separated; DNS-rebinding defence, e.g. an Ingress host in a cluster)
   VMCP_KUBE_API_URL         API server for status reporting (default in-cluster
                             https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)
   VMCP_KUBE_TOKEN_FILE      Bearer token file, re-read per write (default the service-account token)
@@ -85,6 +87,20 @@ function env(name: string): string | undefined {
     return Deno.env.get(name);
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * `vmcp validate`: the proxy's own start-up loader (`parseConfig`, core/config/load.ts) on
+ * `file`. Exit code 0 with `FILE: valid`, or 2 with every problem (path, message, value).
+ */
+export async function validateFile(file: string): Promise<{ code: 0 | 2; text: string }> {
+  const { loadConfigFile } = await import("./core/config/load.ts");
+  try {
+    await loadConfigFile(file);
+    return { code: 0, text: `${file}: valid\n` };
+  } catch (e) {
+    return { code: 2, text: `${(e as Error).message}\n` };
   }
 }
 
@@ -153,15 +169,10 @@ export async function main(argv: string[], signal: AbortSignal): Promise<number>
       Deno.stderr.writeSync(new TextEncoder().encode("validate: --config FILE is required\n"));
       return 2;
     }
-    const { loadConfigFile } = await import("./core/config/load.ts");
-    try {
-      await loadConfigFile(file);
-      out(`${file}: valid\n`);
-      return 0;
-    } catch (e) {
-      Deno.stderr.writeSync(new TextEncoder().encode(`${(e as Error).message}\n`));
-      return 2;
-    }
+    const r = await validateFile(file);
+    if (r.code === 0) out(r.text);
+    else Deno.stderr.writeSync(new TextEncoder().encode(r.text));
+    return r.code;
   }
   if (command !== undefined && command !== "--") {
     Deno.stderr.writeSync(

@@ -78,6 +78,7 @@ export async function runController(opts: ControllerOptions, signal: AbortSignal
     port,
     signal: httpAbort.signal,
     ready: () => !leading || synced,
+    log: logger,
     ...(opts.onListen ? { onListen: opts.onListen } : {}),
   });
   const manager = (s: AbortSignal) =>

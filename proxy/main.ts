@@ -14,6 +14,8 @@ import { describeError } from "./backends/errors.ts";
 import { watchConfig } from "./config_watch.ts";
 import { levelledLogger } from "./log_level.ts";
 import { type RunningProxy, startProxy } from "./serve.ts";
+import { allowedHostsFromEnv } from "./server/host.ts";
+import { isLoopbackHost } from "./server/origin.ts";
 import { startStatusReporterFromEnv } from "./status_reporter.ts";
 
 export interface ProxyOptions {
@@ -126,6 +128,10 @@ export async function runProxy(opts: ProxyOptions, signal: AbortSignal): Promise
     return 2;
   }
   const host = opts.host ?? (inCluster ? "0.0.0.0" : config.server?.host ?? "127.0.0.1");
+  // Host header allow-list extras (server/host.ts). An in-cluster stdio bridge is reached by its
+  // Service's cluster DNS name, which only cluster DNS resolves (no rebinding page can use it).
+  const allowedHosts = allowedHostsFromEnv(opts.env("VMCP_ALLOWED_HOSTS"));
+  if (opts.stdioBridge && !isLoopbackHost(host)) allowedHosts.push(".svc", ".svc.cluster.local");
   let proxy: RunningProxy;
   try {
     proxy = await startProxy({
@@ -133,6 +139,7 @@ export async function runProxy(opts: ProxyOptions, signal: AbortSignal): Promise
       host,
       port: port ?? config.server?.port ?? 4483,
       log,
+      allowedHosts,
       ...auth.startOptions,
     });
   } catch (err) {

@@ -8,6 +8,8 @@ import type { BackendConfig, VmcpConfig } from "../crds/vmcp_config.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Identity } from "../core/auth/identity.ts";
 import { type Logger, silentLogger } from "../core/log.ts";
+import { parseDuration } from "../core/duration.ts";
+import { type GuardedServer, serveGuarded, type ServerLimits } from "../core/http_server.ts";
 import type { HeadersFor } from "./backends/backend.ts";
 import { Router } from "./router.ts";
 import { ProxyRuntime } from "./runtime.ts";
@@ -40,6 +42,20 @@ export interface StartOptions {
    * (memory, or Redis shared by every replica)
    */
   sessionStore?: SessionStore;
+  /** Hosts allowed besides `server.allowedHosts` (runProxy passes `VMCP_ALLOWED_HOSTS`). */
+  allowedHosts?: readonly string[];
+}
+
+/** `server.limits` as milliseconds (defaults of core/http_server.ts where absent). */
+export function serverLimits(config: VmcpConfig): Partial<ServerLimits> {
+  const l = config.server?.limits;
+  if (!l) return {};
+  return {
+    ...(l.maxConnections !== undefined ? { maxConnections: l.maxConnections } : {}),
+    headerTimeoutMs: parseDuration(l.headerTimeout),
+    bodyTimeoutMs: parseDuration(l.bodyTimeout),
+    idleTimeoutMs: parseDuration(l.idleTimeout),
+  };
 }
 
 export interface RunningProxy {
@@ -100,18 +116,24 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     metrics,
     log,
     ...(opts.protectedResource ? { protectedResource: opts.protectedResource } : {}),
+    ...(opts.authenticate ? { authenticate: opts.authenticate } : {}),
+    ...(opts.allowedHosts ? { extraAllowedHosts: opts.allowedHosts } : {}),
   });
   const ready = runtime.start();
   if (opts.serveBeforeReady === false) await ready;
   const abort = new AbortController();
   const host = opts.host ?? config.server?.host ?? "127.0.0.1";
   let port = 0;
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let server: GuardedServer;
   try {
-    server = Deno.serve({
+    // Own accept loop: accept errors (EMFILE) never end the process; slow, idle and surplus
+    // connections are bounded by server.limits (limits apply from start; reloads keep them).
+    server = serveGuarded({
       hostname: host,
       port: opts.port ?? config.server?.port ?? 4483,
       signal: abort.signal,
+      limits: serverLimits(config),
+      log,
       onListen: (addr) => (port = addr.port),
       onError: (err) => {
         log.error("HTTP handler error", { error: String(err) });

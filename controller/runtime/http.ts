@@ -4,11 +4,15 @@
  * `createControllerMetrics()` builds a private prom-client registry with the metrics the
  * controller reports (reconciles, queue, leadership); `createControllerHandler()` answers
  * the three endpoints as a plain `(Request) => Promise<Response>`, and
- * `serveControllerHttp()` puts that on a port with `Deno.serve`.
+ * `serveControllerHttp()` puts that on a port with the guarded server of core/http_server.ts
+ * (accept errors never end the process; silent, slow, idle and surplus connections are bounded
+ * with its defaults, or `limits`).
  * @module
  */
 
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { type GuardedServer, serveGuarded, type ServerLimits } from "../../core/http_server.ts";
+import type { Logger } from "../../core/log.ts";
 import type { QueueMetrics } from "./queue.ts";
 
 /** The controller's metrics, on one registry. */
@@ -151,10 +155,14 @@ export interface ServeControllerHttpOptions extends ControllerHandlerOptions {
   signal: AbortSignal;
   /** Called with the bound address (useful with port 0). */
   onListen?: (addr: { hostname: string; port: number }) => void;
+  /** Connection bounds. @default core/http_server.ts defaults */
+  limits?: Partial<ServerLimits>;
+  /** Where accept errors are reported. */
+  log?: Logger;
 }
 
-/** Serves {@link createControllerHandler} with `Deno.serve`; await `.finished` after aborting. */
-export function serveControllerHttp(options: ServeControllerHttpOptions): Deno.HttpServer {
+/** Serves {@link createControllerHandler}; await `.finished` after aborting. */
+export function serveControllerHttp(options: ServeControllerHttpOptions): GuardedServer {
   const port = options.port ?? 8081;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(
@@ -162,10 +170,12 @@ export function serveControllerHttp(options: ServeControllerHttpOptions): Deno.H
     );
   }
   const handler = createControllerHandler(options);
-  return Deno.serve({
+  return serveGuarded({
     port,
     hostname: options.hostname ?? "0.0.0.0",
     signal: options.signal,
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.log ? { log: options.log } : {}),
     onListen: (addr) => options.onListen?.({ hostname: addr.hostname, port: addr.port }),
   }, handler);
 }

@@ -3,15 +3,20 @@
  * OAuth protected-resource metadata. Any error inside a handler becomes a 500 answer; the
  * process never crashes on a client's input.
  *
- * On `/mcp`: browser origins that are not allowed get 403 (`origin.ts`), and a client's
- * standalone GET SSE stream carries a `: ping` comment every `server.heartbeatSeconds`
- * (default 30, 0 = off) so idle connections through load balancers stay open.
+ * On every path a `Host` that is not allowed gets 403 (`host.ts`; `/healthz` and `/readyz`
+ * answer any Host). On `/mcp`: browser origins that are not allowed get 403 (`origin.ts`), and
+ * a client's standalone GET SSE stream carries a `: ping` comment every
+ * `server.heartbeatSeconds` (default 30, 0 = off) so idle connections through load balancers
+ * stay open. `/status` (backend names, transports, URLs) asks for the same credentials as
+ * `/mcp` when incoming auth is on; `/metrics` and the probes do not.
  * @module
  */
+import type { VmcpConfig } from "../../crds/vmcp_config.ts";
 import type { Logger } from "../../core/log.ts";
 import { describeError } from "../backends/errors.ts";
 import type { ProxyRuntime } from "../runtime.ts";
-import type { McpEndpoint } from "./mcp_endpoint.ts";
+import { HostCheck, hostRefused } from "./host.ts";
+import type { Authenticate, McpEndpoint } from "./mcp_endpoint.ts";
 import type { ProxyMetrics } from "./metrics.ts";
 import { checkOrigin } from "./origin.ts";
 import { statusDocument } from "./status.ts";
@@ -30,6 +35,10 @@ export interface HttpOptions {
    * @default the live config's `server.host`, else 127.0.0.1
    */
   listenHost?: string;
+  /** Incoming auth: `/status` needs it too. Default: `/status` is open. */
+  authenticate?: Authenticate;
+  /** Allowed hosts besides `server.allowedHosts` (the proxy passes `VMCP_ALLOWED_HOSTS`). */
+  extraAllowedHosts?: readonly string[];
 }
 
 const json = (body: unknown, status = 200) => Response.json(body, { status });
@@ -107,13 +116,38 @@ export function rawPath(url: string): string {
   return url.slice(start, end);
 }
 
-/** Builds the `Deno.serve` handler. */
+/** Probe paths answer any Host: kubelet probes may send any, and they reveal only up/ready. */
+const PROBE_PATHS = new Set(["/healthz", "/health", "/readyz"]);
+
+/** Builds the HTTP handler. */
 export function createHttpHandler(opts: HttpOptions): (req: Request) => Promise<Response> {
   const path = opts.path ?? "/mcp";
+  // Rebuilt when a reload brings a new config.
+  let checkedConfig: VmcpConfig | undefined;
+  let hosts: HostCheck | undefined;
+  const hostCheck = (): HostCheck => {
+    const config = opts.runtime.config;
+    if (hosts && checkedConfig === config) return hosts;
+    checkedConfig = config;
+    return hosts = new HostCheck({
+      listenHost: opts.listenHost ?? config.server?.host ?? "127.0.0.1",
+      publicUrl: config.server?.publicUrl,
+      allowedHosts: [...(config.server?.allowedHosts ?? []), ...(opts.extraAllowedHosts ?? [])],
+    });
+  };
   return async (req) => {
     // The MCP path as sent skips the URL parser; anything else is normalized by it.
     const raw = rawPath(req.url);
     const pathname = raw === path ? raw : new URL(req.url).pathname;
+    const host = req.headers.get("host");
+    if (!hostCheck().allowed(host) && !PROBE_PATHS.has(pathname)) {
+      opts.log.warn("refused a request for a Host that is not allowed", {
+        host: host?.slice(0, 200),
+        path: pathname.slice(0, 200),
+        method: req.method,
+      });
+      return hostRefused(host ?? "", pathname === path);
+    }
     try {
       if (pathname === path) {
         const server = opts.runtime.config.server;
@@ -143,8 +177,13 @@ export function createHttpHandler(opts: HttpOptions): (req: Request) => Promise<
             { status: "not ready", reason: "first backend discovery has not finished" },
             503,
           );
-        case "/status":
+        case "/status": {
+          if (opts.authenticate) {
+            const got = await opts.authenticate(req);
+            if (got instanceof Response) return got;
+          }
           return json(statusDocument(opts.runtime));
+        }
         case "/metrics":
           for (const [name, h] of opts.runtime.health) {
             opts.metrics.setHealth(name, h.snapshot().status);

@@ -10,6 +10,7 @@ import { createLogger, type Logger } from "../../core/log.ts";
 import { createProxyAuth, type ProxyAuth, type ProxyAuthDeps } from "../../proxy/auth_wiring.ts";
 import type { RunningProxy, StartOptions } from "../../proxy/serve.ts";
 import { proxy } from "../proxy/helpers.ts";
+import { statusDocument } from "../../proxy/server/status.ts";
 
 export { config, post, waitFor } from "../proxy/helpers.ts";
 
@@ -58,7 +59,8 @@ export async function authProxy(
     auth,
     url: p.url,
     origin,
-    status: async () => await (await fetch(`${origin}/status`)).json(),
+    // In-process: with incoming auth on, GET /status asks for a token (proxy/server/http.ts).
+    status: () => Promise.resolve(statusDocument(p.runtime)),
     stop: async () => {
       await p.stop();
       await auth.close();
