@@ -4,7 +4,12 @@
  * @module
  */
 import { z } from "zod";
-import { DURATION_PATTERN } from "../core/duration.ts";
+import {
+  checkDuration,
+  describeBounds,
+  DURATION_PATTERN,
+  type DurationBounds,
+} from "../core/duration.ts";
 
 export const API_GROUP = "toolhive.stacklok.dev";
 export const API_VERSION = "v1alpha1";
@@ -15,12 +20,22 @@ export const CONTROLLER_FIELD_MANAGER = "vmcp-controller";
 /** The proxy writes only `status.discoveredBackends` of its VirtualMCPServer. */
 export const PROXY_FIELD_MANAGER = "vmcp-proxy";
 
-/** A Go-style duration string such as `30s`, `5m` or `1h30m`. */
-export function duration(description: string) {
-  return z.string().regex(
-    new RegExp(DURATION_PATTERN),
-    "must be a duration such as 30s, 5m, 1h30m or 500ms",
-  ).describe(description);
+/**
+ * A Go-style duration string such as `30s`, `5m` or `1h30m`. With `bounds`, values outside
+ * the range are rejected (message names the range) and the description states the range.
+ */
+export function duration(description: string, bounds?: DurationBounds) {
+  const pattern = new RegExp(DURATION_PATTERN);
+  const s = z.string().regex(
+    pattern,
+    'must be a Go duration such as "30s", "5m", "1h30m" or "500ms"',
+  );
+  if (!bounds) return s.describe(description);
+  return s.superRefine((value, ctx) => {
+    if (!pattern.test(value)) return; // reported by the pattern
+    const message = checkDuration(value, bounds);
+    if (message) ctx.addIssue({ code: "custom", message, input: value });
+  }).describe(`${description} Allowed: ${describeBounds(bounds)}.`);
 }
 
 export const LocalObjectRefSchema = z.strictObject({

@@ -10,13 +10,10 @@
  */
 
 import { z } from "zod";
+import { duration } from "./common.ts";
 
-/** Go duration strings such as `30s`, `5m`, `1h30m`, `500ms` (same pattern as core/duration.ts). */
-const DURATION_PATTERN = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
-const duration = (what: string) =>
-  z.string().regex(DURATION_PATTERN, {
-    message: 'Expected a Go duration such as "30s", "5m", "1h30m" or "500ms"',
-  }).describe(what);
+/** Step and iteration timeouts (a timer holds at most 2^31−1 ms). */
+const STEP_TIMEOUT = { min: "100ms", max: "24h" };
 
 const jsonObject = (what: string) => z.record(z.string(), z.unknown()).describe(what);
 
@@ -25,7 +22,7 @@ export const STEP_ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
 /** Tool references: an advertised name or `<backend>.<originalToolName>`. */
 export const TOOL_REF_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
 
-export const StepErrorHandlingSchema = z.object({
+export const StepErrorHandlingSchema = z.strictObject({
   action: z.enum(["abort", "continue", "retry"]).default("abort").describe(
     "What to do when the step fails: abort the workflow, continue (the step's defaultResults " +
       "become its output), or retry with exponential backoff",
@@ -34,12 +31,22 @@ export const StepErrorHandlingSchema = z.object({
     "Retries after the first attempt (1 to 10); required when action is retry",
   ),
   retryDelay: duration(
-    "Delay before the first retry; doubles on each retry up to 60 times this value. Default 1s",
+    "Delay before the first retry; doubles on each retry up to 60 times this value. Default 1s.",
+    { min: "10ms", max: "1h" },
   ).optional(),
-}).describe("Error handling for a step. Default: abort");
+  maxRetries: z.number().int().min(1).max(10).optional().describe(
+    "Seed-era name of retryCount, accepted as an alias (read as retryCount); setting both is " +
+      "an error",
+  ),
+}).refine((h) => h.maxRetries === undefined || h.retryCount === undefined, {
+  message: "maxRetries is the seed-era name of retryCount; set only retryCount",
+  path: ["maxRetries"],
+}).transform(({ maxRetries, ...h }) =>
+  maxRetries === undefined ? h : { ...h, retryCount: h.retryCount ?? maxRetries }
+).describe("Error handling for a step. Default: abort");
 export type StepErrorHandling = z.infer<typeof StepErrorHandlingSchema>;
 
-export const ElicitationResponseSchema = z.object({
+export const ElicitationResponseSchema = z.strictObject({
   action: z.enum(["skip_remaining", "abort", "continue"]).default("abort").describe(
     "abort fails the workflow; continue carries on with the next steps; skip_remaining marks " +
       "every step that has not started as skipped and finishes the workflow successfully",
@@ -47,7 +54,7 @@ export const ElicitationResponseSchema = z.object({
 }).describe("What to do when the user declines or cancels an elicitation");
 export type ElicitationResponse = z.infer<typeof ElicitationResponseSchema>;
 
-export const ForEachInnerStepSchema = z.object({
+export const ForEachInnerStepSchema = z.strictObject({
   id: z.string().optional().describe("Optional name of the inner step (for messages only)"),
   type: z.enum(["tool"]).default("tool").describe("Inner steps must be tool steps"),
   tool: z.string().regex(TOOL_REF_PATTERN).describe(
@@ -61,11 +68,12 @@ export const ForEachInnerStepSchema = z.object({
     "Per-iteration error handling: abort fails the forEach step at the first failed item; " +
       "continue records failed items and goes on; retry retries the item",
   ),
-  timeout: duration("Timeout of each iteration. Default: the forEach step's timeout").optional(),
+  timeout: duration("Timeout of each iteration. Default: the forEach step's timeout.", STEP_TIMEOUT)
+    .optional(),
 }).describe("The tool step run for every item of a forEach collection");
 export type ForEachInnerStep = z.infer<typeof ForEachInnerStepSchema>;
 
-export const WorkflowStepSchema = z.object({
+export const WorkflowStepSchema = z.strictObject({
   id: z.string().min(1).max(128).regex(STEP_ID_PATTERN).describe(
     "Unique step id; templates read the step as .steps.<id>",
   ),
@@ -87,7 +95,8 @@ export const WorkflowStepSchema = z.object({
       "read are added automatically)",
   ),
   onError: StepErrorHandlingSchema.optional(),
-  timeout: duration("Timeout for the whole step, retries included. Default 5m").optional(),
+  timeout: duration("Timeout for the whole step, retries included. Default 5m.", STEP_TIMEOUT)
+    .optional(),
   message: z.string().optional().describe("Elicitation steps: the prompt (a template)"),
   schema: jsonObject("Elicitation steps: JSON Schema of the requested content").optional(),
   onDecline: ElicitationResponseSchema.optional(),
@@ -112,7 +121,7 @@ export const WorkflowStepSchema = z.object({
 }).describe("One workflow step");
 export type WorkflowStep = z.infer<typeof WorkflowStepSchema>;
 
-export const OutputPropertySchema = z.object({
+export const OutputPropertySchema = z.strictObject({
   type: z.enum(["string", "integer", "number", "boolean", "object", "array"]).describe(
     "JSON Schema type of the property",
   ),
@@ -130,7 +139,7 @@ export const OutputPropertySchema = z.object({
 }).describe("One property of the workflow output");
 export type OutputProperty = z.infer<typeof OutputPropertySchema>;
 
-export const OutputConfigSchema = z.object({
+export const OutputConfigSchema = z.strictObject({
   properties: z.record(z.string(), OutputPropertySchema).describe(
     "Output properties by name; becomes the tool's outputSchema",
   ),
@@ -140,7 +149,7 @@ export const OutputConfigSchema = z.object({
 );
 export type OutputConfig = z.infer<typeof OutputConfigSchema>;
 
-export const ToolAnnotationsSchema = z.object({
+export const ToolAnnotationsSchema = z.strictObject({
   title: z.string().optional().describe("Human-readable title"),
   readOnlyHint: z.boolean().optional().describe("The tool does not modify its environment"),
   destructiveHint: z.boolean().optional().describe("The tool may perform destructive updates"),
@@ -148,7 +157,7 @@ export const ToolAnnotationsSchema = z.object({
   openWorldHint: z.boolean().optional().describe("The tool interacts with external entities"),
 }).describe("MCP tool annotations, merged over the hints derived from the step tools");
 
-export const CompositeToolSpecSchema = z.object({
+export const CompositeToolSpecSchema = z.strictObject({
   name: z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).describe(
     "Tool name advertised to clients; unique across inline and referenced definitions",
   ),
@@ -157,7 +166,7 @@ export const CompositeToolSpecSchema = z.object({
     "JSON Schema (type: object) of the tool's arguments; defaults are applied and arguments " +
       "validated before the workflow runs",
   ).optional(),
-  timeout: duration("Timeout of the whole workflow").default("30m"),
+  timeout: duration("Timeout of the whole workflow.", { min: "1s", max: "24h" }).default("30m"),
   steps: z.array(WorkflowStepSchema).min(1).describe("Workflow steps (at least one)"),
   output: OutputConfigSchema.optional(),
   annotations: ToolAnnotationsSchema.optional(),
@@ -167,6 +176,8 @@ export type CompositeToolSpec = z.infer<typeof CompositeToolSpecSchema>;
 /** What users write (defaults optional). */
 export type CompositeToolSpecInput = z.input<typeof CompositeToolSpecSchema>;
 
+// Status schemas stay non-strict: vmcp writes them (users never do), and a reader must not fail
+// on a field a newer controller added. Everything users write above is strict.
 export const ConditionSchema = z.object({
   type: z.string().describe("Condition type, e.g. WorkflowValidated or Ready"),
   status: z.enum(["True", "False", "Unknown"]).describe("Condition status"),

@@ -29,6 +29,18 @@ function rows(n: Node, path: string, out: string[]): void {
     const extras: string[] = [];
     if (required.has(k)) extras.push("**required**");
     if (v.default !== undefined) extras.push(`default \`${JSON.stringify(v.default)}\``);
+    // zod's int() states ±MAX_SAFE_INTEGER: not a bound worth printing.
+    const min = Math.abs(Number(v.minimum)) < Number.MAX_SAFE_INTEGER ? v.minimum : undefined;
+    const max = Math.abs(Number(v.maximum)) < Number.MAX_SAFE_INTEGER ? v.maximum : undefined;
+    if (min !== undefined || max !== undefined) {
+      extras.push(
+        max === undefined
+          ? `minimum ${min}`
+          : min === undefined
+          ? `maximum ${max}`
+          : `${min} to ${max}`,
+      );
+    }
     if (Array.isArray(v.enum)) {
       extras.push(`one of ${(v.enum as unknown[]).map((e) => `\`${e}\``).join(", ")}`);
     }

@@ -6,7 +6,7 @@
 import YAML from "yaml";
 import { type VmcpConfig, VmcpConfigSchema } from "../../crds/vmcp_config.ts";
 import { ConfigError, type Problem, problemsFromZod } from "./problems.ts";
-import { checkSemantics } from "./semantics.ts";
+import { checkSemantics, type SemanticInput } from "./semantics.ts";
 import { validateCompositeTools } from "./composite.ts";
 
 export interface ParseOptions {
@@ -21,17 +21,23 @@ export function validateConfig(
   input: unknown,
   options: ParseOptions = {},
 ): { config?: VmcpConfig; problems: Problem[] } {
+  const standalone = options.standalone ?? true;
   const parsed = VmcpConfigSchema.safeParse(input);
   if (!parsed.success) {
-    // Report the backend rules too, read from the raw input, so one run lists everything.
+    // Report the backend, cross-field and workflow rules too, on the sections that parse, so
+    // one run lists everything.
     const raw = (input as { backends?: unknown })?.backends;
     const backends = Array.isArray(raw)
       ? raw.filter((b) => b && typeof b === "object") as RawBackend[]
       : [];
-    const zodProblems = problemsFromZod(parsed.error, input);
+    const zodProblems = problemsFromZod(parsed.error, input, [], VmcpConfigSchema);
+    const names = backends.map((b) => b.name).filter((n): n is string => typeof n === "string");
     const extra = [
       ...backendProblems(backends),
-      ...validateCompositeTools((input as { compositeTools?: unknown })?.compositeTools),
+      ...checkSemantics(parsedSections(input), { standalone, backendNames: names }),
+      // Unknown fields are already reported, each under its own path.
+      ...validateCompositeTools((input as { compositeTools?: unknown })?.compositeTools)
+        .filter((p) => !/Unrecognized key/.test(p.message)),
     ].filter((p) => !zodProblems.some((z) => z.path === p.path));
     return { problems: [...zodProblems, ...extra] };
   }
@@ -39,11 +45,24 @@ export function validateConfig(
   const problems: Problem[] = backendProblems(config.backends);
   const names = config.backends.map((b) => b.name);
   problems.push(
-    ...checkSemantics(config, { standalone: options.standalone ?? true, backendNames: names }),
+    ...checkSemantics(config, { standalone, backendNames: names }),
     // Tool-independent workflow checks (cycles, templates, step ids); tools need discovery.
     ...validateCompositeTools((input as { compositeTools?: unknown }).compositeTools),
   );
   return problems.length ? { problems } : { config, problems };
+}
+
+/** The top-level sections of `input` that parse on their own (for the cross-field rules). */
+function parsedSections(input: unknown): SemanticInput {
+  const out: Record<string, unknown> = {};
+  if (!input || typeof input !== "object") return out;
+  const shape = VmcpConfigSchema.shape;
+  for (const key of Object.keys(shape) as (keyof typeof shape)[]) {
+    if (key === "backends" || key === "compositeTools") continue;
+    const r = shape[key].safeParse((input as Record<string, unknown>)[key]);
+    if (r.success && r.data !== undefined) out[key] = r.data;
+  }
+  return out as SemanticInput;
 }
 
 interface RawBackend {

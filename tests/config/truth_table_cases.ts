@@ -1,0 +1,238 @@
+/**
+ * The truth table of issue #15: configs on which `vmcp validate`, the proxy and the controller
+ * once disagreed, and boundary configs all three must accept. `config` is merged into a
+ * standalone proxy config (one backend "one"); `spec` (default: `config`) into a
+ * VirtualMCPServer spec over a Ready group with the MCPServer "one" and a Secret "cache".
+ */
+import assert from "node:assert/strict";
+import type { VmcpConfig } from "../../crds/vmcp_config.ts";
+
+export interface TruthCase {
+  name: string;
+  config: Record<string, unknown>;
+  spec?: Record<string, unknown>;
+  /** Field path every place must name; undefined: the case is valid everywhere. */
+  path?: string;
+  /** The controller's path under `spec.` when it differs from `path`. */
+  specPath?: string;
+  /** The offending value each message must show, when there is one. */
+  value?: unknown;
+  /** Extra check of the problem line. */
+  message?: RegExp;
+  /**
+   * The controller renders what a standalone file cannot have (e.g. `resourceUrl` = the
+   * service URL): the in-cluster verdict is then "valid", checked on the rendered config.
+   */
+  inCluster?: { valid: true; check: (rendered: Record<string, unknown>) => void };
+  /** Valid cases: what the proxy's loaded config must hold. */
+  check?: (config: VmcpConfig) => void;
+}
+
+const oidc = (inline: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  incomingAuth: {
+    type: "oidc",
+    oidcConfig: {
+      type: "inline",
+      inline: { issuer: "https://idp.example.test", ...inline },
+      ...extra,
+    },
+  },
+});
+const operational = (failureHandling: Record<string, unknown>, timeouts?: unknown) => ({
+  operational: { failureHandling, ...(timeouts ? { timeouts } : {}) },
+});
+const workflow = (steps: unknown[], extra: Record<string, unknown> = {}) => ({
+  compositeTools: [{ name: "wf", description: "a workflow", steps, ...extra }],
+});
+
+export const CASES: TruthCase[] = [
+  {
+    name: "OIDC inline without audience and without resourceUrl",
+    config: oidc({}),
+    path: "incomingAuth.oidcConfig.inline.audience",
+    message: /Required unless oidcConfig\.resourceUrl/,
+    // In a cluster the controller renders resourceUrl (the service URL), the proxy's audience.
+    inCluster: {
+      valid: true,
+      check: (r) =>
+        assert.equal(
+          (r.incomingAuth as { oidcConfig: { resourceUrl?: string } }).oidcConfig.resourceUrl,
+          "http://vmcp-v.ns.svc.cluster.local:4483/mcp",
+        ),
+    },
+  },
+  {
+    name: "OIDC inline without audience but with resourceUrl (the audience it defaults to)",
+    config: oidc({}, { resourceUrl: "https://vmcp.example.test/mcp" }),
+  },
+  {
+    name: "sessionStorage.ttl 0s",
+    config: { sessionStorage: { ttl: "0s" } },
+    path: "sessionStorage.ttl",
+    value: "0s",
+    message: /1s to 720h/,
+  },
+  {
+    name: "oidcConfig.inline.clockSkew 1h",
+    config: oidc({ audience: "vmcp", clockSkew: "1h" }),
+    path: "incomingAuth.oidcConfig.inline.clockSkew",
+    value: "1h",
+    message: /0s to 10m/,
+  },
+  {
+    name: "tokenCache provider redis without an encryption key",
+    config: { tokenCache: { provider: "redis", redis: { address: "redis:6379" } } },
+    path: "tokenCache.redis.encryptionKeyEnv",
+    specPath: "tokenCache.redis.encryptionKeyRef",
+    message: /encrypted at rest/,
+  },
+  {
+    name: "tokenCache provider redis with an encryption key",
+    config: {
+      tokenCache: {
+        provider: "redis",
+        redis: { address: "redis:6379", encryptionKeyEnv: "CACHE_KEY" },
+      },
+    },
+    spec: {
+      tokenCache: {
+        provider: "redis",
+        redis: { address: "redis:6379", encryptionKeyRef: { name: "cache", key: "k" } },
+      },
+    },
+    check: (c) => assert.equal(c.tokenCache?.provider, "redis"),
+  },
+  {
+    name: "tokenCache redis block without provider (defaults to memory)",
+    config: { tokenCache: { redis: { address: "redis:6379", encryptionKeyEnv: "CACHE_KEY" } } },
+    spec: {
+      tokenCache: {
+        redis: { address: "redis:6379", encryptionKeyRef: { name: "cache", key: "k" } },
+      },
+    },
+    path: "tokenCache.redis",
+    message: /set provider: redis/,
+  },
+  {
+    name: "healthCheckInterval 597h",
+    config: operational({ healthCheckInterval: "597h" }),
+    path: "operational.failureHandling.healthCheckInterval",
+    value: "597h",
+    message: /0s \(no periodic checks\) or 100ms to 24h/,
+  },
+  {
+    name: "healthCheckInterval 1ms",
+    config: operational({ healthCheckInterval: "1ms" }),
+    path: "operational.failureHandling.healthCheckInterval",
+    value: "1ms",
+  },
+  {
+    name: "timeouts.default 597h",
+    config: operational({}, { default: "597h" }),
+    path: "operational.timeouts.default",
+    value: "597h",
+    message: /100ms to 24h/,
+  },
+  {
+    name: "timeouts.default 0s",
+    config: operational({}, { default: "0s" }),
+    path: "operational.timeouts.default",
+    value: "0s",
+  },
+  {
+    name: "timeouts.perWorkload 25h",
+    config: operational({}, { perWorkload: { one: "25h" } }),
+    path: "operational.timeouts.perWorkload.one",
+    value: "25h",
+  },
+  {
+    name: "circuitBreaker.timeout 500ms",
+    config: operational({ circuitBreaker: { enabled: true, timeout: "500ms" } }),
+    path: "operational.failureHandling.circuitBreaker.timeout",
+    value: "500ms",
+    message: /1s to 24h/,
+  },
+  {
+    name: "every duration at its bounds, health checks off",
+    config: {
+      ...operational({ healthCheckInterval: "0s", healthCheckTimeout: "0s" }, {
+        default: "100ms",
+        perWorkload: { one: "24h" },
+      }),
+      sessionStorage: { ttl: "720h" },
+      ...oidc({ audience: "vmcp", clockSkew: "10m" }),
+    },
+    check: (c) => assert.equal(c.operational?.failureHandling.healthCheckInterval, "0s"),
+  },
+  {
+    name: "composite step with the typo dependson",
+    config: workflow([{ id: "a", tool: "one.x" }, { id: "b", tool: "one.y", dependson: ["a"] }]),
+    path: "compositeTools[0].steps[1].dependson",
+    value: ["a"],
+    message: /Unknown field/,
+  },
+  {
+    name: "composite step with the typo conditon",
+    config: workflow([{ id: "a", tool: "one.x", conditon: "{{true}}" }]),
+    path: "compositeTools[0].steps[0].conditon",
+    value: "{{true}}",
+    message: /Unknown field/,
+  },
+  {
+    name: "composite step timeout 0s",
+    config: workflow([{ id: "a", tool: "one.x", timeout: "0s" }]),
+    path: "compositeTools[0].steps[0].timeout",
+    value: "0s",
+  },
+  {
+    name: "composite retryDelay 2h",
+    config: workflow([{
+      id: "a",
+      tool: "one.x",
+      onError: { action: "retry", retryCount: 2, retryDelay: "2h" },
+    }]),
+    path: "compositeTools[0].steps[0].onError.retryDelay",
+    value: "2h",
+  },
+  {
+    name: "seed-era onError.maxRetries (an alias of retryCount)",
+    config: workflow([{ id: "a", tool: "one.x", onError: { action: "retry", maxRetries: 3 } }]),
+    check: (c) => assert.equal(c.compositeTools?.[0]?.steps[0]?.onError?.retryCount, 3),
+  },
+  {
+    name: "onError with both maxRetries and retryCount",
+    config: workflow([{
+      id: "a",
+      tool: "one.x",
+      onError: { action: "retry", maxRetries: 3, retryCount: 2 },
+    }]),
+    path: "compositeTools[0].steps[0].onError.maxRetries",
+    message: /set only retryCount/,
+  },
+  {
+    name: "sessionStorage.address with provider memory",
+    config: { sessionStorage: { address: "redis:6379" } },
+    path: "sessionStorage.address",
+    value: "redis:6379",
+  },
+  {
+    name: "tokenExchange subjectTokenType the proxy does not know",
+    config: {
+      outgoingAuth: {
+        source: "inline",
+        backends: {
+          one: {
+            type: "tokenExchange",
+            tokenExchange: {
+              tokenUrl: "https://sts.example.test/token",
+              audience: "one",
+              subjectTokenType: "saml",
+            },
+          },
+        },
+      },
+    },
+    path: "outgoingAuth.backends.one.tokenExchange.subjectTokenType",
+    value: "saml",
+  },
+];
