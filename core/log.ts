@@ -2,9 +2,11 @@
  * Structured JSON logging: one JSON object per line on stderr.
  *
  * Secrets never reach the log: values under keys that look like credentials are
- * replaced by `[redacted]` before the line is written.
+ * replaced by `[redacted]` before the line is written. Strings longer than
+ * `MAX_LOG_STRING_CHARS` (4 KiB) are cut with a marker `…(N bytes truncated)`.
  * @module
  */
+import { MAX_LOG_STRING_CHARS, truncateText } from "./truncate.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -37,9 +39,15 @@ function stderrSink(line: string): void {
   Deno.stderr.writeSync(encoder.encode(line + "\n"));
 }
 
-/** Replaces credential-looking values (recursively, bounded depth) and serialises errors. */
+/**
+ * Replaces credential-looking values (recursively, bounded depth), serialises errors and cuts
+ * long strings.
+ */
 export function redact(value: unknown, depth = 0): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message };
+  if (typeof value === "string") return truncateText(value, MAX_LOG_STRING_CHARS);
+  if (value instanceof Error) {
+    return { name: value.name, message: truncateText(value.message, MAX_LOG_STRING_CHARS) };
+  }
   if (depth > 6 || value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};

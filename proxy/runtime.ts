@@ -17,7 +17,7 @@ import { parseDuration } from "../core/duration.ts";
 import { compareStrings } from "../core/aggregation/types.ts";
 import { Backend, type BackendEvents, type HeadersFor } from "./backends/backend.ts";
 import type { AnyObject, SessionPeer } from "./backends/connection.ts";
-import { BackendUnavailableError, describeError } from "./backends/errors.ts";
+import { describeError, refusal } from "./backends/errors.ts";
 import { HealthMonitor } from "./health/monitor.ts";
 import type { ExtraTool, Lists, RouterState } from "./router.ts";
 import type { ProxySession } from "./server/session.ts";
@@ -51,6 +51,7 @@ export class ProxyRuntime implements RouterState {
   config: VmcpConfig;
   view: AggregatedView = emptyView();
   fullView: AggregatedView = emptyView();
+  #collisions = "[]";
   lists: Lists = { tools: [], resources: [], resourceTemplates: [], prompts: [] };
   readonly extraTools = new Map<string, ExtraTool>();
   /** Composite tools compiled from `config.compositeTools`, kept in `extraTools`. */
@@ -98,7 +99,26 @@ export class ProxyRuntime implements RouterState {
     const h = this.health.get(name);
     if (!h) return;
     const reason = h.admit();
-    if (reason) throw new BackendUnavailableError(name, reason);
+    if (reason) throw refusal(name, reason);
+  }
+
+  get aggregation() {
+    return this.config.aggregation;
+  }
+
+  undiscoveredBackends(): { name: string; reason: string }[] {
+    const out: { name: string; reason: string }[] = [];
+    for (const b of this.backends.values()) {
+      if (b.caps) continue;
+      const h = this.health.get(b.name);
+      h?.requestCheck();
+      const snap = h?.snapshot();
+      const reason = snap && snap.consecutiveFailures > 0
+        ? snap.message
+        : "no attempt finished yet";
+      out.push({ name: b.name, reason });
+    }
+    return out;
   }
 
   failingBackends(): { name: string; reason: string }[] {
@@ -172,6 +192,16 @@ export class ProxyRuntime implements RouterState {
     this.fullView = routable.length === all.length ? this.view : aggregate(all, aggregation);
     this.composites.sync(this.config, this.fullView, this.extraTools);
     for (const w of this.view.warnings) this.log.debug("aggregation", { warning: w });
+    // Names left claimed twice after conflict resolution (all backends): warn once per change.
+    const collisions = JSON.stringify(this.fullView.collisions);
+    if (collisions !== this.#collisions) {
+      this.#collisions = collisions;
+      for (const c of this.fullView.collisions) {
+        this.log.warn("name collision left after conflict resolution; one claimant dropped", {
+          ...c,
+        });
+      }
+    }
     // An extra tool is listed only while every backend it needs is routable (like their tools).
     const extra = [...this.extraTools.values()]
       .filter((e) => (e.backends ?? []).every((b) => routableNames.has(b)))
@@ -259,9 +289,13 @@ export class ProxyRuntime implements RouterState {
         this.#opts.metrics?.setHealth(backend.name, monitor.snapshot().status);
         if (routable) {
           void backend.resetSessions();
+          // Back in the view now with the capabilities it had (no window in which its tools
+          // are unknown), then refreshed: it may have restarted with other ones.
+          this.recompute();
           this.scheduleRediscover(backend.name);
         } else this.recompute();
       },
+      onDiscovered: () => this.recompute(),
     });
     this.backends.set(cfg.name, backend);
     this.health.set(cfg.name, monitor);

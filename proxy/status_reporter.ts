@@ -1,7 +1,9 @@
 /**
  * In-cluster status reporting: the proxy writes its backends' health into
- * `status.discoveredBackends` of its own VirtualMCPServer with server-side apply on the status
- * subresource, field manager `vmcp-proxy`, and nothing else (the controller owns phase,
+ * `status.discoveredBackends` (and `status.nameCollisions`: names left claimed by several
+ * backends after conflict resolution; a change is a transition) of its own VirtualMCPServer
+ * with server-side apply on the status subresource, field manager `vmcp-proxy`, and nothing
+ * else (the controller owns phase,
  * conditions, url and backendCount; one writer per field). Plain `fetch`: the proxy does not
  * load @kubernetes/client-node.
  *
@@ -17,7 +19,7 @@
  * token file is read again for every write (projected tokens rotate).
  * @module
  */
-import type { DiscoveredBackend } from "../crds/virtualmcpserver.ts";
+import type { DiscoveredBackend, NameCollisionStatus } from "../crds/virtualmcpserver.ts";
 import { GROUP_VERSION, PROXY_FIELD_MANAGER } from "../crds/common.ts";
 import { OperationalSchema } from "../crds/aggregation.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
@@ -48,6 +50,8 @@ export interface StatusReporterOptions extends KubeTarget {
   namespace: string;
   /** The current backend entries (see {@link discoveredBackends}). */
   snapshot: () => DiscoveredBackend[];
+  /** The current name collisions (`status.nameCollisions`); not written when absent. */
+  collisions?: () => NameCollisionStatus[];
   /** The current report interval in ms (e.g. from the live config). @default 30000 */
   intervalMs?: () => number;
   /** Reporting starts once this settles (the first discovery). */
@@ -163,12 +167,18 @@ export function startStatusReporter(opts: StatusReporterOptions): StatusReporter
   }
 
   /** One server-side apply; resolves to an error description, or undefined on success. */
-  async function write(entries: DiscoveredBackend[]): Promise<string | undefined> {
+  async function write(
+    entries: DiscoveredBackend[],
+    collisions: NameCollisionStatus[] | undefined,
+  ): Promise<string | undefined> {
     const body = JSON.stringify({
       apiVersion: GROUP_VERSION,
       kind: "VirtualMCPServer",
       metadata: { name: opts.name, namespace: opts.namespace },
-      status: { discoveredBackends: entries },
+      status: {
+        discoveredBackends: entries,
+        ...(collisions ? { nameCollisions: collisions } : {}),
+      },
     });
     try {
       const res = await fetchText(
@@ -230,14 +240,15 @@ export function startStatusReporter(opts: StatusReporterOptions): StatusReporter
         nextPeriodicAt = now + Math.max(intervalMs(), watchMs);
       }
       const entries = opts.snapshot();
-      const key = JSON.stringify(entries.map(transitionKey));
-      const full = JSON.stringify(entries);
+      const collisions = opts.collisions?.();
+      const key = JSON.stringify([entries.map(transitionKey), collisions]);
+      const full = JSON.stringify([entries, collisions]);
       const transition = writtenKey === undefined ||
         (key !== writtenKey && now - lastWriteAt >= minGapMs);
       const changed = full !== writtenFull;
       if (periodicDue && !changed) periodicDue = false;
       if ((transition || (periodicDue && changed)) && now >= retryAt) {
-        const error = await write(entries);
+        const error = await write(entries, collisions);
         if (signal.aborted) break;
         if (error === undefined) {
           if (failures > 0) log.info("status reporting recovered", { vmcp: target, failures });
@@ -369,6 +380,7 @@ export function startStatusReporterFromEnv(
   return startStatusReporter({
     ...target,
     snapshot: () => discoveredBackends(runtime),
+    collisions: () => runtime.fullView.collisions,
     intervalMs: () => reportIntervalMs(runtime),
     ready: runtime.ready(),
     log,

@@ -97,7 +97,18 @@ export async function run(ctx: BenchContext): Promise<ScenarioResult> {
   }
   for (const proxy of ctx.proxies) {
     const fresh = await ctx.startBackends([{ name: "b0" }]);
-    const subject = await startProxy(ctx, result, proxy, [{ name: "b0", url: fresh.urls.b0! }], 1);
+    // vmcp caps sessions (sessionStorage.maxSessions, default 10,000): room for all of them.
+    const extra = proxy.kind === "vmcp"
+      ? { sessionStorage: { maxSessions: 2 * (ctx.sizes.idleSessions + WARM_SESSIONS) } }
+      : undefined;
+    const subject = await startProxy(
+      ctx,
+      result,
+      proxy,
+      [{ name: "b0", url: fresh.urls.b0! }],
+      1,
+      extra,
+    );
     try {
       if (subject) {
         const rows = (await measure(ctx, subject, fresh.pid)).map((r, i) => withRatios(r, base[i]));

@@ -45,8 +45,30 @@ Deno.test("computeStatus() is Ready with the service URL when the Deployment is 
     "Valid",
     "BackendsDiscovered",
     "SessionStorageWarning",
+    "ToolNameConflicts",
     "Ready",
   ]);
+  assert.equal(cond(s, "ToolNameConflicts")!.status, "False");
+});
+
+Deno.test("computeStatus() turns name collisions reported by the proxy into ToolNameConflicts True, the phase unaffected", () => {
+  const s = computeStatus(obs({
+    discoveredBackends: [{ name: "a", status: "ready" }, { name: "b", status: "ready" }],
+    nameCollisions: [{
+      kind: "tool",
+      name: "weather_get_forecast",
+      kept: { backend: "weather", originalName: "get_forecast" },
+      dropped: [{ backend: "weather_get", originalName: "forecast" }],
+    }],
+  }));
+  const c = cond(s, "ToolNameConflicts")!;
+  assert.equal(c.status, "True");
+  assert.equal(c.reason, "NameCollisionsLeft");
+  assert.match(
+    c.message!,
+    /"weather_get_forecast": kept weather\/get_forecast, dropped weather_get\/forecast/,
+  );
+  assert.equal(s.phase, "Ready");
 });
 
 Deno.test("computeStatus() phases: Pending for a missing or unready group and an unavailable Deployment, Degraded for an unavailable backend", () => {

@@ -34,6 +34,10 @@ function advertisedTool(c: ToolCandidate, name: string): Tool {
  * Tools: overrides apply first (keyed by original name), then the strategy runs on the
  * overridden names, then the filter decides what is advertised; filtered tools stay in
  * `toolRoutes` with `hidden: true`, tools that lost a conflict are only in `toolsByBackend`.
+ * A name still claimed by several tools after the strategy ran (e.g. backend `weather` tool
+ * `get_forecast` and backend `weather_get` tool `forecast` under `{workload}_`) goes to the
+ * tool whose backend name sorts first (then original name); every such case is in
+ * `collisions` (and `warnings`), for the proxy's warn log, `/status` and the CR condition.
  * Under `manual`, leftover conflicts are reported in `problems` (reject the config).
  * @param aggregation `undefined` means `prefix` with `{workload}_`.
  */
@@ -113,6 +117,7 @@ export function aggregate(
     resourceRoutes: r.resourceRoutes,
     templateRoutes: r.templateRoutes,
     warnings,
+    collisions: [...res.collisions, ...p.resolution.collisions],
     problems: [...res.problems, ...p.resolution.problems],
   };
 }

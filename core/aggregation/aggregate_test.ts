@@ -367,7 +367,9 @@ Deno.test("an override for a tool the backend does not offer is warned about", (
   assert.deepEqual(v.warnings, ['aggregation.tools override "y" matches no tool of backend "b"']);
 });
 
-Deno.test("20 backends × 50 tools aggregate quickly after warm-up", () => {
+// How fast aggregation is belongs to `deno task bench` (bench/scenarios/tools_list.ts measures
+// cold and cached tools/list over 20 backends × 50 tools); this test checks only the result.
+Deno.test("20 backends × 50 tools aggregate to the same view on every call", () => {
   const caps = Array.from(
     { length: 20 },
     (_, b) => backend(`backend-${b}`, Array.from({ length: 50 }, (_, t) => `tool_${t}`)),
@@ -383,14 +385,11 @@ Deno.test("20 backends × 50 tools aggregate quickly after warm-up", () => {
     },
   ];
   for (const { cfg, advertised } of configs) {
-    for (let i = 0; i < 50; i++) aggregate(caps, cfg);
-    const runs = 50;
-    const t0 = performance.now();
+    const first = aggregate(caps, cfg);
     let v: AggregatedView | undefined;
-    for (let i = 0; i < runs; i++) v = aggregate(caps, cfg);
-    const perCall = (performance.now() - t0) / runs;
+    for (let i = 0; i < 20; i++) v = aggregate(caps, cfg);
     assert.equal(v!.tools.length, advertised);
     assert.equal(v!.toolsByBackend.get("backend-7")!.size, 50);
-    assert.ok(perCall < 20, `aggregate took ${perCall.toFixed(2)} ms per call`);
+    assert.deepEqual(names(v!), names(first));
   }
 });

@@ -37,6 +37,7 @@ export function claimNames<C extends Candidate>(
   }
   const winners = new Map<string, C>();
   const dropped: Resolution<C>["dropped"] = [];
+  const collisions: Resolution<C>["collisions"] = [];
   const warnings: string[] = [];
   // Default sort compares UTF-16 code units, the same order as compareStrings, but faster.
   for (const name of [...byName.keys()].sort()) {
@@ -49,6 +50,15 @@ export function claimNames<C extends Candidate>(
     const [first, ...rest] = list;
     winners.set(name, first!.candidate);
     for (const r of rest) dropped.push(r);
+    collisions.push({
+      kind: kind === "Prompt" ? "prompt" : "tool",
+      name,
+      kept: { backend: first!.candidate.backend, originalName: first!.candidate.originalName },
+      dropped: rest.map((r) => ({
+        backend: r.candidate.backend,
+        originalName: r.candidate.originalName,
+      })),
+    });
     warnings.push(
       `${kind} name "${name}" is still claimed by ${
         quoteList(list.map((p) => `${p.candidate.backend}/${p.candidate.originalName}`))
@@ -56,7 +66,7 @@ export function claimNames<C extends Candidate>(
         `(first by backend name), dropped the others`,
     );
   }
-  return { winners, dropped, warnings, problems: [] };
+  return { winners, dropped, collisions, warnings, problems: [] };
 }
 
 /** Groups candidates by their (post-override) name; groups come out sorted by name. */

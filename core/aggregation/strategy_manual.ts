@@ -19,12 +19,18 @@ export function resolveManual<C extends Candidate>(
   const winners = new Map<string, C>();
   const dropped: Resolution<C>["dropped"] = [];
   const problems: Problem[] = [];
+  const collisions: Resolution<C>["collisions"] = [];
   for (const [name, group] of groupByName(candidates)) {
     if (group.length === 1) {
       winners.set(name, group[0]!);
       continue;
     }
     for (const c of group) dropped.push({ candidate: c, name });
+    collisions.push({
+      kind: kind === "Tool" ? "tool" : "prompt",
+      name,
+      dropped: group.map((c) => ({ backend: c.backend, originalName: c.originalName })),
+    });
     const backends = backendsOf(group);
     const offered = backends.length === 1
       ? `is offered by backend "${backends[0]}" more than once (original names ${
@@ -40,5 +46,5 @@ export function resolveManual<C extends Candidate>(
       value: group.map((c) => ({ backend: c.backend, name: c.originalName })),
     });
   }
-  return { winners, dropped, warnings: [], problems };
+  return { winners, dropped, collisions, warnings: [], problems };
 }

@@ -72,6 +72,7 @@ export function resolvePriority<C extends Candidate>(
   return {
     winners: claimed.winners,
     dropped: [...dropped, ...claimed.dropped],
+    collisions: claimed.collisions,
     warnings: [...warnings, ...claimed.warnings],
     problems: [],
   };

@@ -77,6 +77,11 @@ export interface AggregatedView {
   templateRoutes: TemplateRoute[];
   /** Things resolved by a rule the user may not expect (dropped tools, duplicate URIs). */
   warnings: string[];
+  /**
+   * Tool and prompt names still claimed by several backends' tools after conflict resolution
+   * (tools first, then prompts, each sorted by name); also in `warnings` as text.
+   */
+  collisions: NameCollision[];
   /** Config errors (e.g. unresolved conflicts under `manual`); the config should be rejected. */
   problems: Problem[];
 }
@@ -89,12 +94,28 @@ export interface Candidate {
   name: string;
 }
 
+/**
+ * A name still claimed by several tools (or prompts) after conflict resolution: one is kept —
+ * the first by backend name, then original name (`manual`: none) — the others are not
+ * advertised (reachable only as `backend.originalTool` from composite tools).
+ */
+export interface NameCollision {
+  kind: "tool" | "prompt";
+  /** The advertised name they all claim. */
+  name: string;
+  /** Who keeps the name; absent under `manual`, where every claimant is dropped. */
+  kept?: { backend: string; originalName: string };
+  dropped: { backend: string; originalName: string }[];
+}
+
 /** Result of a conflict-resolution strategy. */
 export interface Resolution<C extends Candidate> {
   /** Advertised name → the candidate that owns it, inserted in name order. */
   winners: Map<string, C>;
   /** Candidates that lost, with the name they would have had. */
   dropped: { candidate: C; name: string }[];
+  /** Names the strategy could not give out cleanly (sorted by name). */
+  collisions: NameCollision[];
   warnings: string[];
   problems: Problem[];
 }

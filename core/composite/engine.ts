@@ -33,6 +33,7 @@ import {
 } from "./step_exec.ts";
 import { evaluateTemplate } from "./template.ts";
 import { formatDurationMs } from "./_format.ts";
+import { truncateText } from "../truncate.ts";
 
 export type StepStatus = "pending" | "running" | "completed" | "failed" | "skipped";
 
@@ -302,7 +303,11 @@ export function executeWorkflow(
             error: `step timeout of ${formatDurationMs(step.timeoutMs)} exceeded`,
             attempts: rec.attempts || 1,
           }
-          : { status: "failed", error: e instanceof Error ? e.message : String(e), attempts: 1 };
+          : {
+            status: "failed",
+            error: truncateText(e instanceof Error ? e.message : String(e)),
+            attempts: 1,
+          };
         if (timedOut && step.elicitation) outcome = elicitationTimeout(step);
       } finally {
         t.dispose();

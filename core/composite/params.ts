@@ -8,12 +8,14 @@
 
 import type { Problem } from "./problems.ts";
 import { matchesJsonType } from "./coerce.ts";
+import { truncateText } from "../truncate.ts";
 
 type Schema = Record<string, unknown>;
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 const TYPES = new Set(["string", "integer", "number", "boolean", "object", "array", "null"]);
-const show = (v: unknown) => JSON.stringify(v) ?? String(v);
+/** A value quoted in a message: at most ~1 KB of it (`…(N bytes truncated)`). */
+const show = (v: unknown) => truncateText(JSON.stringify(v) ?? String(v));
 
 /** Checks that a `parameters` schema is a usable object schema; returns every problem. */
 export function checkParameterSchema(schema: unknown, path = "parameters"): Problem[] {

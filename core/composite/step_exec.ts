@@ -6,6 +6,7 @@
 
 import type { CallToolResult } from "../sdk.ts";
 import type { Clock } from "../clock.ts";
+import { truncateText } from "../truncate.ts";
 import { coerceToSchema } from "./coerce.ts";
 import type { ArgTree, CompiledStep, CompiledToolCall, RetryPolicy, ToolInfo } from "./compile.ts";
 import { contentMap, errorText, toolStepOutput } from "./results.ts";
@@ -141,7 +142,8 @@ export function renderArgs(tree: ArgTree, data: unknown): unknown {
   }
 }
 
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+/** An error's text, at most ~1 KB of it (a backend may echo a huge argument). */
+const message = (e: unknown) => truncateText(e instanceof Error ? e.message : String(e));
 
 /** Calls a tool under a retry policy; throws the last error when attempts run out. */
 async function callWithRetry(

@@ -16,6 +16,14 @@ import { AuthError } from "./errors.ts";
 import { describeFetchError, type FetchFn, fetchText } from "./http.ts";
 import type { TokenVerifier } from "./oidc.ts";
 
+/**
+ * The audience a caller's token must carry when none is configured. Never the API server's own
+ * default audience: a pod's default service-account token would then authenticate, and vmcp
+ * would hold tokens that work against the Kubernetes API. Clients mint one with a projected
+ * volume or `kubectl create token <sa> --audience toolhive` (the audience of the seed era).
+ */
+export const DEFAULT_KUBERNETES_AUDIENCE = "toolhive";
+
 export const IN_CLUSTER_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 export const IN_CLUSTER_CA_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
 
@@ -30,7 +38,10 @@ export interface TokenReviewVerifierOptions {
   caFile?: string;
   /** CA bundle as PEM text (instead of caFile). */
   caPem?: string;
-  /** Audiences the caller's token must carry (TokenReview `spec.audiences`). */
+  /**
+   * Audiences the caller's token must carry (TokenReview `spec.audiences`); one is enough.
+   * @default [DEFAULT_KUBERNETES_AUDIENCE] ("toolhive") when undefined or empty
+   */
   audiences?: string[];
   /** Accept only service accounts of this namespace. */
   namespace?: string;
@@ -93,6 +104,7 @@ export function createTokenReviewVerifier(
   const ttlMs = (options.cacheTtlSeconds ?? 10) * 1000;
   const maxEntries = options.maxCacheEntries ?? 1000;
   const issuer = options.issuer ?? "kubernetes";
+  const audiences = options.audiences?.length ? options.audiences : [DEFAULT_KUBERNETES_AUDIENCE];
   const cache = new Map<string, { identity: Omit<Identity, "token">; until: number }>();
   let ownToken: { value: string; readAt: number } | undefined;
 
@@ -118,7 +130,7 @@ export function createTokenReviewVerifier(
     const body = JSON.stringify({
       apiVersion: "authentication.k8s.io/v1",
       kind: "TokenReview",
-      spec: { token, ...(options.audiences?.length ? { audiences: options.audiences } : {}) },
+      spec: { token, audiences },
     });
     let res;
     try {
@@ -169,8 +181,7 @@ export function createTokenReviewVerifier(
     if (!status.authenticated || !username) {
       throw new AuthError("invalid_token", "token was not accepted by the Kubernetes API server");
     }
-    const wanted = options.audiences ?? [];
-    if (wanted.length && !(status.audiences ?? []).some((a) => wanted.includes(a))) {
+    if (!(status.audiences ?? []).some((a) => audiences.includes(a))) {
       throw new AuthError("invalid_token", "token audience is not accepted");
     }
     if (options.namespace !== undefined || options.serviceAccount !== undefined) {

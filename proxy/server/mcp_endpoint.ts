@@ -4,6 +4,8 @@
  * choosing a JSON or an SSE answer per request.
  *
  * Bad input never throws: malformed JSON → 400 with JSON-RPC -32700; body over the limit → 413;
+ * nested deeper than `MAX_JSON_DEPTH` (64) or an empty batch → 400 / -32600; `params.arguments`
+ * of tools/call or prompts/get not an object → -32602 (`request_checks.ts`);
  * missing session id on a non-initialize request → 400; unknown or expired session → 404;
  * a session presented by another identity → 403 and a warning naming both identity keys
  * (hashed); the session stays open for its owner (docs/adr/0003-session-hijack-response.md).
@@ -17,10 +19,12 @@ import type { ProxyRuntime } from "../runtime.ts";
 import { MemorySessionStore } from "../sessions/memory_store.ts";
 import type { SessionStore } from "../sessions/store.ts";
 import { tryFastToolsCall } from "./fast_call.ts";
+import { exceedsJsonDepth, invalidMessage, MAX_JSON_DEPTH, tooDeep } from "./request_checks.ts";
 import type { ProxyMetrics } from "./metrics.ts";
 import type { ProxySession } from "./session.ts";
 import { SessionDirectory } from "./session_directory.ts";
 import { attachSessionStoreStatus } from "./status.ts";
+import { trackBody } from "../../core/http_server.ts";
 
 /** Authenticates a request: the caller's identity, or the response to send instead. */
 export type Authenticate = (req: Request) => Promise<Identity | Response>;
@@ -86,6 +90,12 @@ async function readBody(req: Request, limit: number): Promise<string> {
   return utf8.decode(all);
 }
 
+/** True when the body holds a JSON-RPC request or response (anything but notifications). */
+function carriesRequest(body: unknown): boolean {
+  if (Array.isArray(body)) return body.some(carriesRequest);
+  return body !== null && typeof body === "object" && "id" in body;
+}
+
 function isInitialize(body: unknown): boolean {
   return !Array.isArray(body) && (body as { method?: unknown } | null)?.method === "initialize";
 }
@@ -145,12 +155,28 @@ export class McpEndpoint {
       if (got instanceof Response) return got;
       identity = got;
     }
+    // The body first (cheap checks, no session work for a body that is refused anyway).
+    let body: unknown;
+    if (req.method === "POST") {
+      const parsed = await this.#readJson(req);
+      if (parsed instanceof Response) return parsed;
+      body = parsed.body;
+    }
     const sessionId = req.headers.get("mcp-session-id");
     let session: ProxySession | undefined;
     if (sessionId) {
-      // Store lookup (slides the TTL), 404 unknown/terminated, 403 another identity, restore
-      // when another replica created it, 503 when the store is down and it is not held here.
-      const got = await this.directory.resolve(sessionId, identity, this.#key(identity), req);
+      // Store lookup (slides the TTL unless only notifications came: a session that never makes
+      // a request keeps its short initTtl), 404 unknown/terminated, 403 another identity,
+      // restore when another replica created it, 503 when the store is down and it is not
+      // held here.
+      const active = req.method !== "POST" || carriesRequest(body);
+      const got = await this.directory.resolve(
+        sessionId,
+        identity,
+        this.#key(identity),
+        req,
+        active,
+      );
       if (got instanceof Response) return got;
       session = got;
       // Not evicted by the local cache before the transport has taken the request.
@@ -179,19 +205,6 @@ export class McpEndpoint {
     if (req.method !== "POST") {
       return new Response(null, { status: 405, headers: { allow: "GET, POST, DELETE" } });
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(await readBody(req, this.#o.maxBodyBytes));
-    } catch (err) {
-      if (err instanceof BodyTooLarge) {
-        return rpcError(
-          413,
-          -32600,
-          `Request body exceeds ${this.#o.maxBodyBytes} bytes (server.maxBodyBytes)`,
-        );
-      }
-      return rpcError(400, -32700, "Parse error: the request body is not valid JSON");
-    }
     if (session) {
       session.lastSeen = Date.now();
       const fast = this.fastToolsCall ? tryFastToolsCall(session, req, body) : undefined;
@@ -206,6 +219,28 @@ export class McpEndpoint {
       );
     }
     return await this.#initialize(req, body, identity);
+  }
+
+  /** The parsed body, or the answer for one that is too large, too deep, not JSON or invalid. */
+  async #readJson(req: Request): Promise<{ body: unknown } | Response> {
+    let body: unknown;
+    try {
+      // Under server.limits.bodyTimeout: a stalled body closes its connection.
+      const text = await trackBody(req, readBody(req, this.#o.maxBodyBytes));
+      // Before anything recursive (JSON.parse, zod, the SDK) walks it.
+      if (exceedsJsonDepth(text, MAX_JSON_DEPTH)) return tooDeep(MAX_JSON_DEPTH);
+      body = JSON.parse(text);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) {
+        return rpcError(
+          413,
+          -32600,
+          `Request body exceeds ${this.#o.maxBodyBytes} bytes (server.maxBodyBytes)`,
+        );
+      }
+      return rpcError(400, -32700, "Parse error: the request body is not valid JSON");
+    }
+    return invalidMessage(body) ?? { body };
   }
 
   /** Logs a refused session hijack: hashed session id and identity keys, never tokens. */
@@ -233,14 +268,18 @@ export class McpEndpoint {
     return await this.directory.commit(session, state, response);
   }
 
-  /** Closes sessions idle longer than `ttlMs`; returns how many were closed. */
+  /**
+   * Closes sessions idle longer than `ttlMs`, and those that made no request within the store's
+   * `initTtl` of initialize; returns how many were closed.
+   */
   async sweep(ttlMs: number): Promise<number> {
+    const unused = await this.directory.endUnused();
     const cutoff = Date.now() - ttlMs;
     const idle = [...this.directory.cache.values()].filter((s) =>
       s.lastSeen < cutoff && !s.transport.hasStandaloneStream
     );
     await Promise.all(idle.map((s) => s.end()));
     await this.directory.touchStreams();
-    return idle.length;
+    return unused + idle.length;
   }
 }

@@ -32,6 +32,7 @@ import { bindingErrorResponse, checkBinding } from "../sessions/binding.ts";
 import { LocalSessionCache } from "../sessions/local_cache.ts";
 import { replayInitialize, sessionStateFromInitialize } from "../sessions/restore_transport.ts";
 import {
+  SessionLimitError,
   type SessionPatch,
   type SessionRecord,
   type SessionStore,
@@ -42,6 +43,7 @@ import {
 import { installHandlers } from "./handlers.ts";
 import type { ProxyMetrics } from "./metrics.ts";
 import { ProxySession } from "./session.ts";
+import { SessionRefusals, UnusedSessions } from "./unused_sessions.ts";
 
 export interface DirectoryOptions {
   runtime: ProxyRuntime;
@@ -74,6 +76,12 @@ export interface DirectoryStats {
   evicted: number;
   /** Sessions written back to the store after it recovered (e.g. Redis restarted empty). */
   republished: number;
+  /** New sessions refused by `sessionStorage.maxSessions`. */
+  refusedMaxSessions: number;
+  /** New sessions refused by `sessionStorage.maxSessionsPerIdentity`. */
+  refusedPerIdentity: number;
+  /** Sessions closed here because they made no request within `initTtl` of initialize. */
+  expiredUnused: number;
 }
 
 /** The `sessionStore` part of `/status`. */
@@ -83,6 +91,8 @@ export interface SessionStoreStatus extends DirectoryStats {
   /** Live sessions held by this replica and their bound. */
   local: number;
   maxLocal: number;
+  /** Local sessions that have not made a request since initialize. */
+  unused: number;
 }
 
 export function sessionNotFound(): Response {
@@ -107,18 +117,26 @@ export class SessionDirectory {
     bindingRejected: 0,
     evicted: 0,
     republished: 0,
+    refusedMaxSessions: 0,
+    refusedPerIdentity: 0,
+    expiredUnused: 0,
   };
   /** The live sessions of this replica (least recently used first). */
   readonly cache: LocalSessionCache<ProxySession>;
   readonly #o: DirectoryOptions;
   readonly #records = new WeakMap<ProxySession, SessionRecord>();
   readonly #restoring = new Map<string, Promise<ProxySession>>();
+  /** Sessions that have made no request since initialize → when they were opened. */
+  readonly #unused: UnusedSessions;
+  readonly #refusals: SessionRefusals;
 
   #overBoundLogged = false;
 
   constructor(opts: DirectoryOptions) {
     this.#o = opts;
     this.store = opts.store;
+    this.#unused = new UnusedSessions(opts.store);
+    this.#refusals = new SessionRefusals(this.stats, opts.log, opts.store);
     const max = opts.maxLocalSessions ??
       opts.runtime.config.sessionStorage?.maxLocalSessions ?? 1000;
     this.cache = new LocalSessionCache<ProxySession>({
@@ -148,6 +166,7 @@ export class SessionDirectory {
       ...this.stats,
       local: this.cache.size,
       maxLocal: this.cache.max,
+      unused: this.#unused.size,
     };
   }
 
@@ -191,6 +210,7 @@ export class SessionDirectory {
       ...(record ? { backendSessions: record.backendSessions } : {}),
       onInitialized: () => {},
       onClosed: (s) => {
+        this.#unused.delete(s);
         if (!s.id) return;
         this.cache.deleteIf(s.id, s);
         if (runtime.sessions.get(s.id) === s) {
@@ -264,6 +284,9 @@ export class SessionDirectory {
     } catch (err) {
       await response.body?.cancel().catch(() => {});
       await session.close();
+      if (err instanceof SessionLimitError) {
+        return this.#refusals.respond(err, session.identityKey);
+      }
       if (err instanceof SessionStoreUnavailableError) {
         this.#o.log.warn("new session refused: the session store is unavailable", {
           error: err.message,
@@ -273,7 +296,10 @@ export class SessionDirectory {
       throw err;
     }
     this.stats.created++;
+    this.#unused.add(session, now);
     this.#register(session, record);
+    // Cheap (oldest first, stops at the first recent one): new sessions retire abandoned ones.
+    void this.endUnused(now).catch(() => {});
     this.#o.log.debug("session opened", { session: session.id });
     return response;
   }
@@ -288,20 +314,28 @@ export class SessionDirectory {
     identity: Identity,
     identityKey: string,
     req: Request,
+    active = true,
   ): Promise<ProxySession | Response> {
     let local = this.cache.get(id);
     let record: SessionRecord | undefined;
     try {
-      const got = await this.store.get(id);
+      // Only a request (not a notification) moves a new session from initTtl to the TTL.
+      const slide = active || (local !== undefined && !this.#unused.has(local));
+      const got = await this.store.get(id, { slide });
       if (got === TERMINATED) {
         if (local) await local.end(); // terminated on another replica
         return sessionNotFound();
       }
       record = got;
+      if (!record && local && this.#unused.expired(local)) {
+        // Never made a request within initTtl: expired, not lost.
+        await local!.end();
+        return sessionNotFound();
+      }
       if (!record && local) {
         // Lost from the store (e.g. Redis restarted without persistence): write it back.
         record = this.#records.get(local);
-        if (record) await this.store.create({ ...record, lastSeen: Date.now() });
+        if (record) await this.store.republish([{ ...record, lastSeen: Date.now() }]);
       }
     } catch (err) {
       if (!(err instanceof SessionStoreUnavailableError)) throw err;
@@ -333,6 +367,7 @@ export class SessionDirectory {
     if (local) {
       this.#records.set(local, record);
       local.lastSeen = Date.now();
+      if (active) this.#unused.delete(local);
       return local;
     }
     let pending = this.#restoring.get(id);
@@ -414,6 +449,16 @@ export class SessionDirectory {
         session: session.id,
         error: describeError(err),
       }));
+  }
+
+  /**
+   * Ends local sessions that made no request within `initTtl` of their initialize and hold no
+   * GET stream (`UnusedSessions.endStale`); answers how many ended.
+   */
+  async endUnused(now = Date.now()): Promise<number> {
+    const n = await this.#unused.endStale(now);
+    this.stats.expiredUnused += n;
+    return n;
   }
 
   /** Slides the store TTL of local sessions holding a GET stream (listeners send nothing). */

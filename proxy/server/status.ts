@@ -1,12 +1,15 @@
 /**
  * The `/status` document: every backend's health, transport, last check, circuit breaker and
- * tool count, plus readiness, session count and the session store's health and counters.
+ * tool count, plus readiness, session count, the session store's health and counters, and the
+ * tool/prompt names left claimed by several backends after conflict resolution (`collisions`:
+ * who kept the name, who was dropped).
  * Unauthenticated; contains no secrets.
  *
  * `sessionStore.healthy: false` (Redis unreachable) does not make the proxy unready: sessions
  * held by this replica keep working, only restores and new sessions get 503 + Retry-After.
  * @module
  */
+import type { NameCollision } from "../../core/aggregation/types.ts";
 import type { ProxyRuntime } from "../runtime.ts";
 import type { SessionStoreStatus } from "./session_directory.ts";
 
@@ -41,6 +44,8 @@ export interface StatusDocument {
   sessions: number;
   tools: number;
   backends: BackendStatus[];
+  /** Names still claimed by several tools/prompts after conflict resolution (all backends). */
+  collisions: NameCollision[];
   /** Absent only when no `/mcp` endpoint was built for this runtime. */
   sessionStore?: SessionStoreStatus;
 }
@@ -72,6 +77,7 @@ export function statusDocument(runtime: ProxyRuntime): StatusDocument {
     sessions: runtime.sessions.size,
     tools: runtime.lists.tools.length,
     backends,
+    collisions: runtime.fullView.collisions,
   };
   const store = storeStatus.get(runtime)?.();
   if (store) doc.sessionStore = store;

@@ -9,7 +9,7 @@ import { parseDuration } from "../../core/duration.ts";
 import type { Logger } from "../../core/log.ts";
 import { MemorySessionStore } from "./memory_store.ts";
 import { connectRedisSessionStore } from "./redis_store.ts";
-import type { SessionStore } from "./store.ts";
+import { SESSION_LIMIT_DEFAULTS, type SessionLimits, type SessionStore } from "./store.ts";
 
 export type SessionStorageConfig = z.input<typeof SessionStorageSchema>;
 
@@ -35,8 +35,24 @@ export async function createSessionStore(
   if (!(ttlMs >= 1)) {
     throw new TypeError(`Invalid sessionStorage.ttl "${ttlText}": expected at least 1ms`);
   }
+  const initText = config?.initTtl ?? SESSION_LIMIT_DEFAULTS.initTtl;
+  let initTtlMs: number;
+  try {
+    initTtlMs = parseDuration(initText);
+  } catch (err) {
+    throw new TypeError(`Invalid sessionStorage.initTtl: ${(err as Error).message}`);
+  }
+  if (!(initTtlMs >= 1)) {
+    throw new TypeError(`Invalid sessionStorage.initTtl "${initText}": expected at least 1ms`);
+  }
+  const limits: SessionLimits = {
+    maxSessions: config?.maxSessions ?? SESSION_LIMIT_DEFAULTS.maxSessions,
+    maxSessionsPerIdentity: config?.maxSessionsPerIdentity ??
+      SESSION_LIMIT_DEFAULTS.maxSessionsPerIdentity,
+    initTtlMs: Math.min(initTtlMs, ttlMs),
+  };
   const provider = config?.provider ?? "memory";
-  if (provider === "memory") return new MemorySessionStore({ ttlMs, clock: deps.clock });
+  if (provider === "memory") return new MemorySessionStore({ ttlMs, ...limits, clock: deps.clock });
   if (!config?.address) {
     throw new TypeError(
       'Invalid sessionStorage.address: required when sessionStorage.provider is "redis"',
@@ -57,6 +73,7 @@ export async function createSessionStore(
     keyPrefix: config.keyPrefix ?? "vmcp:session:",
     password,
     ttlMs,
+    ...limits,
     logger: deps.logger,
   });
 }

@@ -9,14 +9,17 @@ import { type Clock, systemClock } from "../../core/clock.ts";
 import {
   applyPatch,
   assertRecord,
+  SessionLimitError,
+  type SessionLimits,
   type SessionPatch,
   type SessionRecord,
   type SessionStore,
   TERMINATED,
   type Terminated,
+  UNAUTHENTICATED,
 } from "./store.ts";
 
-export interface MemoryStoreOptions {
+export interface MemoryStoreOptions extends SessionLimits {
   /** Sliding TTL. @default 30 minutes */
   ttlMs?: number;
   /** How long a terminated marker lives. @default ttlMs */
@@ -33,9 +36,20 @@ export class MemorySessionStore implements SessionStore {
   readonly kind = "memory" as const;
   readonly healthy = true;
   readonly ttlMs: number;
+  readonly initTtlMs: number;
   readonly #terminatedTtlMs: number;
   readonly #clock: Clock;
   readonly #entries = new Map<string, Entry>();
+  readonly #limits: SessionLimits;
+  /** Expired entries are dropped on the first access this long after the last sweep. */
+  get #sweepEvery(): number {
+    return Math.min(this.initTtlMs, 60_000);
+  }
+  /** Live records (not markers) in total and per identity key. */
+  #records = 0;
+  readonly #perIdentity = new Map<string, number>();
+  /** No entry expires before this (a lower bound: TTLs only slide forward). */
+  #earliest = Infinity;
   #nextSweep: number;
 
   constructor(opts: MemoryStoreOptions = {}) {
@@ -43,9 +57,11 @@ export class MemorySessionStore implements SessionStore {
     if (!(this.ttlMs > 0)) {
       throw new RangeError(`Invalid session ttl ${this.ttlMs} ms: expected a positive duration`);
     }
+    this.initTtlMs = Math.min(opts.initTtlMs ?? this.ttlMs, this.ttlMs);
+    this.#limits = opts;
     this.#terminatedTtlMs = opts.terminatedTtlMs ?? this.ttlMs;
     this.#clock = opts.clock ?? systemClock;
-    this.#nextSweep = this.#clock.now() + this.ttlMs;
+    this.#nextSweep = this.#clock.now() + this.#sweepEvery;
   }
 
   /** Entries held, including terminated markers not yet swept (for tests and metrics). */
@@ -59,32 +75,85 @@ export class MemorySessionStore implements SessionStore {
     const e = this.#entries.get(id);
     if (!e) return undefined;
     if (e.expiresAt <= now) {
-      this.#entries.delete(id);
+      this.#delete(id, e);
       return undefined;
     }
     return e;
   }
 
   #sweep(now: number): void {
-    for (const [id, e] of this.#entries) if (e.expiresAt <= now) this.#entries.delete(id);
-    this.#nextSweep = now + Math.min(this.ttlMs, 60_000);
+    let earliest = Infinity;
+    for (const [id, e] of this.#entries) {
+      if (e.expiresAt <= now) this.#delete(id, e);
+      else earliest = Math.min(earliest, e.expiresAt);
+    }
+    this.#earliest = earliest;
+    this.#nextSweep = now + this.#sweepEvery;
+  }
+
+  /** Sets or replaces the entry of `id`, keeping the counts. */
+  #set(id: string, entry: Entry): void {
+    const old = this.#entries.get(id);
+    if (old) this.#uncount(old);
+    this.#entries.set(id, entry);
+    if (entry.record !== TERMINATED) {
+      this.#records++;
+      const key = entry.record.identityKey;
+      this.#perIdentity.set(key, (this.#perIdentity.get(key) ?? 0) + 1);
+    }
+    this.#earliest = Math.min(this.#earliest, entry.expiresAt);
+  }
+
+  #delete(id: string, e: Entry): void {
+    this.#entries.delete(id);
+    this.#uncount(e);
+  }
+
+  #uncount(e: Entry): void {
+    if (e.record === TERMINATED) return;
+    this.#records--;
+    const key = e.record.identityKey;
+    const n = (this.#perIdentity.get(key) ?? 1) - 1;
+    if (n > 0) this.#perIdentity.set(key, n);
+    else this.#perIdentity.delete(key);
+  }
+
+  /** Throws when a new session of `identityKey` would pass a limit (expired ones swept first). */
+  #checkLimits(identityKey: string, now: number): void {
+    const { maxSessions, maxSessionsPerIdentity } = this.#limits;
+    const perIdentity = identityKey === UNAUTHENTICATED ? undefined : maxSessionsPerIdentity;
+    const over = () =>
+      maxSessions !== undefined && this.#records >= maxSessions
+        ? new SessionLimitError("maxSessions", maxSessions)
+        : perIdentity !== undefined && (this.#perIdentity.get(identityKey) ?? 0) >= perIdentity
+        ? new SessionLimitError("maxSessionsPerIdentity", perIdentity)
+        : undefined;
+    if (!over()) return;
+    if (now >= this.#earliest) this.#sweep(now);
+    const err = over();
+    if (err) throw err;
   }
 
   create(record: SessionRecord): Promise<void> {
     assertRecord(record);
-    this.#live(record.id);
-    this.#entries.set(record.id, {
-      record: frozenCopy(record),
-      expiresAt: this.#clock.now() + this.ttlMs,
-    });
+    const existing = this.#live(record.id);
+    const now = this.#clock.now();
+    if (!existing || existing.record === TERMINATED) {
+      try {
+        this.#checkLimits(record.identityKey, now);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    this.#set(record.id, { record: frozenCopy(record), expiresAt: now + this.initTtlMs });
     return Promise.resolve();
   }
 
-  get(id: string): Promise<SessionRecord | undefined | Terminated> {
+  get(id: string, opts?: { slide?: boolean }): Promise<SessionRecord | undefined | Terminated> {
     const e = this.#live(id);
     if (!e) return Promise.resolve(undefined);
     if (e.record === TERMINATED) return Promise.resolve(TERMINATED);
-    e.expiresAt = this.#clock.now() + this.ttlMs;
+    if (opts?.slide !== false) e.expiresAt = this.#clock.now() + this.ttlMs;
     return Promise.resolve(e.record);
   }
 
@@ -114,10 +183,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   terminate(id: string): Promise<void> {
-    this.#entries.set(id, {
-      record: TERMINATED,
-      expiresAt: this.#clock.now() + this.#terminatedTtlMs,
-    });
+    this.#set(id, { record: TERMINATED, expiresAt: this.#clock.now() + this.#terminatedTtlMs });
     return Promise.resolve();
   }
 
@@ -126,7 +192,7 @@ export class MemorySessionStore implements SessionStore {
     for (const record of records) {
       if (this.#live(record.id)) continue;
       assertRecord(record);
-      this.#entries.set(record.id, {
+      this.#set(record.id, {
         record: frozenCopy(record),
         expiresAt: this.#clock.now() + this.ttlMs,
       });
@@ -142,6 +208,8 @@ export class MemorySessionStore implements SessionStore {
 
   close(): Promise<void> {
     this.#entries.clear();
+    this.#records = 0;
+    this.#perIdentity.clear();
     return Promise.resolve();
   }
 }

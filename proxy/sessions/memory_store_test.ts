@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../core/clock.ts";
 import { MemorySessionStore } from "./memory_store.ts";
-import type { SessionRecord } from "./store.ts";
+import { SessionLimitError, type SessionRecord } from "./store.ts";
 
 function record(id = "s1"): SessionRecord {
   return {
@@ -101,4 +101,39 @@ Deno.test("memory republish writes only missing sessions", async () => {
   assert.equal((await store.get("kept") as SessionRecord).logLevel, "debug");
   assert.equal((await store.get("gone") as SessionRecord).id, "gone");
   assert.equal(await store.get("ended"), "terminated");
+});
+
+Deno.test("memory: maxSessions and maxSessionsPerIdentity refuse new records until one expires or is terminated; initTtl holds until the first sliding read", async () => {
+  const clock = new ManualClock(1_000);
+  const store = new MemorySessionStore({
+    ttlMs: 1000,
+    initTtlMs: 100,
+    maxSessions: 3,
+    maxSessionsPerIdentity: 2,
+    clock,
+  });
+  const of = (id: string, identityKey: string) => ({ ...record(id), identityKey });
+  await store.create(of("a1", "alice"));
+  await store.create(of("a2", "alice"));
+  await assert.rejects(
+    store.create(of("a3", "alice")),
+    (e: unknown) => e instanceof SessionLimitError && e.limit === "maxSessionsPerIdentity",
+  );
+  await store.create(of("a1", "alice")); // the same id again is not a new session
+  await store.create(of("anon", "unauthenticated"));
+  await assert.rejects(
+    store.create(of("b1", "bob")),
+    (e: unknown) => e instanceof SessionLimitError && e.limit === "maxSessions",
+  );
+  await store.terminate("a2");
+  await store.create(of("b1", "bob"));
+  // a1 is used (sliding read), the others only initialized: they go after initTtl.
+  assert.ok(await store.get("a1"));
+  assert.ok(await store.get("b1", { slide: false }));
+  clock.advance(150);
+  assert.ok(await store.get("a1"));
+  assert.equal(await store.get("b1"), undefined);
+  assert.equal(await store.get("anon"), undefined);
+  await store.create(of("b2", "bob"));
+  await store.create(of("b3", "bob"));
 });

@@ -2,12 +2,23 @@
  * The Redis session store (`sessionStorage.provider: redis`): any replica can read any session.
  *
  * One key per session, `<keyPrefix><id>`, holding the record as JSON (or the terminated marker):
- * - create: `SET key json PX ttl`;
- * - get: `GETEX key PX ttl` (one round trip that also slides the TTL);
+ * - create: a Lua script that checks the session limits and does `SET key json PX initTtl`
+ *   (below);
+ * - get: `GETEX key PX ttl` (one round trip that also slides the TTL); `GET` when not sliding;
  * - update: read, patch, then compare-and-set in a Lua script (retried on a concurrent write);
- * - terminate: `SET key <marker> PX ttl`, so every replica refuses the id until it expires;
+ * - terminate: `SET key <marker> PX ttl` (in a script that also un-counts the session), so
+ *   every replica refuses the id until it expires;
  * - touchMany: pipelined `PEXPIRE`s;
  * - republish: pipelined `SET NX PX` (after Redis came back empty).
+ *
+ * Session limits (`maxSessions`, `maxSessionsPerIdentity`): sorted sets `<keyPrefix>\0all` and
+ * `<keyPrefix>\0id:<identityKey>` hold session ids scored with a lower bound of their expiry
+ * (TTLs only slide forward). Counting is `ZCARD`; only when a count reaches its limit are the
+ * members whose score has passed checked (`PTTL`): still alive → re-scored, gone or terminated →
+ * removed. So the hot path pays nothing, and a create at the limit pays for the entries that
+ * may have expired since the last check. The per-identity set expires 2 × TTL after the last
+ * create (an identity whose sessions all outlive that is counted low, never high). The `\0`
+ * cannot occur in a session id (HTTP header values cannot hold it; such ids are refused).
  *
  * ioredis retries forever and queues commands while offline by default. Here a command fails
  * at once while Redis is unreachable (`enableOfflineQueue: false`, `maxRetriesPerRequest: 0`,
@@ -15,26 +26,29 @@
  * the background with a capped back-off, so the store recovers without a restart.
  * @module
  */
-import type { Redis } from "ioredis";
 import {
   createFailFastRedis,
   parseRedisAddress as parseRedisAddressFor,
   type RedisEndpoint,
 } from "../redis_client.ts";
 import { type Logger, silentLogger } from "../../core/log.ts";
+import { type CasRedis, defineSessionScripts } from "./redis_scripts.ts";
 import {
   applyPatch,
   assertRecord,
   decodeRecord,
+  SessionLimitError,
+  type SessionLimits,
   type SessionPatch,
   type SessionRecord,
   type SessionStore,
   SessionStoreUnavailableError,
   TERMINATED,
   type Terminated,
+  UNAUTHENTICATED,
 } from "./store.ts";
 
-export interface RedisStoreOptions extends RedisEndpoint {
+export interface RedisStoreOptions extends RedisEndpoint, SessionLimits {
   /** @default "vmcp:session:" */
   keyPrefix?: string;
   /** Sliding TTL. @default 30 minutes */
@@ -56,17 +70,6 @@ export interface RedisStoreOptions extends RedisEndpoint {
 const MARKER = "!terminated";
 const CAS_RETRIES = 64;
 
-const CAS_LUA = `
-local cur = redis.call('GET', KEYS[1])
-if cur == false then return -1 end
-if cur ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1`;
-
-type CasRedis = Redis & {
-  vmcpSessionCas(key: string, expected: string, next: string, ttl: number): Promise<number>;
-};
-
 /** `sessionStorage.address` as host and port (see proxy/redis_client.ts). */
 export function parseRedisAddress(address: string): { host: string; port: number } {
   return parseRedisAddressFor(address, "sessionStorage.address");
@@ -75,6 +78,8 @@ export function parseRedisAddress(address: string): { host: string; port: number
 export class RedisSessionStore implements SessionStore {
   readonly kind = "redis" as const;
   readonly ttlMs: number;
+  readonly initTtlMs: number;
+  readonly #limits: SessionLimits;
   readonly #terminatedTtlMs: number;
   readonly #prefix: string;
   readonly #redis: CasRedis;
@@ -92,13 +97,15 @@ export class RedisSessionStore implements SessionStore {
     if (!(this.ttlMs >= 1)) {
       throw new RangeError(`Invalid sessionStorage.ttl ${this.ttlMs} ms: expected at least 1ms`);
     }
+    this.initTtlMs = Math.ceil(Math.min(opts.initTtlMs ?? this.ttlMs, this.ttlMs));
+    this.#limits = opts;
     this.#terminatedTtlMs = Math.ceil(opts.terminatedTtlMs ?? this.ttlMs);
     this.#prefix = opts.keyPrefix ?? "vmcp:session:";
     this.#address = opts.address;
     this.#log = (opts.logger ?? silentLogger).with({ component: "session-store" });
     const maxDelay = opts.maxReconnectDelayMs ?? 2000;
     this.#retryAfterSeconds = Math.max(1, Math.ceil(maxDelay / 1000));
-    this.#redis = createFailFastRedis({
+    this.#redis = defineSessionScripts(createFailFastRedis({
       address: opts.address,
       field: "sessionStorage.address",
       db: opts.db,
@@ -111,8 +118,7 @@ export class RedisSessionStore implements SessionStore {
       baseReconnectDelayMs: 25,
       maxReconnectDelayMs: maxDelay,
       isClosed: () => this.#closed,
-    }) as CasRedis;
-    this.#redis.defineCommand("vmcpSessionCas", { numberOfKeys: 1, lua: CAS_LUA });
+    }));
     this.#redis.on("error", (err) => this.#down(err));
     this.#redis.on("end", () => this.#down(new Error("connection closed")));
     this.#redis.on("ready", () => this.#up());
@@ -204,19 +210,47 @@ export class RedisSessionStore implements SessionStore {
     return rec;
   }
 
+  #indexKeys(identityKey: string): [all: string, identity: string] {
+    return [`${this.#prefix}\0all`, `${this.#prefix}\0id:${identityKey}`];
+  }
+
   async create(record: SessionRecord): Promise<void> {
     assertRecord(record);
     const json = JSON.stringify(record);
-    await this.#run(
+    const [all, identity] = this.#indexKeys(record.identityKey);
+    const maxAll = this.#limits.maxSessions ?? 0;
+    const maxId = record.identityKey === UNAUTHENTICATED
+      ? 0
+      : this.#limits.maxSessionsPerIdentity ?? 0;
+    const refused = await this.#run(
       "create",
-      () => this.#redis.set(this.#prefix + record.id, json, "PX", this.ttlMs),
+      () =>
+        this.#redis.vmcpSessionCreate(
+          this.#prefix + record.id,
+          all,
+          maxId ? identity : all,
+          json,
+          this.initTtlMs,
+          maxAll,
+          maxId,
+          this.#prefix,
+          record.id,
+          2 * this.ttlMs,
+        ),
     );
+    if (refused === 1) throw new SessionLimitError("maxSessions", maxAll);
+    if (refused === 2) throw new SessionLimitError("maxSessionsPerIdentity", maxId);
   }
 
-  async get(id: string): Promise<SessionRecord | undefined | Terminated> {
+  async get(
+    id: string,
+    opts?: { slide?: boolean },
+  ): Promise<SessionRecord | undefined | Terminated> {
+    if (id.includes("\0")) return undefined; // never a session id (index keys)
+    const key = this.#prefix + id;
     const raw = await this.#run(
       "get",
-      () => this.#redis.getex(this.#prefix + id, "PX", this.ttlMs),
+      () => opts?.slide === false ? this.#redis.get(key) : this.#redis.getex(key, "PX", this.ttlMs),
     );
     return this.#decode(id, raw);
   }
@@ -241,6 +275,7 @@ export class RedisSessionStore implements SessionStore {
     id: string,
     patch: SessionPatch | ((current: SessionRecord) => SessionPatch),
   ): Promise<SessionRecord | undefined | Terminated> {
+    if (id.includes("\0")) return undefined;
     const key = this.#prefix + id;
     for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
       const raw = await this.#run("update", () => this.#redis.get(key));
@@ -266,9 +301,18 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async terminate(id: string): Promise<void> {
+    if (id.includes("\0")) return;
     await this.#run(
       "terminate",
-      () => this.#redis.set(this.#prefix + id, MARKER, "PX", this.#terminatedTtlMs),
+      () =>
+        this.#redis.vmcpSessionTerminate(
+          this.#prefix + id,
+          this.#indexKeys("")[0],
+          MARKER,
+          this.#terminatedTtlMs,
+          `${this.#prefix}\0id:`,
+          id,
+        ),
     );
   }
 
@@ -277,13 +321,23 @@ export class RedisSessionStore implements SessionStore {
     for (const r of records) assertRecord(r);
     return await this.#run("republish", async () => {
       const p = this.#redis.pipeline();
+      const until = Date.now() + this.ttlMs;
       for (const r of records) {
         p.set(this.#prefix + r.id, JSON.stringify(r), "PX", this.ttlMs, "NX");
+      }
+      // Counted again (ZADD of a member already there only moves its score).
+      for (const r of records) {
+        const [all, identity] = this.#indexKeys(r.identityKey);
+        if (this.#limits.maxSessions) p.zadd(all, until, r.id);
+        if (this.#limits.maxSessionsPerIdentity && r.identityKey !== UNAUTHENTICATED) {
+          p.zadd(identity, until, r.id);
+          p.pexpire(identity, 2 * this.ttlMs);
+        }
       }
       const results = (await p.exec()) ?? [];
       const failed = results.find(([err]) => err);
       if (failed) throw failed[0];
-      return results.filter(([, v]) => v === "OK").length;
+      return results.slice(0, records.length).filter(([, v]) => v === "OK").length;
     });
   }
 

@@ -67,32 +67,60 @@ Deno.test("the record is one JSON value under the key prefix with the session TT
   }
 });
 
-Deno.test("reading a session slides its TTL and an unread session expires", async () => {
-  await using r = await replicas({ ttlMs: 400 });
-  const kept = record();
-  const idle = record();
-  await r.a.create(kept);
-  await r.a.create(idle);
-  for (let i = 0; i < 4; i++) {
-    await sleep(200);
-    assert.equal((await r.b.get(kept.id) as SessionRecord).id, kept.id, `read ${i}`);
+/** The remaining TTL (ms) of each record, read straight from Redis. */
+async function pttls(keyPrefix: string, ...ids: string[]): Promise<number[]> {
+  const raw = new Redis({ host: "127.0.0.1", port: redis.port, password: redis.password });
+  try {
+    return await Promise.all(ids.map((id) => raw.pttl(keyPrefix + id)));
+  } finally {
+    await raw.quit();
   }
+}
+
+/** Waits (generously) until every listed record has lost more than `ms` of its TTL. */
+async function aged(keyPrefix: string, ttlMs: number, ms: number, ...ids: string[]) {
+  const deadline = Date.now() + 30_000;
+  while ((await pttls(keyPrefix, ...ids)).some((t) => t > ttlMs - ms)) {
+    if (Date.now() > deadline) throw new Error(`records did not age by ${ms} ms`);
+    await sleep(100);
+  }
+}
+
+// The TTLs that must survive are long (60 s), so a busy machine cannot let them expire by
+// accident; sliding shows as a remaining TTL back near the full one.
+Deno.test("reading a session slides its TTL and an unread session expires", async () => {
+  {
+    const ttlMs = 60_000;
+    await using r = await replicas({ ttlMs });
+    const kept = record();
+    const idle = record();
+    await r.a.create(kept);
+    await r.a.create(idle);
+    await aged(r.keyPrefix, ttlMs, 1000, kept.id, idle.id);
+    assert.equal((await r.b.get(kept.id) as SessionRecord).id, kept.id);
+    const [keptTtl, idleTtl] = await pttls(r.keyPrefix, kept.id, idle.id);
+    assert.ok(keptTtl! > ttlMs - 500, `the read slid the TTL: ${keptTtl}`);
+    assert.ok(idleTtl! <= ttlMs - 1000, `the unread one did not slide: ${idleTtl}`);
+  }
+  await using r = await replicas({ ttlMs: 400 });
+  const idle = record();
+  await r.a.create(idle);
+  await sleep(800); // a slow machine only lets more time pass
   assert.equal(await r.b.get(idle.id), undefined, "800 ms without a read: expired");
-  await sleep(600);
-  assert.equal(await r.a.get(kept.id), undefined, "expired once reads stop");
 });
 
 Deno.test("touch and touchMany slide the TTL of live sessions only", async () => {
-  await using r = await replicas({ ttlMs: 400 });
+  const ttlMs = 60_000;
+  await using r = await replicas({ ttlMs });
   const one = record();
   const two = record();
   await r.a.create(one);
   await r.a.create(two);
-  for (let i = 0; i < 3; i++) {
-    await sleep(200);
-    assert.equal(await r.b.touch(one.id), true);
-    await r.b.touchMany([two.id, "unknown"]);
-  }
+  await aged(r.keyPrefix, ttlMs, 1000, one.id, two.id);
+  assert.equal(await r.b.touch(one.id), true);
+  await r.b.touchMany([two.id, "unknown"]);
+  const [oneTtl, twoTtl] = await pttls(r.keyPrefix, one.id, two.id);
+  assert.ok(oneTtl! > ttlMs - 500 && twoTtl! > ttlMs - 500, `slid: ${oneTtl}, ${twoTtl}`);
   assert.equal(await r.b.touch("unknown"), false);
   assert.equal((await r.a.get(one.id) as SessionRecord).id, one.id);
   assert.equal((await r.a.get(two.id) as SessionRecord).id, two.id);

@@ -53,14 +53,43 @@ export interface SessionPatch {
 export const TERMINATED = "terminated" as const;
 export type Terminated = typeof TERMINATED;
 
+/**
+ * Bounds on the sessions a store holds (`sessionStorage.maxSessions`, `maxSessionsPerIdentity`,
+ * `initTtl`). Unset: unbounded, and a new record lives the full TTL. `createSessionStore` always
+ * sets them (defaults in `SESSION_LIMIT_DEFAULTS`).
+ */
+export interface SessionLimits {
+  /** Live sessions in the store (every replica sharing it). */
+  maxSessions?: number;
+  /** Live sessions per authenticated identity (anonymous sessions count only in the total). */
+  maxSessionsPerIdentity?: number;
+  /**
+   * TTL of a new record until the session's first request (a JSON-RPC request or response, or
+   * a GET stream; notifications do not count); then the sliding `ttlMs`.
+   */
+  initTtlMs?: number;
+}
+
+/** What `createSessionStore` uses when the config leaves a limit out. */
+export const SESSION_LIMIT_DEFAULTS = {
+  maxSessions: 10_000,
+  maxSessionsPerIdentity: 100,
+  initTtl: "2m",
+} as const;
+
 export interface SessionStore {
-  /** Stores a new record (overwriting one with the same id) with a fresh TTL. */
+  /**
+   * Stores a new record (overwriting one with the same id) with the initial TTL (`initTtlMs`,
+   * else the TTL).
+   * @throws SessionLimitError when `maxSessions` or `maxSessionsPerIdentity` is reached.
+   */
   create(record: SessionRecord): Promise<void>;
   /**
-   * The record (sliding its TTL), `undefined` when unknown or expired, or `"terminated"`.
+   * The record (sliding its TTL to the full TTL unless `slide` is false), `undefined` when
+   * unknown or expired, or `"terminated"`.
    * @throws SessionStoreUnavailableError when the store cannot answer.
    */
-  get(id: string): Promise<SessionRecord | undefined | Terminated>;
+  get(id: string, opts?: { slide?: boolean }): Promise<SessionRecord | undefined | Terminated>;
   /** Slides the TTL; false when unknown, expired or terminated. */
   touch(id: string): Promise<boolean>;
   /**
@@ -92,6 +121,8 @@ export interface SessionStore {
   readonly kind: "memory" | "redis";
   /** Sliding TTL in milliseconds. */
   readonly ttlMs: number;
+  /** TTL of a new record until its first request (`SessionLimits.initTtlMs`, else `ttlMs`). */
+  readonly initTtlMs: number;
   /** Releases connections (idempotent). */
   close(): Promise<void>;
 }
@@ -108,6 +139,43 @@ export class SessionStoreUnavailableError extends Error {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.retryAfterSeconds = options?.retryAfterSeconds ?? 1;
   }
+}
+
+/** A new session was refused: a session limit is reached. */
+export class SessionLimitError extends Error {
+  override readonly name = "SessionLimitError";
+  constructor(
+    readonly limit: "maxSessions" | "maxSessionsPerIdentity",
+    readonly max: number,
+  ) {
+    super(
+      limit === "maxSessions"
+        ? `Too many sessions: the server holds its limit of ${max} (sessionStorage.maxSessions); retry later`
+        : `Too many sessions for this identity: the limit is ${max} (sessionStorage.maxSessionsPerIdentity); close unused sessions (DELETE) or let them expire`,
+    );
+  }
+}
+
+/** The JSON-RPC error code of a refused new session (a session limit is reached). */
+export const SESSION_LIMIT_RPC_CODE = -32004;
+
+/**
+ * The answer to an initialize refused by a session limit: 429 for the caller's own limit
+ * (`maxSessionsPerIdentity`), 503 for the server's (`maxSessions`); both with `Retry-After`.
+ */
+export function sessionLimitResponse(err: SessionLimitError, retryAfterSeconds = 30): Response {
+  return Response.json({
+    jsonrpc: "2.0",
+    error: {
+      code: SESSION_LIMIT_RPC_CODE,
+      message: err.message,
+      data: { limit: err.limit, max: err.max, retryAfterSeconds },
+    },
+    id: null,
+  }, {
+    status: err.limit === "maxSessions" ? 503 : 429,
+    headers: { "retry-after": String(retryAfterSeconds) },
+  });
 }
 
 /** The JSON-RPC error code the front door uses for "session store unavailable". */
