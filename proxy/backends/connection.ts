@@ -1,9 +1,10 @@
 /**
  * One SDK `Client` connected to one backend. Every request gets a real deadline; the proxy's
  * own errors name the backend and say why, while errors the backend sent pass through
- * untouched. Backend-initiated requests (sampling, elicitation, roots) and notifications are
- * routed to the client session whose call is in flight on this connection (or to the owner of
- * a per-session connection).
+ * untouched. Backend-initiated requests (sampling, elicitation, roots) and log messages go to
+ * the owner of a per-session connection and to nobody else (ADR 0006): on a connection shared by
+ * several client sessions nothing on the wire says which session such a message is for, so vmcp
+ * never guesses. Requests are refused with a JSON-RPC error, log messages dropped, both logged.
  * @module
  */
 import { z } from "zod";
@@ -30,7 +31,9 @@ import {
   describeError,
   findCause,
   passThrough,
+  RpcError,
 } from "./errors.ts";
+import { stdioPerSession } from "./stdio_isolation.ts";
 import { createTransport, type HeadersProvider } from "./transport.ts";
 import { PooledStreamableHTTPClientTransport } from "./pooled_transport.ts";
 
@@ -88,6 +91,7 @@ export class BackendConnection {
   readonly #transport: Transport;
   readonly #inflight = new Set<CallContext>();
   #closed = false;
+  #droppedLogs = 0;
 
   constructor(
     readonly backend: BackendConfig,
@@ -295,29 +299,52 @@ export class BackendConnection {
     );
   }
 
-  /** The session (and its request) a backend-initiated message belongs to. */
+  /**
+   * The session (and its request) a backend-initiated message belongs to; undefined when it
+   * cannot be known. Only a per-session connection knows: everything on it concerns its owner
+   * (and the owner's one call in flight, when there is exactly one). On a shared connection (a
+   * shared stdio process, `shareHttp`, the proxy's own discovery connection) a server request
+   * or log message carries nothing that names the call that caused it (progress is matched by
+   * its token inside the SDK client), and "the one session in flight" is no answer either: the
+   * server may be finishing work an earlier call of another session started (a timer, an async
+   * tool, a subscription) while a different session happens to be waiting. So: nobody.
+   */
   route(): CallContext | undefined {
-    if (this.owner) {
-      let only: CallContext | undefined;
-      let n = 0;
-      for (const c of this.#inflight) if (c.session === this.owner) (only = c), n++;
-      return n === 1 ? only : { session: this.owner };
-    }
-    // Shared connection: the earliest in-flight call that came from a client session.
-    for (const c of this.#inflight) if (c.session) return c;
-    return undefined;
+    if (!this.owner) return undefined;
+    let only: CallContext | undefined;
+    let n = 0;
+    for (const c of this.#inflight) if (c.session === this.owner) (only = c), n++;
+    return n === 1 ? only : { session: this.owner };
+  }
+
+  /** Client sessions with a call in flight here (for the log line of a refused message). */
+  #sessionsInFlight(): number {
+    const ids = new Set<string>();
+    for (const c of this.#inflight) if (c.session) ids.add(c.session.id);
+    return ids.size;
   }
 
   async #onBackendRequest(req: Request, signal: AbortSignal): Promise<AnyObject> {
     const target = this.route();
-    if (req.method === "roots/list" && !target?.session?.clientCapabilities()?.roots) {
-      return { roots: [] };
-    }
     if (!target?.session) {
-      throw new McpError(
+      // Method and counts only: the params may hold a user's prompt or data.
+      this.log.warn("backend request refused: no single client session it belongs to", {
+        method: req.method,
+        sessionsInFlight: this.#sessionsInFlight(),
+        transport: this.backend.transport,
+      });
+      const hint = this.backend.transport === "stdio" && !stdioPerSession(this.backend)
+        ? ': its stdio process is shared by all sessions (set "stdio.mode: perSession" to ' +
+          "give each client session its own process)"
+        : ": this connection is not one client session's own";
+      throw new RpcError(
         ErrorCode.InvalidRequest,
-        `vmcp: no client session is waiting on backend "${this.name}" to answer ${req.method}`,
+        `vmcp: ${req.method} from backend "${this.name}" cannot be attributed to one client ` +
+          `session${hint}`,
       );
+    }
+    if (req.method === "roots/list" && !target.session.clientCapabilities()?.roots) {
+      return { roots: [] };
     }
     return await target.session.request(
       { method: req.method, params: req.params as AnyObject | undefined },
@@ -348,7 +375,17 @@ export class BackendConnection {
             target.relatedRequestId,
           )
             .catch(() => {});
-        } else this.log.debug("backend log message", { params: n.params });
+          return;
+        }
+        // Shared connection: dropped (warn once per connection, then debug; no log data).
+        const level = (n.params as { level?: unknown } | undefined)?.level;
+        const fields = { level, sessionsInFlight: this.#sessionsInFlight() };
+        if (this.#droppedLogs++ === 0) {
+          this.log.warn(
+            "backend log messages dropped: shared connection, no session to send to",
+            fields,
+          );
+        } else this.log.debug("backend log message dropped", fields);
         return;
       }
       default:

@@ -13,17 +13,29 @@ import {
 } from "../../core/sdk.ts";
 import { serveHttpBackend } from "../fixtures/serve_http.ts";
 import { stdioBackendCommand } from "../fixtures/stdio_backend.ts";
-import { config, connect, proxy, waitFor } from "./helpers.ts";
+import { config, connect, PATIENCE_MS, proxy, waitFor } from "./helpers.ts";
 
 const CAPS = { capabilities: { sampling: {}, elicitation: {} } };
 
-async function setup() {
+/**
+ * `stdioMode` picks how the stdio backend is run: one process per client session (the default,
+ * ADR 0006) or one process shared by all sessions (needed where two sessions must see one
+ * backend's state, e.g. a resource one of them changes).
+ */
+async function setup(stdioMode: "perSession" | "shared" = "perSession") {
   const http = await serveHttpBackend({ name: "web" });
   const s = stdioBackendCommand({ name: "local" });
   const p = await proxy(config({
     backends: [
       { name: "web", url: http.url },
-      { name: "local", transport: "stdio", command: s.command, args: s.args, env: s.env },
+      {
+        name: "local",
+        transport: "stdio",
+        command: s.command,
+        args: s.args,
+        env: s.env,
+        stdio: { mode: stdioMode },
+      },
     ],
   }));
   return { http, p, stop: async () => (await p.stop(), await http.stop()) };
@@ -51,7 +63,7 @@ for (const backend of ["web", "local"]) {
         (n) => void logs.push(n.params.data),
       );
       await c.client.callTool({ name: `${backend}_log`, arguments: { message: "hello log" } });
-      await waitFor(() => logs.includes("hello log"), 3000, "log message");
+      await waitFor(() => logs.includes("hello log"), PATIENCE_MS, "log message");
 
       c.client.setRequestHandler(CreateMessageRequestSchema, (req) => ({
         model: "test-model",
@@ -98,12 +110,12 @@ Deno.test("a client's cancellation aborts the backend call", async () => {
     );
     await waitFor(
       () => s.http.state.calls.some((x) => x.tool === "slow"),
-      3000,
+      PATIENCE_MS,
       "call to reach the backend",
     );
     ac.abort(new Error("user cancelled"));
     await assert.rejects(call);
-    await waitFor(() => s.http.state.cancellations === 1, 3000, "backend cancellation");
+    await waitFor(() => s.http.state.cancellations === 1, PATIENCE_MS, "backend cancellation");
   } finally {
     await c.close();
     await s.stop();
@@ -121,10 +133,10 @@ Deno.test("tools added and removed at a backend reach every session as list_chan
       name: "web_mutate_tools",
       arguments: { action: "add", name: "fresh" },
     });
-    await waitFor(() => changed >= 1, 3000, "list_changed at the other session");
+    await waitFor(() => changed >= 1, PATIENCE_MS, "list_changed at the other session");
     await waitFor(
       async () => (await b.client.listTools()).tools.some((t) => t.name === "web_fresh"),
-      3000,
+      PATIENCE_MS,
       "web_fresh",
     );
     const r = await b.client.callTool({ name: "web_fresh", arguments: {} });
@@ -133,10 +145,10 @@ Deno.test("tools added and removed at a backend reach every session as list_chan
       name: "web_mutate_tools",
       arguments: { action: "remove", name: "fresh" },
     });
-    await waitFor(() => changed >= 2, 3000, "second list_changed");
+    await waitFor(() => changed >= 2, PATIENCE_MS, "second list_changed");
     await waitFor(
       async () => !(await b.client.listTools()).tools.some((t) => t.name === "web_fresh"),
-      3000,
+      PATIENCE_MS,
       "removal",
     );
   } finally {
@@ -148,7 +160,8 @@ Deno.test("tools added and removed at a backend reach every session as list_chan
 
 for (const backend of ["web", "local"]) {
   Deno.test(`resources/updated from "${backend}" reaches only the sessions that subscribed`, async () => {
-    const s = await setup();
+    // One shared stdio process, so that b's change is a change of the resource a subscribed to.
+    const s = await setup("shared");
     const a = await connect(s.p.url);
     const b = await connect(s.p.url);
     try {
@@ -166,7 +179,7 @@ for (const backend of ["web", "local"]) {
       await a.client.subscribeResource({ uri });
       // A third party (b) changes the resource.
       await b.client.callTool({ name: `${backend}_touch`, arguments: { uri } });
-      await waitFor(() => gotA.includes(uri), 3000, "resources/updated at the subscriber");
+      await waitFor(() => gotA.includes(uri), PATIENCE_MS, "resources/updated at the subscriber");
       await new Promise((r) => setTimeout(r, 100));
       assert.deepEqual(gotB, []);
       await a.client.unsubscribeResource({ uri });

@@ -1,7 +1,7 @@
-/** One stdio process per backend however many sessions come and go; none after shutdown. */
+/** In `stdio.mode: shared`, one stdio process per backend however many sessions come and go; none after shutdown. */
 import assert from "node:assert/strict";
 import { stdioBackendCommand } from "../fixtures/stdio_backend.ts";
-import { config, connect, proxy, waitFor } from "./helpers.ts";
+import { config, connect, PATIENCE_MS, proxy, waitFor } from "./helpers.ts";
 
 async function countProcesses(marker: string): Promise<number> {
   const out = await new Deno.Command("ps", { args: ["-eo", "args"], stdout: "piped" }).output();
@@ -10,11 +10,18 @@ async function countProcesses(marker: string): Promise<number> {
   ).length;
 }
 
-Deno.test("N sessions opening and closing leave exactly one process per stdio backend, and none after shutdown", async () => {
+Deno.test("in shared mode, N sessions opening and closing leave exactly one process per stdio backend, and none after shutdown", async () => {
   const marker = `lifecycle-${crypto.randomUUID().slice(0, 8)}`;
   const s = stdioBackendCommand({ name: marker });
   const p = await proxy(config({
-    backends: [{ name: "local", transport: "stdio", command: s.command, args: s.args, env: s.env }],
+    backends: [{
+      name: "local",
+      transport: "stdio",
+      command: s.command,
+      args: s.args,
+      env: s.env,
+      stdio: { mode: "shared" },
+    }],
   }));
   try {
     assert.equal(await countProcesses(marker), 1);
@@ -26,10 +33,14 @@ Deno.test("N sessions opening and closing leave exactly one process per stdio ba
       assert.equal(await countProcesses(marker), 1);
       await Promise.all(clients.map((c) => c.close()));
     }
-    await waitFor(() => p.runtime.sessions.size === 0, 3000, "sessions to close");
+    await waitFor(() => p.runtime.sessions.size === 0, PATIENCE_MS, "sessions to close");
     assert.equal(await countProcesses(marker), 1);
   } finally {
     await p.stop();
   }
-  await waitFor(async () => (await countProcesses(marker)) === 0, 5000, "the stdio child to exit");
+  await waitFor(
+    async () => (await countProcesses(marker)) === 0,
+    PATIENCE_MS,
+    "the stdio child to exit",
+  );
 });
