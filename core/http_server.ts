@@ -360,9 +360,29 @@ export function serveGuarded(opts: GuardedServeOptions, handler: Handler): Guard
       listener.close();
     } catch { /* closed */ }
     await accepting;
-    await Promise.all(
-      [...servers.values()].map((s) => s.shutdown().catch(() => {}).then(() => s.finished)),
+    // Each connection's signal is what Deno.serve aborts on its own shutdown: it ends open
+    // streaming responses (SSE) as well, where shutdown() alone would wait for them for ever.
+    for (const c of conns) c.abort.abort();
+    // Unlike Deno.serve, a connection's own server waits for a handler that never returns: wait
+    // a bounded time for handlers still running, then stop waiting for them.
+    let graceTimer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<"timeout">((r) =>
+      graceTimer = setTimeout(() => r("timeout"), 10_000)
     );
+    const drained = await Promise.race([
+      Promise.all(
+        [...servers.values()].map((s) => s.shutdown().catch(() => {}).then(() => s.finished)),
+      ),
+      grace,
+    ]);
+    clearTimeout(graceTimer);
+    if (drained === "timeout") {
+      log?.warn("stopped waiting for request handlers that did not return within 10 s", {
+        connections: servers.size,
+      });
+      servers.clear();
+      conns.clear();
+    }
     // Connections whose server never started finish with the sweep or their abort.
     while (conns.size) {
       await new Promise((r) => setTimeout(r, sweepMs));

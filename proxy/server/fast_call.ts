@@ -16,7 +16,8 @@
  * - cancellation: the request's `AbortController` sits in the SDK `Server`'s own map of
  *   in-flight requests (`_requestHandlerAbortControllers`, consulted by its
  *   `notifications/cancelled` handler and aborted when the server closes). A cancelled request
- *   gets no answer, as on the SDK path;
+ *   gets no JSON-RPC answer, as on the SDK path, and its HTTP exchange ends with `202` and no
+ *   body (`ProxyServerTransport` does the same on the SDK path);
  * - the answer: `{"result":…,"jsonrpc":"2.0","id":…}` or the SDK's error mapping (numeric safe
  *   `code` else -32603, `message`, `data` when defined), status 200, `Content-Type:
  *   application/json` and `mcp-session-id`. `fast_call_test.ts` compares both paths byte for
@@ -49,7 +50,8 @@ interface TransportInternals {
 const ENVELOPE_KEYS = new Set(["jsonrpc", "id", "method", "params"]);
 const RELATED_TASK = "io.modelcontextprotocol/related-task";
 const PROTOCOL_VERSIONS = new Set<string>(SUPPORTED_PROTOCOL_VERSIONS);
-const NEVER = new Promise<Response>(() => {});
+/** A cancelled call gets no JSON-RPC answer; its HTTP exchange still ends (202, no body). */
+const cancelledAnswer = () => new Response(null, { status: 202 });
 
 function isObject(v: unknown): v is AnyObject {
   return v !== null && typeof v === "object" && !Array.isArray(v);
@@ -129,7 +131,8 @@ export function tryFastToolsCall(
     return ac.signal.aborted;
   };
   return handler(params, { requestId: id, signal: ac.signal }).then(
-    (result) => settled() ? NEVER : answer(JSON.stringify({ result, jsonrpc: "2.0", id })),
-    (error) => settled() ? NEVER : answer(errorBody(id, error)),
+    (result) =>
+      settled() ? cancelledAnswer() : answer(JSON.stringify({ result, jsonrpc: "2.0", id })),
+    (error) => settled() ? cancelledAnswer() : answer(errorBody(id, error)),
   );
 }

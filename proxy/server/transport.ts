@@ -36,10 +36,25 @@ import { jsonTextOf } from "../preserialized.ts";
 interface Internals {
   _enableJsonResponse: boolean;
   _requestToStreamMapping: Map<unknown, string>;
-  _streamMapping: Map<string, { resolveJson?: (res: Response) => void; controller?: unknown }>;
+  _streamMapping: Map<
+    string,
+    { resolveJson?: (res: Response) => void; controller?: unknown; cleanup?: () => void }
+  >;
 }
 
 const GET_STREAM = "_GET_stream";
+
+/** Request ids named by the `notifications/cancelled` messages of a POST body. */
+function cancelledIds(body: unknown): RequestId[] {
+  const ids: RequestId[] = [];
+  for (const m of Array.isArray(body) ? body : [body]) {
+    const msg = m as { method?: unknown; id?: unknown; params?: { requestId?: unknown } };
+    if (msg?.method !== "notifications/cancelled" || msg.id !== undefined) continue;
+    const id = msg.params?.requestId;
+    if (typeof id === "string" || typeof id === "number") ids.push(id);
+  }
+  return ids;
+}
 
 /** Notifications kept while the client has no GET stream (the latest per method). */
 const LIST_CHANGED = [
@@ -82,9 +97,62 @@ export class ProxyServerTransport extends WebStandardStreamableHTTPServerTranspo
   }
 
   /** Handles a POST whose body the caller parsed, answering as JSON or as an SSE stream. */
-  handlePost(req: Request, parsedBody: unknown, json: boolean): Promise<Response> {
+  async handlePost(req: Request, parsedBody: unknown, json: boolean): Promise<Response> {
     this.#internals._enableJsonResponse = json;
-    return this.handleRequest(req, { parsedBody });
+    const res = await this.handleRequest(req, { parsedBody });
+    for (const id of cancelledIds(parsedBody)) this.#endCancelled(id);
+    return res;
+  }
+
+  /**
+   * Ends the HTTP exchange of a request the client cancelled. The SDK sends no answer for a
+   * cancelled request (as the spec wants) and so never settles its POST: a JSON-answered one
+   * would hang for ever and hold its connection busy (no idle timeout, a connection slot lost
+   * per cancelled call). A JSON exchange whose requests are all cancelled now ends with `202`
+   * and no body; an SSE stream with no request left on it closes.
+   */
+  #endCancelled(id: RequestId): void {
+    const internals = this.#internals;
+    const streamId = internals._requestToStreamMapping.get(id);
+    if (streamId === undefined || streamId === GET_STREAM) return;
+    internals._requestToStreamMapping.delete(id);
+    for (const sid of internals._requestToStreamMapping.values()) if (sid === streamId) return;
+    const stream = internals._streamMapping.get(streamId);
+    if (!stream) return;
+    if (stream.resolveJson) {
+      internals._streamMapping.delete(streamId);
+      stream.resolveJson(new Response(null, { status: 202 }));
+    } else stream.cleanup?.();
+  }
+
+  /**
+   * Closes the session's streams. The SDK drops a JSON-answered POST still waiting for its
+   * answer without settling it; each such request is answered with an error here instead, so
+   * no HTTP exchange outlives its session.
+   */
+  override async close(): Promise<void> {
+    const internals = this.#internals;
+    const pending = new Map<string, RequestId[]>();
+    for (const [rid, sid] of internals._requestToStreamMapping) {
+      if (internals._streamMapping.get(sid)?.resolveJson) {
+        pending.set(sid, [...(pending.get(sid) ?? []), rid as RequestId]);
+      }
+    }
+    for (const [sid, ids] of pending) {
+      const resolve = internals._streamMapping.get(sid)!.resolveJson!;
+      const answers = ids.map((id) => ({
+        jsonrpc: "2.0",
+        id,
+        error: { code: -32000, message: "The session was closed before this request was answered" },
+      }));
+      resolve(
+        new Response(JSON.stringify(answers.length === 1 ? answers[0] : answers), {
+          status: 200,
+          headers: { "Content-Type": "application/json" },
+        }),
+      );
+    }
+    await super.close();
   }
 
   /** Delivers kept notifications once a GET stream opened. */

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { serveHttpBackend } from "../fixtures/serve_http.ts";
-import { config, connect, post, proxy, waitFor } from "./helpers.ts";
+import { config, connect, PATIENCE_MS, post, proxy, waitFor } from "./helpers.ts";
 import type { ProxySession } from "../../proxy/server/session.ts";
 import { plainToolsCall } from "../../proxy/server/fast_call.ts";
 
@@ -40,7 +40,7 @@ async function setup() {
       const s = [...p.endpoint.directory.cache.values()][0];
       return s?.transport.hasStandaloneStream ? s : undefined;
     },
-    5000,
+    PATIENCE_MS,
     "the client's GET stream",
   ))!;
   const headers = {
@@ -165,20 +165,90 @@ Deno.test("cancelling a fast-path call aborts the backend call and leaves nothin
     const sdk = countSdkDispatch(s.session);
     const ac = new AbortController();
     const call = s.c.client.callTool(
-      { name: "web_slow", arguments: { ms: 5000, steps: 50 } },
+      { name: "web_slow", arguments: { ms: 120_000, steps: 50 } }, // only the cancel ends it
       undefined,
       { signal: ac.signal },
     );
-    await waitFor(() => s.web.state.calls.some((x) => x.tool === "slow"), 3000, "the call");
+    await waitFor(() => s.web.state.calls.some((x) => x.tool === "slow"), PATIENCE_MS, "the call");
     const inflight =
       (s.session.server as unknown as { _requestHandlerAbortControllers: Map<unknown, unknown> })
         ._requestHandlerAbortControllers;
     assert.equal(inflight.size, 1);
     ac.abort(new Error("user cancelled"));
     await assert.rejects(call);
-    await waitFor(() => s.web.state.cancellations === 1, 3000, "backend cancellation");
-    await waitFor(() => inflight.size === 0, 3000, "the in-flight entry to go");
+    await waitFor(() => s.web.state.cancellations === 1, PATIENCE_MS, "backend cancellation");
+    await waitFor(() => inflight.size === 0, PATIENCE_MS, "the in-flight entry to go");
     assert.equal(sdk.n, 0, "the call took the fast path");
+  } finally {
+    await s.stop();
+  }
+});
+
+Deno.test("a cancelled call's HTTP exchange ends with 202 and no body, on the fast path, the SDK JSON path and an SSE answer", async () => {
+  const s = await setup();
+  try {
+    const cases = [
+      { what: "fast path", fast: true, meta: undefined },
+      { what: "SDK path, JSON answer", fast: false, meta: undefined },
+      { what: "SDK path, SSE answer", fast: true, meta: { progressToken: "p1" } },
+    ];
+    let id = 1000;
+    for (const { what, fast, meta } of cases) {
+      s.p.endpoint.fastToolsCall = fast;
+      const callId = ++id;
+      const before = s.web.state.cancellations;
+      const slowCalls = () => s.web.state.calls.filter((c) => c.tool === "slow").length;
+      const slowBefore = slowCalls();
+      const pending = post(
+        s.p.url,
+        JSON.stringify({
+          jsonrpc: "2.0",
+          id: callId,
+          method: "tools/call",
+          params: {
+            name: "web_slow",
+            arguments: { ms: 120_000, steps: 50 },
+            ...(meta ? { _meta: meta } : {}),
+          },
+        }),
+        s.headers,
+      );
+      await waitFor(
+        () => slowCalls() > slowBefore,
+        PATIENCE_MS,
+        `${what}: the call at the backend`,
+      );
+      const cancel = await post(
+        s.p.url,
+        JSON.stringify({
+          jsonrpc: "2.0",
+          method: "notifications/cancelled",
+          params: { requestId: callId, reason: "user cancelled" },
+        }),
+        s.headers,
+      );
+      assert.equal(cancel.status, 202, `${what}: the cancellation is accepted`);
+      // Before, the cancelled POST never ended: it held its connection busy for ever.
+      const ended = await Promise.race([
+        pending,
+        new Promise<"hung">((r) => setTimeout(() => r("hung"), PATIENCE_MS)),
+      ]);
+      assert.notEqual(ended, "hung", `${what}: the cancelled POST never ended`);
+      if (ended === "hung") continue;
+      if (meta) {
+        // An SSE answer: the stream closes without a response to the cancelled request.
+        assert.equal(ended.status, 200, what);
+        assert.doesNotMatch(ended.text, new RegExp(`"id":${callId}`), what);
+      } else {
+        assert.equal(ended.status, 202, what);
+        assert.equal(ended.text, "", what);
+      }
+      await waitFor(
+        () => s.web.state.cancellations === before + 1,
+        PATIENCE_MS,
+        `${what}: backend cancellation`,
+      );
+    }
   } finally {
     await s.stop();
   }
