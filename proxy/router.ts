@@ -14,6 +14,8 @@ import {
   resolveToolRef,
   type ToolRoute,
 } from "../core/aggregation/mod.ts";
+import { applyPrefix } from "../core/aggregation/types.ts";
+import type { Aggregation } from "../crds/aggregation.ts";
 import type { Identity } from "../core/auth/identity.ts";
 import { ErrorCode, type Progress, type RequestId, type Tool } from "../core/sdk.ts";
 import type { Backend } from "./backends/backend.ts";
@@ -67,6 +69,8 @@ export interface RouterState {
   readonly fullView: AggregatedView;
   readonly lists: Lists;
   readonly extraTools: ReadonlyMap<string, ExtraTool>;
+  /** The aggregation settings (strategy and prefix format of unknown names). */
+  readonly aggregation?: Aggregation | undefined;
   backend(name: string): Backend | undefined;
   /** Throws `BackendUnavailableError` when the backend must not get requests now. */
   assertRoutable(name: string): void;
@@ -74,6 +78,11 @@ export interface RouterState {
   failingBackends(): { name: string; reason: string }[];
   /** Resolves once the first discovery finished. */
   ready(): Promise<void>;
+  /**
+   * Configured backends whose capabilities were never discovered, with why (and their
+   * discovery is asked for now). Read only when a name is unknown.
+   */
+  undiscoveredBackends(): { name: string; reason: string }[];
 }
 
 export interface RequestExtra {
@@ -190,14 +199,55 @@ export class Router {
       for (const b of extraTool.backends ?? []) this.#backendFor(b);
       return await this.#callExtra(extraTool, session, params, extra);
     }
-    const route = this.state.view.toolRoutes.get(name);
+    let route = this.state.view.toolRoutes.get(name);
     if (!route || route.hidden) {
+      // Not routable in the clients' view. A tool of a discovered backend is either refused as
+      // unavailable (#call throws) or, when its backend is routable again (or this call is its
+      // trial) before the view is recomputed, routed: never "Unknown tool".
       const known = this.state.fullView.toolRoutes.get(name);
-      if (known && !known.hidden) this.#backendFor(known.backend); // throws: unavailable
-      throw invalid(`Unknown tool "${name}"`, { tool: name });
+      if (!known || known.hidden) this.#unknownTool(name);
+      route = known;
     }
     const meta = params._meta as AnyObject | undefined;
     return await this.#call(session, route, params.arguments as AnyObject | undefined, meta, extra);
+  }
+
+  /**
+   * Throws for a tool name no discovered backend offers. While a configured backend was never
+   * discovered its tools are unknown: under the `prefix` strategy a name with that backend's
+   * prefix is refused as unavailable naming it; under `priority`/`manual` (names say nothing
+   * about their backend) any unknown name is refused -32003 naming the undiscovered backends.
+   * Otherwise -32602 Unknown tool.
+   */
+  #unknownTool(name: string): never {
+    const missing = this.state.undiscoveredBackends();
+    if (missing.length > 0) {
+      const aggregation = this.state.aggregation;
+      const strategy = aggregation?.conflictResolution ?? "prefix";
+      if (strategy === "prefix") {
+        const format = aggregation?.conflictResolutionConfig?.prefixFormat ?? "{workload}_";
+        let owner: { name: string; reason: string } | undefined;
+        let longest = -1;
+        for (const b of missing) {
+          const prefix = applyPrefix(format, b.name, "");
+          if (name.startsWith(prefix) && prefix.length > longest) {
+            owner = b;
+            longest = prefix.length;
+          }
+        }
+        if (owner) {
+          throw new BackendUnavailableError(owner.name, `not discovered yet: ${owner.reason}`);
+        }
+      } else {
+        const list = missing.map((b) => `"${b.name}" (${b.reason})`).join(", ");
+        throw new RpcError(
+          BACKEND_UNAVAILABLE,
+          `Unknown tool "${name}" (backend(s) ${list} not yet discovered)`,
+          { tool: name, backends: missing },
+        );
+      }
+    }
+    throw invalid(`Unknown tool "${name}"`, { tool: name });
   }
 
   async #call(
@@ -271,7 +321,7 @@ export class Router {
     const name = matchResource(this.state.view, uri);
     if (name === undefined) {
       const known = matchResource(this.state.fullView, uri);
-      if (known !== undefined) this.#backendFor(known);
+      if (known !== undefined) return this.#backendFor(known); // as for tools: never "unknown"
       throw invalid(`Unknown resource "${uri}"`, { uri });
     }
     return this.#backendFor(name);
@@ -320,12 +370,9 @@ export class Router {
   ): Promise<AnyObject> {
     const name = params.name;
     if (typeof name !== "string") throw invalid("prompts/get: params.name must be a string");
-    const route = this.state.view.promptRoutes.get(name);
-    if (!route) {
-      const known = this.state.fullView.promptRoutes.get(name);
-      if (known) this.#backendFor(known.backend);
-      throw invalid(`Unknown prompt "${name}"`, { prompt: name });
-    }
+    const route = this.state.view.promptRoutes.get(name) ??
+      this.state.fullView.promptRoutes.get(name); // as for tools: refused or routed, not unknown
+    if (!route) throw invalid(`Unknown prompt "${name}"`, { prompt: name });
     const backend = this.#backendFor(route.backend);
     const out: AnyObject = { name: route.originalName };
     if (params.arguments !== undefined) out.arguments = params.arguments;

@@ -1,8 +1,10 @@
 /**
  * One configured backend and its connections.
  *
- * - stdio: exactly ONE process and `Client`, shared by every client session and by discovery
- *   and health probes; respawned on next use if it dies; killed by `close()`.
+ * - stdio: one process and `Client` for discovery and health probes; client sessions get a
+ *   process of their own like HTTP sessions get a connection (`stdio.mode: perSession`, at most
+ *   `stdio.maxProcesses`, stdio_isolation.ts) or share that one (`shared`). Respawned on next
+ *   use if it dies; killed by `close()` (a session's own: when the session ends).
  * - streamable-http / sse: a shared connection for discovery and probes, plus one connection
  *   per client session created lazily on the session's first use of the backend (per-user auth
  *   headers and backend session state stay per session). `shareHttp` makes sessions use the
@@ -21,6 +23,7 @@ import {
 } from "./connection.ts";
 import { type BackendCapabilities, discoverCapabilities } from "./discovery.ts";
 import { BackendTimeoutError, BackendUnavailableError, isBackendAnswer } from "./errors.ts";
+import { processLimitError, stdioPerSession } from "./stdio_isolation.ts";
 
 /** Outgoing-auth headers for an identity (undefined identity: the proxy's own connection). */
 export type HeadersFor = (
@@ -83,7 +86,8 @@ export class Backend {
 
   /** True when client sessions use the shared connection. */
   get sharesConnection(): boolean {
-    return this.config.transport === "stdio" || (this.#opts.shareHttp ?? false);
+    if (this.config.transport === "stdio") return !stdioPerSession(this.config);
+    return this.#opts.shareHttp ?? false;
   }
 
   /** Open connections (for tests and /status). */
@@ -104,6 +108,8 @@ export class Backend {
     }
     let conn = this.#perSession.get(session.id);
     if (!conn) {
+      const full = processLimitError(this.config, this.#perSession.size);
+      if (full) return Promise.reject(full);
       conn = this.#open(session, signal).catch((err) => {
         this.#perSession.delete(session.id);
         throw err;
@@ -252,8 +258,10 @@ export class Backend {
     signal?.addEventListener("abort", onAbort, { once: true });
     const started = performance.now();
     try {
-      const conn = await this.connectionFor(undefined, ac.signal);
-      const caps = await discoverCapabilities(conn, this.timeoutMs, ac.signal);
+      const caps = await this.#onShared(
+        ac.signal,
+        (conn) => discoverCapabilities(conn, this.timeoutMs, ac.signal),
+      );
       this.caps = caps;
       this.#opts.events.onOutcome(this.name, "discover", true, performance.now() - started);
       return caps;
@@ -268,10 +276,30 @@ export class Backend {
     }
   }
 
-  /** A health probe: `ping` within `timeoutMs` on the shared connection. */
+  /**
+   * A health probe: `ping` within `timeoutMs` on the shared connection. A backend that forgot
+   * the connection's session (HTTP 404: it restarted) is re-initialized and pinged again, so a
+   * restarted backend passes its first probe.
+   */
   async probe(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    const conn = await this.connectionFor(undefined, signal);
-    await conn.request("ping", undefined, { timeoutMs, ...(signal ? { signal } : {}) });
+    await this.#onShared(
+      signal,
+      (conn) => conn.request("ping", undefined, { timeoutMs, ...(signal ? { signal } : {}) }),
+    );
+  }
+
+  /** Runs `fn` on the shared connection; on HTTP 404 (session gone) reconnects once and reruns. */
+  async #onShared<T>(
+    signal: AbortSignal | undefined,
+    fn: (conn: BackendConnection) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await fn(await this.connectionFor(undefined, signal));
+    } catch (err) {
+      if (!(err instanceof BackendUnavailableError && err.httpStatus === 404)) throw err;
+      await this.#dropConnection(undefined);
+      return await fn(await this.connectionFor(undefined, signal));
+    }
   }
 
   /** Subscribes `session` to `uri` (once per backend on a shared connection). */

@@ -32,17 +32,67 @@ export class BackendTimeoutError extends RpcError {
   }
 }
 
+/**
+ * What happened to a request that got no answer: `not-sent` (nothing reached the backend, e.g.
+ * the connection was refused: safe to retry), `unknown` (the request was sent and the
+ * connection closed before the answer: the backend may have run it).
+ */
+export type RequestOutcome = "not-sent" | "unknown";
+
+/** Reason text of a request that was sent and never answered. */
+export const OUTCOME_UNKNOWN =
+  "the backend closed the connection after the request was sent; the outcome is unknown (it may have run)";
+/** Reason text of a request that never reached the backend. */
+export const NOT_SENT = "the request was not sent";
+
+/**
+ * `reason` without a leading `Backend "<backend>" is unavailable: ` or `Backend "<backend>" `:
+ * wrapping an error (or a health message built from one) never repeats the text.
+ */
+function ownReason(backend: string, reason: string): string {
+  const named = `Backend "${backend}" `;
+  const unavailable = `${named}is unavailable: `;
+  let r = reason;
+  while (r.startsWith(unavailable)) r = r.slice(unavailable.length);
+  if (r.startsWith(named)) r = r.slice(named.length);
+  return r;
+}
+
 /** The backend cannot be reached, is unhealthy, or its connection broke mid-request. */
 export class BackendUnavailableError extends RpcError {
   /** HTTP status of the failed request, when the transport saw one (404: session gone). */
   readonly httpStatus: number | undefined;
-  constructor(readonly backend: string, readonly reason: string, httpStatus?: number) {
-    super(BACKEND_UNAVAILABLE, `Backend "${backend}" is unavailable: ${reason}`, {
+  /** Why, without the backend's name (never repeats the message's own prefix). */
+  readonly reason: string;
+  /** Set when a request went out and got no answer (see `RequestOutcome`). */
+  readonly outcome: RequestOutcome | undefined;
+  constructor(readonly backend: string, reason: string, httpStatus?: number) {
+    const own = ownReason(backend, reason);
+    const outcome = own.startsWith(OUTCOME_UNKNOWN)
+      ? "unknown"
+      : own.startsWith(NOT_SENT)
+      ? "not-sent"
+      : undefined;
+    super(BACKEND_UNAVAILABLE, `Backend "${backend}" is unavailable: ${own}`, {
       backend,
-      reason,
+      reason: own,
+      ...(outcome ? { outcome } : {}),
     });
     this.name = "BackendUnavailableError";
+    this.reason = own;
+    this.outcome = outcome;
     this.httpStatus = httpStatus;
+  }
+}
+
+/**
+ * A response stream (SSE) of a sent request ended without its answer (lean path of
+ * `pooled_transport.ts`): the request may have run.
+ */
+export class ResponseStreamEnded extends Error {
+  constructor(cause?: unknown) {
+    super("the response stream ended without an answer", cause ? { cause } : undefined);
+    this.name = "ResponseStreamEnded";
   }
 }
 
@@ -89,11 +139,75 @@ export function isProxyError(err: unknown): err is BackendTimeoutError | Backend
   return err instanceof BackendTimeoutError || err instanceof BackendUnavailableError;
 }
 
-/** A short description of any error for logs and `/status`. */
+const NOT_SENT_NAMES = new Set(["ConnectionRefused", "AddrNotAvailable", "AddrInUse"]);
+const UNKNOWN_NAMES = new Set([
+  "ConnectionReset",
+  "ConnectionAborted",
+  "UnexpectedEof",
+  "Http1ProtocolError",
+  "ResponseStreamEnded",
+]);
+
+/**
+ * Whether a transport failure happened before the request reached the backend (`not-sent`) or
+ * after it was written (`unknown`); undefined when the error does not tell. Reads the errors of
+ * `core/http1.ts` (connect failures, a write on a fresh socket failing, the peer closing before
+ * or during the answer), Deno's `fetch` and `ResponseStreamEnded`.
+ */
+export function requestOutcome(err: unknown): RequestOutcome | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof RpcError) return undefined;
+    const m = e.message;
+    if (
+      NOT_SENT_NAMES.has(e.name) || /: connect failed \(|the pool's sockets were closed/.test(m) ||
+      /client error \(Connect\)/.test(m) ||
+      // core/http1.ts: writing the request on a fresh socket failed (a POST is sent whole or not)
+      (e.name === "TypeError" && /: the connection closed before a response \(/.test(m))
+    ) return "not-sent";
+    if (
+      UNKNOWN_NAMES.has(e.name) ||
+      /connection closed before message completed|client error \(SendRequest\)/.test(m)
+    ) return "unknown";
+  }
+  return undefined;
+}
+
+/**
+ * A short description of any error for logs and `/status`. A backend's own unavailability is
+ * its reason only (the context names the backend); a transport failure says whether the request
+ * was sent (`OUTCOME_UNKNOWN`, `NOT_SENT`).
+ */
 export function describeError(err: unknown): string {
+  if (err instanceof BackendUnavailableError) return err.reason;
   if (err instanceof McpError || err instanceof RpcError) return err.message;
-  if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 300);
+  if (err instanceof Error) {
+    const text = `${err.name}: ${err.message}`.slice(0, 300);
+    const outcome = requestOutcome(err);
+    if (outcome === "unknown") return `${OUTCOME_UNKNOWN} (${text})`;
+    if (outcome === "not-sent") return `${NOT_SENT} (${text})`;
+    return text;
+  }
   return String(err).slice(0, 300);
+}
+
+/**
+ * Why a request failed, for a backend's health message: `describeError` without the
+ * sent/not-sent wording, which is about that one request. A call refused later because of
+ * this health says "not sent" itself (`refusal`).
+ */
+export function failureReason(err: unknown): string {
+  const text = describeError(err);
+  for (const prefix of [OUTCOME_UNKNOWN, NOT_SENT]) {
+    if (text.startsWith(`${prefix} (`) && text.endsWith(")")) {
+      return text.slice(prefix.length + 2, -1);
+    }
+  }
+  return text;
+}
+
+/** A call refused before it was sent because the backend is unhealthy (`why`: its health). */
+export function refusal(backend: string, why: string): BackendUnavailableError {
+  return new BackendUnavailableError(backend, `${NOT_SENT} (${ownReason(backend, why)})`);
 }
 
 /**

@@ -28,6 +28,7 @@
  * them.
  * @module
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { type Http1Pool, rawHeader, type RawResponse, toResponse } from "../../core/http1.ts";
 import { encodeJsonPost, jsonPostPrefix } from "../../core/http1_wire.ts";
 import { type BackendFetch, proxiedHosts } from "../../core/http_client.ts";
@@ -41,6 +42,7 @@ import {
   StreamableHTTPClientTransport,
   StreamableHTTPError,
 } from "../../core/sdk.ts";
+import { ResponseStreamEnded } from "./errors.ts";
 import type { HeadersProvider } from "./transport.ts";
 
 type AnyObject = Record<string, unknown>;
@@ -72,6 +74,10 @@ const USER_AGENT = `Deno/${Deno.version.deno}`;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const ANSWER_KEYS = new Set(["jsonrpc", "id", "result", "error"]);
 const decoder = new TextDecoder();
+/** After a response stream ends: time for the SDK's SSE parser to deliver its last events. */
+const STREAM_END_GRACE_MS = 50;
+/** The id of the request whose SDK-path `send` is running: ties its POST's SSE stream to it. */
+const sending = new AsyncLocalStorage<RequestId>();
 
 function isObject(v: unknown): v is AnyObject {
   return v !== null && typeof v === "object" && !Array.isArray(v);
@@ -136,6 +142,8 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
   readonly #headers: HeadersProvider | undefined;
   readonly #leanUrl: boolean;
   readonly #waiters = new Map<number, Waiter>();
+  /** SDK-path requests whose response stream is watched, until their answer arrives. */
+  readonly #sdkPending = new Set<string>();
   #hooked = false;
   #closed = false;
   #prefix = "";
@@ -152,6 +160,18 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
     },
   ) {
     super(url, { fetch: opts.fetch, ...(opts.sessionId ? { sessionId: opts.sessionId } : {}) });
+    // SDK path: a POST's SSE stream that ends without the answer fails that request at once.
+    const sdk = this.#sdk;
+    const handle = sdk._handleSseStream.bind(this);
+    sdk._handleSseStream = (stream, options, isReconnectable) => {
+      const id = sending.getStore();
+      if (!stream || isReconnectable || id === undefined) {
+        return handle(stream, options, isReconnectable);
+      }
+      const key = String(id);
+      this.#sdkPending.add(key);
+      handle(this.#watchEnd(stream, () => this.#sdkUnanswered(id, key)), options, false);
+    };
     this.#pool = opts.pool;
     this.#url = url;
     this.#headers = opts.headers;
@@ -161,6 +181,46 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
 
   get #sdk(): SdkInternals {
     return this as unknown as SdkInternals;
+  }
+
+  /** The SDK's `send`, remembering which request a POST's response stream answers. */
+  override send(
+    message: JSONRPCMessage,
+    options?: Parameters<StreamableHTTPClientTransport["send"]>[1],
+  ): Promise<void> {
+    if ("method" in message && "id" in message) {
+      return sending.run(message.id, () => super.send(message, options));
+    }
+    return super.send(message, options);
+  }
+
+  /** The SDK's `start`, then notes answers to watched SDK-path requests. */
+  override async start(): Promise<void> {
+    await super.start();
+    const inner = this.onmessage;
+    if (!inner) return;
+    this.onmessage = (m: JSONRPCMessage) => {
+      if (this.#sdkPending.size && !("method" in m) && "id" in m) {
+        this.#sdkPending.delete(String(m.id));
+      }
+      inner(m);
+    };
+  }
+
+  /**
+   * A watched SDK-path request got no answer on its stream: answer it "Connection closed" (the
+   * connection maps that to `BackendUnavailableError`), as when the transport closes.
+   */
+  #sdkUnanswered(id: RequestId, key: string): void {
+    if (!this.#sdkPending.delete(key) || this.#closed) return;
+    this.onmessage?.({
+      jsonrpc: "2.0",
+      id,
+      error: {
+        code: ErrorCode.ConnectionClosed,
+        message: "Connection closed: the response stream ended without an answer",
+      },
+    } as JSONRPCMessage);
   }
 
   /**
@@ -252,7 +312,11 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
     }
     if (type === "text/event-stream") {
       return await this.#await(id, signal, () => {
-        this.#sdk._handleSseStream(asStream(raw.body), {}, false);
+        const key = Number(id);
+        const stream = this.#watchEnd(asStream(raw.body), (cause) => {
+          this.#waiters.get(key)?.reject(new ResponseStreamEnded(cause));
+        });
+        this.#sdk._handleSseStream(stream, {}, false);
       });
     }
     await discard(raw.body);
@@ -288,6 +352,52 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
       this.#prefixFor = [sid, version];
     }
     return this.#prefix;
+  }
+
+  /**
+   * `stream` as it is, noticing its end: when a response stream ends (or breaks) `unanswered`
+   * runs, which fails the request at once if its answer has not come (lean path:
+   * `ResponseStreamEnded`, the request was sent and its outcome is unknown) instead of at the
+   * deadline. A stream with an event id is resumable
+   * (the SDK reconnects with Last-Event-ID), so its end is left to the SDK. The check runs a
+   * short grace after the end, once the SDK's parser has delivered the last events.
+   */
+  #watchEnd(
+    stream: ReadableStream<Uint8Array>,
+    unanswered: (cause?: unknown) => void,
+  ): ReadableStream<Uint8Array> {
+    const reader = stream.getReader();
+    let resumable = false;
+    let last = "\n";
+    const ended = (cause?: unknown) => {
+      if (!resumable) setTimeout(() => unanswered(cause), STREAM_END_GRACE_MS);
+    };
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        let r: ReadableStreamReadResult<Uint8Array>;
+        try {
+          r = await reader.read();
+        } catch (err) {
+          ended(err);
+          controller.error(err);
+          return;
+        }
+        if (r.done) {
+          ended();
+          controller.close();
+          return;
+        }
+        if (!resumable) {
+          const text = last + decoder.decode(r.value);
+          resumable = /[\r\n]id:/.test(text);
+          last = text.slice(-1);
+        }
+        controller.enqueue(r.value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    });
   }
 
   /** Registers a waiter for response `id`, runs `deliver`, and waits (abortable). */

@@ -167,7 +167,7 @@ async function connect(url: string) {
     return transport.call(req, signal);
   };
   const sdk = (name: string) =>
-    client.request({ method: "tools/call", params: { name } }, AnyResult, { timeout: 5000 });
+    client.request({ method: "tools/call", params: { name } }, AnyResult, { timeout: 30_000 });
   return { client, transport, notes, lean, sdk };
 }
 
@@ -270,7 +270,8 @@ Deno.test("lean path: abort closes the request's socket; close rejects waiters",
   try {
     const ac = new AbortController();
     const pending = lean("hang", ac.signal);
-    setTimeout(() => ac.abort(new Error("stop")), 50);
+    await received(srv, "hang"); // the backend holds it: now abort
+    ac.abort(new Error("stop"));
     await assert.rejects(pending, /stop/);
     await srv.hungDone; // the backend saw the request go away
 
@@ -309,25 +310,26 @@ Deno.test("BackendConnection: a cancelled lean call sends notifications/cancelle
   const srv = rawServer();
   const conn = connection(srv.url);
   try {
-    await conn.connect(5000);
-    assert.deepEqual(await conn.request("tools/call", { name: "json" }, { timeoutMs: 5000 }), {
+    await conn.connect(30_000);
+    assert.deepEqual(await conn.request("tools/call", { name: "json" }, { timeoutMs: 30_000 }), {
       content: [{ type: "text", text: "plain" }],
     });
     await assert.rejects(
-      conn.request("tools/call", { name: "error" }, { timeoutMs: 5000 }),
+      conn.request("tools/call", { name: "error" }, { timeoutMs: 30_000 }),
       { name: "RpcError", code: -32602, message: "bad" }, // the backend's error, untouched
     );
     const ac = new AbortController();
     const call = conn.request("tools/call", { name: "hang" }, {
-      timeoutMs: 5000,
+      timeoutMs: 30_000,
       signal: ac.signal,
     });
-    setTimeout(() => ac.abort(new Error("client cancelled")), 50);
+    await received(srv, "hang");
+    ac.abort(new Error("client cancelled"));
     await assert.rejects(call);
     const hung = srv.received.find((m) => (m.params as Msg)?.name === "hang")!;
     for (
       let i = 0;
-      i < 50 && !srv.received.some((m) => m.method === "notifications/cancelled");
+      i < 3000 && !srv.received.some((m) => m.method === "notifications/cancelled");
       i++
     ) {
       await new Promise((r) => setTimeout(r, 10));
@@ -350,7 +352,8 @@ Deno.test("lean path: a deadline during a followed redirect rejects the call at 
     setTimeout(() => ac.abort(new Error("deadline")), 50);
     const settled = await Promise.race([
       pending.then(() => "answered", (e) => `rejected: ${e.message}`),
-      new Promise((r) => setTimeout(() => r("still waiting"), 1000)),
+      // Generous: a call the deadline did not reject would wait for ever.
+      new Promise((r) => setTimeout(() => r("still waiting"), 10_000)),
     ]);
     assert.deepEqual(settled, "rejected: deadline");
   } finally {
@@ -419,13 +422,13 @@ Deno.test("BackendConnection: concurrent lean calls to a real SDK backend (JSON 
     const backend = await serveHttpBackend({ name: "real", jsonResponse });
     const conn = connection(backend.url);
     try {
-      await conn.connect(5000);
+      await conn.connect(30_000);
       const answers = await Promise.all(
         Array.from({ length: 24 }, (_, i) =>
           conn.request("tools/call", {
             name: "echo",
             arguments: { message: `m${i}` },
-          }, { timeoutMs: 5000 })),
+          }, { timeoutMs: 30_000 })),
       );
       answers.forEach((a, i) =>
         assert.match(JSON.stringify(a), new RegExp(`"m${i}"`), `call ${i}`)

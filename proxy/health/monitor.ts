@@ -22,7 +22,7 @@ import {
 } from "../../core/health/mod.ts";
 import { resolveStrategy } from "../../core/auth/resolve_strategy.ts";
 import type { Backend } from "../backends/backend.ts";
-import { BackendUnavailableError, describeError } from "../backends/errors.ts";
+import { BackendUnavailableError, failureReason } from "../backends/errors.ts";
 
 export type { BackendHealthSnapshot as HealthSnapshot };
 
@@ -31,20 +31,49 @@ export interface MonitorDeps {
   log: Logger;
   /** Called when the backend becomes routable (true) or stops being routable (false). */
   onChange(routable: boolean): void;
+  /** A check discovered the backend's capabilities (it had none, e.g. down at start-up). */
+  onDiscovered?(): void;
 }
 
 const DEFAULT_FAILURE_HANDLING = OperationalSchema.parse({}).failureHandling;
+
+/** First retry delay while a backend is down or undiscovered; it doubles up to the interval. */
+export const RETRY_MIN_MS = 500;
+/** With periodic checks off: cap of the delay between two calls let through as trials. */
+export const TRIAL_MAX_MS = 30_000;
+/** A refused call asks for a check now at most this often (per backend and replica). */
+export const DEMAND_GAP_MS = 1000;
 
 function failureHandling(config: VmcpConfig) {
   return config.operational?.failureHandling ?? DEFAULT_FAILURE_HANDLING;
 }
 
+/**
+ * Probes one backend and decides whether calls may go to it.
+ *
+ * - Routable and discovered: a check every `healthCheckInterval`.
+ * - Down (not routable) or never discovered: checks back off from 0.5 s, doubling up to the
+ *   interval, so a restarted backend is found within about its outage time instead of a full
+ *   interval; a call refused meanwhile asks for a check now (at most one a second). A check of
+ *   a never-discovered backend is a full discovery (`onDiscovered`).
+ * - A call may itself be the trial that brings the backend back: while the circuit breaker is
+ *   half-open (the first asker, call or probe, is the trial) and, with periodic checks off
+ *   (`healthCheckInterval: 0`), one call at a time at the same backoff while unhealthy.
+ */
 export class HealthMonitor {
   #health: BackendHealth;
   #intervalMs: number;
   #timeoutMs: number;
   #routable = true;
-  #loop: AbortController | undefined;
+  /** Set between `start()` and `stop()`; aborts the loop and checks in flight. */
+  #life: AbortController | undefined;
+  /** Aborts the loop's current sleep so it re-plans (the backend just went down). */
+  #wake: AbortController | undefined;
+  #checking: Promise<void> | undefined;
+  #retryMs = RETRY_MIN_MS;
+  #trialMs = RETRY_MIN_MS;
+  #nextTrialAt = 0;
+  #demandAt = 0;
   #config: VmcpConfig;
 
   constructor(readonly backend: Backend, config: VmcpConfig, readonly deps: MonitorDeps) {
@@ -62,7 +91,7 @@ export class HealthMonitor {
     this.#health = new BackendHealth(backendHealthOptions(f, this.deps.clock));
     this.#intervalMs = parseDuration(f.healthCheckInterval);
     this.#timeoutMs = parseDuration(f.healthCheckTimeout);
-    if (this.#loop) {
+    if (this.#life) {
       this.stop();
       this.start();
     }
@@ -73,16 +102,48 @@ export class HealthMonitor {
     return this.#health.snapshot();
   }
 
-  /** Why requests must not go to the backend now, or undefined when they may. */
+  /** Why requests must not go to the backend now (its current health message), or undefined. */
   blockReason(): string | undefined {
     if (this.#health.isRoutable()) return undefined;
-    const snap = this.#health.snapshot();
-    return `${snap.status}: ${snap.message}`;
+    return this.#health.snapshot().message;
   }
 
-  /** Before a call (unavailable and open/half-open circuits refuse calls; probes do the trial). */
+  /**
+   * Before a call: undefined lets it through (routable, or this call is the trial, see the
+   * class); otherwise the reason to refuse it, and a check is asked for.
+   */
   admit(): string | undefined {
+    if (this.#health.isRoutable()) return undefined;
+    if (this.#callMayTry()) return undefined;
+    this.requestCheck();
     return this.blockReason();
+  }
+
+  #callMayTry(): boolean {
+    const breaker = this.#health.circuitBreaker;
+    const state = breaker?.state;
+    if (state === "open") return false;
+    if (state === "half-open") return breaker!.canPass();
+    if (this.#intervalMs > 0) return false; // unhealthy: the (backed-off) checks decide
+    const now = this.deps.clock.now();
+    if (now < this.#nextTrialAt) return false;
+    this.#trialMs = Math.min(this.#trialMs * 2, TRIAL_MAX_MS);
+    this.#nextTrialAt = now + this.#trialMs; // 0.5 s after failing, then 1 s, 2 s, … apart
+    return true;
+  }
+
+  /**
+   * Runs a check soon when the backend is down or undiscovered and none ran in the last second
+   * (with periodic checks off, only the discovery of a never-discovered backend).
+   */
+  requestCheck(): void {
+    const life = this.#life;
+    if (!life || this.#checking) return;
+    if (this.backend.caps && (this.#intervalMs <= 0 || this.#health.isRoutable())) return;
+    const now = this.deps.clock.now();
+    if (now < this.#demandAt) return;
+    this.#demandAt = now + DEMAND_GAP_MS;
+    void this.#check(life.signal);
   }
 
   /** A probe or discovery succeeded (`latencyMs` may make it degraded). */
@@ -104,7 +165,7 @@ export class HealthMonitor {
   recordFailure(error: unknown): void {
     const status = authStatus(error);
     if (status === undefined) {
-      this.#health.recordFailure(typeof error === "string" ? error : describeError(error));
+      this.#health.recordFailure(typeof error === "string" ? error : failureReason(error));
     } else if (this.hasOutgoingAuth) {
       this.#health.recordSuccess();
     } else {
@@ -131,31 +192,60 @@ export class HealthMonitor {
       status: snap.status,
       message: snap.message,
     });
+    if (routable) {
+      this.#retryMs = this.#trialMs = RETRY_MIN_MS;
+      this.#nextTrialAt = 0;
+    } else {
+      this.#retryMs = this.#trialMs = RETRY_MIN_MS;
+      this.#nextTrialAt = this.deps.clock.now() + RETRY_MIN_MS;
+      this.#wake?.abort(); // re-plan: the next check in 0.5 s, not at the end of the interval
+    }
     this.deps.onChange(routable);
   }
 
-  /** Starts the probe loop (no-op when `healthCheckInterval` is 0 or already running). */
+  /** Starts the checks (the periodic loop only when `healthCheckInterval` is not 0). */
   start(): void {
-    if (this.#loop || this.#intervalMs <= 0) return;
-    const ac = new AbortController();
-    this.#loop = ac;
-    void this.#run(ac.signal);
+    if (this.#life) return;
+    const life = new AbortController();
+    this.#life = life;
+    if (this.#intervalMs > 0) void this.#run(life.signal);
   }
 
   stop(): void {
-    this.#loop?.abort();
-    this.#loop = undefined;
+    this.#life?.abort();
+    this.#life = undefined;
+    this.#wake = undefined;
+  }
+
+  /** The delay before the next periodic check (backed off while down or undiscovered). */
+  #nextDelay(): number {
+    if (this.#health.isRoutable() && this.backend.caps) {
+      this.#retryMs = RETRY_MIN_MS;
+      return this.#intervalMs;
+    }
+    const delay = Math.min(this.#retryMs, this.#intervalMs);
+    this.#retryMs = Math.min(this.#retryMs * 2, this.#intervalMs);
+    return delay;
   }
 
   async #run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
+      const wake = new AbortController();
+      this.#wake = wake;
       try {
-        await this.deps.clock.sleep(this.#intervalMs, signal);
+        await this.deps.clock.sleep(this.#nextDelay(), AbortSignal.any([signal, wake.signal]));
       } catch {
-        return;
+        if (signal.aborted) return;
+        continue; // woken: plan again
       }
-      await this.probeOnce(signal);
+      await this.#check(signal);
     }
+  }
+
+  /** One check at a time: a loop tick or a demand joins the one in flight. */
+  #check(signal?: AbortSignal): Promise<void> {
+    this.#checking ??= this.probeOnce(signal).finally(() => this.#checking = undefined);
+    return this.#checking;
   }
 
   /** One health check now: `ping`, or a full discovery while never discovered. */
@@ -165,12 +255,14 @@ export class HealthMonitor {
       return; // circuit open: checks are skipped until the half-open trial
     }
     const started = performance.now();
+    const discovering = !this.backend.caps;
     try {
-      if (this.backend.caps) {
+      if (!discovering) {
         await this.backend.probe(this.#timeoutMs || this.backend.timeoutMs, signal);
       } else await this.backend.discover(signal);
       if (signal?.aborted) return;
       this.recordSuccess(performance.now() - started);
+      if (discovering) this.deps.onDiscovered?.();
     } catch (err) {
       if (signal?.aborted) return;
       this.recordFailure(err);
