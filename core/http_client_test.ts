@@ -6,11 +6,17 @@ import { serveSseBackend } from "../tests/fixtures/serve_sse.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 
-/** Runs the leak-check child; resolves whether it exited by itself within `timeoutMs`. */
+/**
+ * Runs the leak-check child: waits (up to `readyMs`) until it prints its "closed N" line, then
+ * gives it `exitMs` to exit by itself, and kills it otherwise. The start-up budget is generous
+ * (a busy machine may take many seconds to start Deno and connect); only the time after
+ * "closed" decides whether the child exits by itself.
+ */
 async function runChild(
   args: string[],
-  timeoutMs: number,
-): Promise<{ exited: boolean; code: number; stdout: string; stderr: string }> {
+  exitMs: number,
+  readyMs = 60_000,
+): Promise<{ exited: boolean; closed: boolean; code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -26,21 +32,32 @@ async function runChild(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  const stderr = new Response(child.stderr).text();
+  let stdout = "";
+  let sawClosed: (v: true) => void = () => {};
+  const closedLine = new Promise<true>((resolve) => (sawClosed = resolve));
+  const stdoutDone = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stdout) {
+      stdout += decoder.decode(chunk, { stream: true });
+      if (/closed \d+\n/.test(stdout)) sawClosed(true);
+    }
+  })();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), timeoutMs);
-  });
-  const first = await Promise.race([child.status, timedOut]);
+  const after = (ms: number) =>
+    new Promise<"timeout">((resolve) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => resolve("timeout"), ms);
+    });
+  const exit = child.status.then(() => "exit" as const);
+  const ready = await Promise.race([closedLine, exit, after(readyMs)]);
+  const closed = ready === true;
+  const first = closed ? await Promise.race([exit, after(exitMs)]) : ready;
   clearTimeout(timer);
   if (first === "timeout") child.kill("SIGKILL");
-  const out = await child.output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return {
-    exited: first !== "timeout",
-    code: out.code,
-    stdout: decode(out.stdout),
-    stderr: decode(out.stderr),
-  };
+  const status = await child.status;
+  await stdoutDone;
+  return { exited: first !== "timeout", closed, code: status.code, stdout, stderr: await stderr };
 }
 
 /** Serves `handler` on 127.0.0.1; returns its origin and a stop function. */
@@ -67,8 +84,9 @@ Deno.test("a process that closed its HTTP and SSE MCP clients exits by itself wi
   const http = await serveHttpBackend({ name: "leak-http", tools: 2 });
   const sse = await serveSseBackend({ name: "leak-sse", tools: 2 });
   try {
-    const run = await runChild(["--streamable", http.url, "--sse", sse.url], 10_000);
-    assert.ok(run.exited, `child did not exit within 10 s; stderr: ${run.stderr}`);
+    const run = await runChild(["--streamable", http.url, "--sse", sse.url], 60_000);
+    assert.ok(run.closed, `child never closed its clients; stderr: ${run.stderr}`);
+    assert.ok(run.exited, `child did not exit within 60 s of closing; stderr: ${run.stderr}`);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /closed 5/);
   } finally {
@@ -80,7 +98,9 @@ Deno.test("a process that closed its HTTP and SSE MCP clients exits by itself wi
 Deno.test("with the plain global fetch the same child hangs (the Deno leak the wrapper fixes)", async () => {
   const http = await serveHttpBackend({ name: "leak-plain", tools: 2 });
   try {
+    // A negative check: a slow machine only makes "still running 3 s after closing" likelier.
     const run = await runChild(["--streamable", http.url, "--plain"], 3_000);
+    assert.ok(run.closed, `child never closed its clients; stderr: ${run.stderr}`);
     assert.match(run.stdout, /closed 3/, run.stderr);
     assert.equal(run.exited, false, "plain fetch exited: the Deno bug may be fixed upstream");
   } finally {

@@ -9,6 +9,7 @@ import { installCrds } from "../tests/controller/_setup.ts";
 import { GROUP_VERSION } from "../crds/common.ts";
 import type { DiscoveredBackend } from "../crds/virtualmcpserver.ts";
 import { createLogger } from "../core/log.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
 import type { FetchFn } from "./auth/http.ts";
 import {
   PROXY_FIELD_MANAGER,
@@ -24,7 +25,8 @@ type Obj = Record<string, any>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 5000): Promise<T> {
+/** Waits for something that should happen; generous, as a busy machine may be slow. */
+async function until<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -56,6 +58,16 @@ function countingFetch() {
     return fetch(input, init);
   };
   return { fetch: f, calls };
+}
+
+/** The real clock, plus a skew a test can add to make "later" come at once. */
+function skewedClock(): Clock & { skip(ms: number): void } {
+  let skew = 0;
+  return {
+    now: () => Date.now() + skew,
+    sleep: (ms, signal) => systemClock.sleep(ms, signal),
+    skip: (ms) => void (skew += ms),
+  };
 }
 
 function logSink() {
@@ -95,14 +107,25 @@ Deno.test("The reporter writes only status.discoveredBackends as vmcp-proxy: tra
   ];
   const counted = countingFetch();
   const { log } = logSink();
+  // The interval is long (10 min), so nothing periodic can happen while the test waits;
+  // the clock is skipped forward when a test step wants the next interval to come.
+  const INTERVAL = 600_000;
+  const clock = skewedClock();
+  let compared = 0;
+  /** Waits until the reporter has compared the snapshot a few more times. */
+  const ticks = (n = 5) => {
+    const target = compared + n;
+    return until(`${n} more comparisons`, () => compared >= target);
+  };
   const reporter = startStatusReporter({
     name: "v",
     namespace: ns.name,
     apiServerUrl: cluster.url,
     token: cluster.token,
     caPem: cluster.caPem,
-    snapshot: () => entries,
-    intervalMs: () => 1500,
+    snapshot: () => (compared++, entries),
+    intervalMs: () => INTERVAL,
+    clock,
     log,
     fetch: counted.fetch,
     watchMs: 20,
@@ -126,31 +149,32 @@ Deno.test("The reporter writes only status.discoveredBackends as vmcp-proxy: tra
     entries = entries.map((b) =>
       b.name === "a" ? { ...b, lastHealthCheck: "2026-01-01T00:00:05.000Z" } : b
     );
-    await sleep(500);
+    await ticks();
     assert.equal(counted.calls.length, 1, "no write for a lastHealthCheck-only change");
-    await until("the periodic report", () => reporter.writes === 2, 3000);
+    clock.skip(INTERVAL);
+    await until("the periodic report", () => reporter.writes === 2);
     cr = await getVmcp(ns.name);
     assert.equal(cr.status.discoveredBackends[0].lastHealthCheck, "2026-01-01T00:00:05.000Z");
 
-    await sleep(1800); // more than one interval with nothing new
+    clock.skip(2 * INTERVAL); // more than one interval with nothing new
+    await ticks();
     assert.equal(counted.calls.length, 2, "no write when nothing changed");
 
-    // A transition is written within a few ticks, long before the next interval.
-    const t0 = Date.now();
+    // A transition is written within a few ticks: the next interval is 10 min away, far
+    // beyond the wait.
     entries = entries.map((b) =>
       b.name === "a"
         ? { ...b, status: "unavailable", message: "connection refused", consecutiveFailures: 3 }
         : b
     );
-    await until("the transition report", () => reporter.writes === 3, 1000);
-    assert.ok(Date.now() - t0 < 1000);
+    await until("the transition report", () => reporter.writes === 3);
     cr = await getVmcp(ns.name);
     assert.equal(cr.status.discoveredBackends[0].status, "unavailable");
     assert.equal(cr.status.discoveredBackends[0].message, "connection refused");
 
     // A removed backend disappears from the list (its entry was owned by vmcp-proxy alone).
     entries = entries.filter((b) => b.name !== "b");
-    await until("the removal report", () => reporter.writes === 4, 1000);
+    await until("the removal report", () => reporter.writes === 4);
     cr = await getVmcp(ns.name);
     assert.deepEqual(cr.status.discoveredBackends.map((b: Obj) => b.name), ["a"]);
     assert.equal(cr.status.phase, "Pending");
@@ -184,16 +208,20 @@ Deno.test("A refused write is logged and retried with backoff, and the token fil
     const warned = (re: RegExp) =>
       lines.some((l) => l.level === "warn" && re.test(String(l.error)));
     await until("a 401 warning", () => warned(/HTTP 401 \(token rejected\)/));
-    await sleep(700);
-    const attempts = counted.calls.length;
-    // 10 ms ticks would be ~70 attempts; backoff 100, 200, 400, 400 … allows about 4.
-    assert.ok(attempts >= 2 && attempts <= 6, `backoff spaced the attempts: ${attempts}`);
+    await until("four attempts", () => counted.calls.length >= 4);
+    // Without backoff the attempts would come every 10 ms tick; with it they are at least
+    // 100, 200 and 400 ms apart (a slow machine only spaces them further).
+    const gaps = counted.calls.slice(1, 4).map((t, i) => t - counted.calls[i]!);
+    assert.ok(
+      gaps[0]! >= 95 && gaps[1]! >= 195 && gaps[2]! >= 395,
+      `backoff spaced the attempts: ${gaps.join(", ")} ms`,
+    );
     assert.equal(reporter.writes, 0);
 
     await Deno.writeTextFile(tokenFile, `${cluster.token}\n`); // as a rotated projected token
-    await until("a 404 warning", () => warned(/HTTP 404 \(VirtualMCPServer or its CRD/), 3000);
+    await until("a 404 warning", () => warned(/HTTP 404 \(VirtualMCPServer or its CRD/));
     await createVmcp(ns.name);
-    await until("a successful write", () => reporter.writes === 1, 3000);
+    await until("a successful write", () => reporter.writes === 1);
     assert.ok(lines.some((l) => l.msg === "status reporting recovered"));
     const cr = await getVmcp(ns.name);
     assert.deepEqual(cr.status.discoveredBackends, [{

@@ -8,11 +8,11 @@ import { createKubeClient, type KubeObject } from "./kube.ts";
 import { Informer, type InformerEvent, type InformerSource } from "./informer.ts";
 
 const cluster = await startKubeCluster();
-const kube = createKubeClient({ kubeconfigPath: cluster.kubeconfigPath, requestTimeoutMs: 5000 });
+const kube = createKubeClient({ kubeconfigPath: cluster.kubeconfigPath, requestTimeoutMs: 30_000 });
 
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
   const start = Date.now();
   while (!cond()) {
     if (Date.now() - start > timeoutMs) throw new Error(`Timed out after ${timeoutMs}ms: ${what}`);
@@ -44,7 +44,7 @@ Deno.test("Informer delivers add, update and delete for ConfigMaps and keeps its
   const running = informer.run(ac.signal);
   try {
     assert.equal(informer.hasSynced(), false);
-    assert.equal(await informer.waitForSync(AbortSignal.timeout(10_000)), true);
+    assert.equal(await informer.waitForSync(AbortSignal.timeout(30_000)), true);
     assert.equal(informer.get(ns.name, "before")?.data?.v, "0");
     assert.deepEqual(summary(events), ['add before {"v":"0"}']);
 
@@ -112,7 +112,7 @@ Deno.test("Informer survives an API server restart and delivers changes made aft
   const ac = new AbortController();
   const running = informer.run(ac.signal);
   try {
-    assert.equal(await informer.waitForSync(AbortSignal.timeout(10_000)), true);
+    assert.equal(await informer.waitForSync(AbortSignal.timeout(30_000)), true);
     await kube.create(configMap(ns.name, "a", { v: "1" }));
     await waitFor("add a", () => events.length === 1);
 
@@ -120,7 +120,7 @@ Deno.test("Informer survives an API server restart and delivers changes made aft
 
     await kube.create(configMap(ns.name, "b", { v: "1" }));
     await kube.apply(configMap(ns.name, "a", { v: "2" }), { fieldManager: "t" });
-    await waitFor("changes after restart", () => events.length >= 3, 30_000);
+    await waitFor("changes after restart", () => events.length >= 3, 60_000);
     assert.deepEqual(summary(events), [
       'add a {"v":"1"}',
       'add b {"v":"1"}',

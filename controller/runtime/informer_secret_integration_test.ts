@@ -9,7 +9,7 @@ import { createKubeClient, type KubeObject } from "./kube.ts";
 import { Informer, secretKeysOnly } from "./informer.ts";
 
 const cluster = await getTestCluster();
-const kube = createKubeClient({ kubeconfigPath: cluster.kubeconfigPath, requestTimeoutMs: 5000 });
+const kube = createKubeClient({ kubeconfigPath: cluster.kubeconfigPath, requestTimeoutMs: 30_000 });
 
 type Secret = KubeObject & { type?: string; data?: Record<string, string> };
 const VALUE = "s3cr3t-value-never-cached";
@@ -30,7 +30,7 @@ function secret(namespace: string, name: string, data: Record<string, string>): 
   };
 }
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
   const start = Date.now();
   while (!cond()) {
     if (Date.now() - start > timeoutMs) throw new Error(`Timed out after ${timeoutMs}ms: ${what}`);
@@ -77,7 +77,7 @@ Deno.test("the Secret informer caches key names only, on list and on watch", asy
   const ac = new AbortController();
   const running = informer.run(ac.signal);
   try {
-    assert.equal(await informer.waitForSync(AbortSignal.timeout(10_000)), true);
+    assert.equal(await informer.waitForSync(AbortSignal.timeout(30_000)), true);
     assert.deepEqual(informer.get(ns.name, "listed")?.data, { token: "" });
 
     await kube.create(secret(ns.name, "watched", { a: b64(VALUE), b: b64(VALUE) }));

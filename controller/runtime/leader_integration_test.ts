@@ -1,6 +1,7 @@
 /**
- * Lease election against a real kube-apiserver (tests/harness), with short timings:
- * lease 3s, renew deadline 2s, retry 0.5s.
+ * Lease election against a real kube-apiserver (tests/harness). Each test picks timings where
+ * the behaviour it checks and the alternative are far apart (a busy machine may delay any
+ * timer or API call by seconds): e.g. a handover "at once" is checked against a 30 s lease.
  */
 import assert from "node:assert/strict";
 import { createTestNamespace, getTestCluster } from "../../tests/harness/kube.ts";
@@ -9,9 +10,10 @@ import { LeaderElector, type LeaderElectorOptions, type Lease } from "./leader.t
 
 const cluster = await getTestCluster();
 const kube = createKubeClient({ kubeconfigPath: cluster.kubeconfigPath });
-const TIMING = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 500 };
+/** Nothing expires during a test: only explicit releases and injected failures end a lease. */
+const LONG = { leaseDurationMs: 30_000, renewDeadlineMs: 20_000, retryPeriodMs: 500 };
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<number> {
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<number> {
   const start = Date.now();
   while (!cond()) {
     if (Date.now() - start > timeoutMs) throw new Error(`Timed out after ${timeoutMs}ms: ${what}`);
@@ -25,6 +27,9 @@ interface Candidate {
   abort: AbortController;
   done: Promise<void>;
   started: AbortSignal[];
+  /** When each leadership started and stopped (Date.now()). */
+  startedAt: number[];
+  stoppedAt: number[];
   stopped: number;
   leaders: string[];
 }
@@ -33,12 +38,18 @@ function candidate(
   api: Pick<KubeApi, "get" | "create" | "replace">,
   opts: Pick<LeaderElectorOptions, "namespace" | "name"> & Partial<LeaderElectorOptions>,
 ): Candidate {
-  const c = { started: [], stopped: 0, leaders: [] } as unknown as Candidate;
+  const c = {
+    started: [],
+    startedAt: [],
+    stoppedAt: [],
+    stopped: 0,
+    leaders: [],
+  } as unknown as Candidate;
   c.elector = new LeaderElector(api, {
-    ...TIMING,
+    ...LONG,
     ...opts,
-    onStartedLeading: (signal) => void c.started.push(signal),
-    onStoppedLeading: () => void c.stopped++,
+    onStartedLeading: (signal) => void (c.started.push(signal), c.startedAt.push(Date.now())),
+    onStoppedLeading: () => void (c.stopped++, c.stoppedAt.push(Date.now())),
     onNewLeader: (id) => void c.leaders.push(id),
   });
   c.abort = new AbortController();
@@ -52,12 +63,15 @@ async function readLease(ns: string, name: string): Promise<Lease | undefined> {
 
 Deno.test("two electors on one Lease elect exactly one leader and both know who it is", async () => {
   await using ns = await createTestNamespace(cluster, "leader");
-  const a = candidate(kube, { namespace: ns.name, name: "ctl", identity: "a" });
-  const b = candidate(kube, { namespace: ns.name, name: "ctl", identity: "b" });
+  // A short lease (so the hold below outlasts it) with a renew deadline that a slow API call
+  // cannot plausibly miss.
+  const timing = { leaseDurationMs: 6000, renewDeadlineMs: 5000, retryPeriodMs: 500 };
+  const a = candidate(kube, { namespace: ns.name, name: "ctl", identity: "a", ...timing });
+  const b = candidate(kube, { namespace: ns.name, name: "ctl", identity: "b", ...timing });
   try {
     await waitFor("a leader", () => a.elector.isLeader() || b.elector.isLeader());
     // Hold for more than a lease duration: leadership must not flap or double up.
-    const deadline = Date.now() + 4000;
+    const deadline = Date.now() + timing.leaseDurationMs + 2000;
     while (Date.now() < deadline) {
       assert.equal(Number(a.elector.isLeader()) + Number(b.elector.isLeader()), 1);
       await new Promise((r) => setTimeout(r, 50));
@@ -73,7 +87,7 @@ Deno.test("two electors on one Lease elect exactly one leader and both know who 
     assert.equal(leader.elector.leaderIdentity(), leader.elector.identity);
     const lease = await readLease(ns.name, "ctl");
     assert.equal(lease?.spec?.holderIdentity, leader.elector.identity);
-    assert.equal(lease?.spec?.leaseDurationSeconds, 3);
+    assert.equal(lease?.spec?.leaseDurationSeconds, timing.leaseDurationMs / 1000);
     assert.match(String(lease?.spec?.renewTime), /\.\d{6}Z$/);
   } finally {
     a.abort.abort();
@@ -96,9 +110,13 @@ Deno.test("a leader shut down gracefully releases the Lease and the other takes 
     assert.equal(a.stopped, 1);
     assert.equal(a.started[0]?.aborted, true, "the leading signal aborts");
     assert.equal(a.elector.isLeader(), false);
-    await waitFor("b leads", () => b.elector.isLeader(), 3000);
+    // Waiting for expiry would take the 30 s lease; a release lets b in at its next retry.
+    await waitFor("b leads", () => b.elector.isLeader(), 25_000);
     const handover = Date.now() - stoppedAt;
-    assert.ok(handover < 1500, `release hands over faster than expiry (took ${handover}ms)`);
+    assert.ok(
+      handover < LONG.leaseDurationMs / 2,
+      `release hands over faster than expiry (took ${handover}ms)`,
+    );
     const lease = await readLease(ns.name, "ctl");
     assert.equal(lease?.spec?.holderIdentity, "b");
     assert.equal(lease?.spec?.leaseTransitions, 1);
@@ -119,24 +137,35 @@ Deno.test("a leader that cannot renew within the deadline stops at once and a fo
     create: (obj, o) => broken ? fail() : kube.create(obj, o),
     replace: (obj, o) => broken ? fail() : kube.replace(obj, o),
   };
-  const a = candidate(flaky, { namespace: ns.name, name: "ctl", identity: "a" });
+  // a gives up after the 4 s renew deadline, long before the 20 s lease lets b in.
+  const timing = { leaseDurationMs: 20_000, renewDeadlineMs: 4000, retryPeriodMs: 500 };
+  const a = candidate(flaky, { namespace: ns.name, name: "ctl", identity: "a", ...timing });
   await waitFor("a leads", () => a.elector.isLeader());
-  const b = candidate(kube, { namespace: ns.name, name: "ctl", identity: "b" });
+  const b = candidate(kube, { namespace: ns.name, name: "ctl", identity: "b", ...timing });
   try {
     await new Promise((r) => setTimeout(r, 700));
     const lastRenew = Date.now();
     broken = true;
-    const lostAfter = await waitFor("a gives up", () => a.stopped === 1, 5000);
-    // Lost no later than retry + renew deadline after the last good renewal (+ slack).
-    assert.ok(lostAfter <= 500 + 2000 + 500, `a stopped after ${lostAfter}ms`);
+    const lostAfter = await waitFor("a gives up", () => a.stopped === 1);
+    // Lost within retry + renew deadline after the last good renewal: well before expiry.
+    assert.ok(
+      lostAfter < timing.leaseDurationMs / 2,
+      `a stopped after ${lostAfter}ms (lease ${timing.leaseDurationMs}ms)`,
+    );
     assert.equal(a.elector.isLeader(), false);
     assert.equal(a.started[0]?.aborted, true);
     await a.done; // fail-stop: run() resolved without the signal being aborted
     assert.equal(a.abort.signal.aborted, false);
-    await waitFor("b leads", () => b.elector.isLeader(), 6000);
+    await waitFor("b leads", () => b.elector.isLeader(), 60_000);
     const takeover = Date.now() - lastRenew;
-    assert.ok(takeover <= 3000 + 500 + 1000, `b took over ${takeover}ms after a's last renewal`);
+    // b only takes over once the 20 s lease has expired, not when a gave up (about 4.5 s): a
+    // slow machine only makes it later.
+    assert.ok(
+      takeover >= timing.leaseDurationMs / 2,
+      `b took over ${takeover}ms after a's last renewal, before the lease expired`,
+    );
     assert.ok(a.stopped === 1 && b.started.length === 1);
+    assert.ok(a.stoppedAt[0]! <= b.startedAt[0]!, "a stopped leading before b started");
   } finally {
     a.abort.abort();
     b.abort.abort();
@@ -151,8 +180,9 @@ Deno.test("a leader that finds another holder on the Lease stops leading at its 
     await waitFor("a leads", () => a.elector.isLeader());
     const lease = (await readLease(ns.name, "ctl"))!;
     await kube.replace({ ...lease, spec: { ...lease.spec, holderIdentity: "intruder" } });
-    const after = await waitFor("a stops", () => a.stopped === 1, 3000);
-    assert.ok(after < 1500, `stopped after ${after}ms`);
+    // At its next renewal (0.5 s retry), long before the 30 s lease would expire.
+    const after = await waitFor("a stops", () => a.stopped === 1, 25_000);
+    assert.ok(after < LONG.leaseDurationMs / 2, `stopped after ${after}ms`);
     await a.done;
     assert.equal(a.elector.leaderIdentity(), "intruder");
     assert.equal((await readLease(ns.name, "ctl"))?.spec?.holderIdentity, "intruder");

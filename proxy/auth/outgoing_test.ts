@@ -219,7 +219,7 @@ Deno.test("token exchange failures are errors that carry neither the caller's to
   const dead = createOutgoingAuth(exchange(te.url), {
     backendName: "github",
     env,
-    timeoutMs: 1000,
+    timeoutMs: 10_000, // refused at once; generous so a busy machine never times out first
   });
   await assert.rejects(
     dead.headersFor({ issuer: "i", subject: "a", claims: {}, token: "tok" }),

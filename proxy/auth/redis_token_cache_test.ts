@@ -12,6 +12,9 @@ const shared = await getTestRedis();
 const own = await startRedis();
 globalThis.addEventListener("unload", () => void own.stop());
 
+/** Live Redis on a busy machine: no command may time out by accident (default 500 ms). */
+const PATIENT = { commandTimeoutMs: 10_000, connectTimeoutMs: 10_000 };
+
 const KEY = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
 const address = (port: number) => `127.0.0.1:${port}`;
 const password = shared.password;
@@ -33,12 +36,14 @@ Deno.test("two cache instances share entries through Redis, and the stored value
   const prefix = `test:${crypto.randomUUID()}:`;
   const a = await createRedisTokenCache({
     address: address(shared.port),
+    ...PATIENT,
     password,
     keyPrefix: prefix,
     encryptionKey: KEY,
   });
   const b = await createRedisTokenCache({
     address: address(shared.port),
+    ...PATIENT,
     password,
     keyPrefix: prefix,
     encryptionKey: KEY,
@@ -63,6 +68,8 @@ Deno.test("two cache instances share entries through Redis, and the stored value
     assert.equal(await b.get("other"), undefined);
     const otherKey = await createRedisTokenCache({
       address: address(shared.port),
+      ...PATIENT,
+      ...PATIENT,
       password,
       keyPrefix: prefix,
       encryptionKey: btoa("x".repeat(32)),
@@ -116,12 +123,13 @@ Deno.test("when Redis goes down tokens are exchanged per call without errors, th
   const lines: string[] = [];
   const cache = await createRedisTokenCache({
     address: address(own.port),
+    ...PATIENT,
     encryptionKey: KEY,
     maxReconnectDelayMs: 100,
     logger: createLogger({ sink: (l) => lines.push(l) }),
   });
   const waitFor = async (cond: () => boolean, what: string) => {
-    for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 1200 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
     assert.ok(cond(), what);
   };
   try {

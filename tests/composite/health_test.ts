@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { McpError, ToolListChangedNotificationSchema } from "../../core/sdk.ts";
 import { serveHttpBackend } from "../fixtures/mod.ts";
 import { FAST_FAILOVER, Forwarder, portOf, proxy } from "../proxy/helpers.ts";
-import { config, connect, textOf, waitFor } from "./helpers.ts";
+import { config, connect, PATIENCE_MS, textOf, waitFor } from "./helpers.ts";
 
 Deno.test("a composite tool leaves tools/list while a backend of its steps is unhealthy and comes back with it", async () => {
   const alpha = await serveHttpBackend({ name: "alpha" });
@@ -59,13 +59,13 @@ Deno.test("a composite tool leaves tools/list while a backend of its steps is un
         const n = await names();
         return n.includes("both") ? undefined : n;
       },
-      5000,
+      PATIENCE_MS,
       "the composite tool to leave tools/list",
     ) as string[];
     assert.ok(!during.includes("beta_echo"), String(during));
     assert.ok(during.includes("alpha_only") && during.includes("ask_only"), String(during));
     assert.deepEqual(during, [...during].sort(), "tools/list stays sorted by name");
-    await waitFor(() => changed > changedBeforeKill, 3000, "tools/list_changed on hiding");
+    await waitFor(() => changed > changedBeforeKill, PATIENCE_MS, "tools/list_changed on hiding");
     await assert.rejects(c.client.callTool({ name: "both", arguments: {} }), (e: unknown) => {
       assert.ok(e instanceof McpError, String(e));
       assert.equal(e.code, -32003);
@@ -89,12 +89,16 @@ Deno.test("a composite tool leaves tools/list while a backend of its steps is un
         const n = await names();
         return n.includes("both") ? n : undefined;
       },
-      5000,
+      PATIENCE_MS,
       "the composite tool to come back",
     ) as string[];
     assert.ok(after.includes("beta_echo") && after.includes("alpha_only"), String(after));
     assert.deepEqual(after, before, "the same list as before the failure");
-    await waitFor(() => changed > changedBeforeRestart, 3000, "tools/list_changed on return");
+    await waitFor(
+      () => changed > changedBeforeRestart,
+      PATIENCE_MS,
+      "tools/list_changed on return",
+    );
     const again = await c.client.callTool({ name: "both", arguments: {} });
     assert.equal(again.isError, undefined, textOf(again));
     assert.deepEqual(again.structuredContent, { message: "b", backend: "beta" });

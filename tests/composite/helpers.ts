@@ -8,10 +8,16 @@ import type { CompositeToolSpecInput } from "../../crds/composite_tool.ts";
 import { silentLogger } from "../../core/log.ts";
 import { CompositeToolRegistry } from "../../proxy/composite/registry.ts";
 import type { RunningProxy } from "../../proxy/serve.ts";
-import { type ServedBackend, serveHttpBackend, type ServeHttpOptions } from "../fixtures/mod.ts";
+import {
+  type ServedBackend,
+  serveHttpBackend,
+  type ServeHttpOptions,
+  type TestTool,
+} from "../fixtures/mod.ts";
+import { text } from "../fixtures/backend_tools.ts";
 import { config, connect, type Connected, proxy } from "../proxy/helpers.ts";
 
-export { config, connect, type Connected, waitFor } from "../proxy/helpers.ts";
+export { config, connect, type Connected, PATIENCE_MS, waitFor } from "../proxy/helpers.ts";
 
 export interface CompositeSetup {
   proxy: RunningProxy;
@@ -99,4 +105,62 @@ export function textOf(result: unknown): string {
   const content = (result as { content?: unknown } | undefined)?.content;
   const first = (content as { type: string; text?: string }[] | undefined)?.[0];
   return first?.type === "text" ? first.text ?? "" : "";
+}
+
+/**
+ * A `meet` tool for proving schedules without timing: a call with `{ key, wait }` marks `key`
+ * as started, then returns only once every key in `wait` (comma-separated) has been marked.
+ * Steps that wait for each other can only all finish if they were all in flight at once; a
+ * schedule that runs them one after the other deadlocks (and hits the workflow timeout).
+ * Honours cancellation. `started()` lists the marked keys in order.
+ */
+export function meetTool(): TestTool & { started(): string[] } {
+  const marked: string[] = [];
+  const waiters = new Set<() => void>();
+  return {
+    name: "meet",
+    description: "Marks `key`, then waits until every key in `wait` is marked",
+    inputSchema: {
+      type: "object",
+      properties: { key: { type: "string" }, wait: { type: "string" } },
+      required: ["key"],
+    },
+    started: () => [...marked],
+    handler: async (args, { extra }) => {
+      const key = String(args.key);
+      const wait = String(args.wait ?? "").split(",").filter(Boolean);
+      marked.push(key);
+      for (const w of waiters) w();
+      const signal = extra.signal;
+      while (!wait.every((k) => marked.includes(k))) {
+        await new Promise<void>((resolve, reject) => {
+          if (signal.aborted) return reject(signal.reason);
+          const wake = () => {
+            waiters.delete(wake);
+            signal.removeEventListener("abort", wake);
+            if (signal.aborted) reject(signal.reason);
+            else resolve();
+          };
+          waiters.add(wake);
+          signal.addEventListener("abort", wake, { once: true });
+        });
+      }
+      return text(`${key} met ${wait.join(",") || "nobody"}`, { key });
+    },
+  };
+}
+
+/** A `meet` step (see `meetTool`) on backend `backend` (default alpha). */
+export function meetStep(
+  id: string,
+  wait: string[] = [],
+  dependsOn: string[] = [],
+  backend = "alpha",
+) {
+  return {
+    id,
+    tool: `${backend}_meet`,
+    arguments: { key: id, wait: wait.join(",") },
+    ...(dependsOn.length ? { dependsOn } : {}),
+  };
 }

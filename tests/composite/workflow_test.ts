@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { setup, slowStep, textOf } from "./helpers.ts";
+import { meetStep, meetTool, setup, textOf } from "./helpers.ts";
 
 Deno.test("a sequential composite tool chains backend calls through the proxy and is listed with its schemas", async () => {
   const s = await setup({
@@ -56,15 +56,19 @@ Deno.test("a sequential composite tool chains backend calls through the proxy an
 });
 
 Deno.test("independent steps of a composite tool run in parallel", async () => {
+  // Each of a, b, c returns only once the other two have started: they can only finish if all
+  // three were in flight at once (run one after the other, a waits forever: workflow timeout).
+  const meet = meetTool();
   const s = await setup({
-    backends: [{ name: "alpha" }],
+    backends: [{ name: "alpha", extraTools: [meet] }],
     compositeTools: [{
       name: "fan_out",
-      description: "Three slow calls at once, then one more",
+      description: "Three calls that wait for each other, then one more",
+      timeout: "30s",
       steps: [
-        slowStep("a", 400),
-        slowStep("b", 400),
-        slowStep("c", 400),
+        meetStep("a", ["b", "c"]),
+        meetStep("b", ["a", "c"]),
+        meetStep("c", ["a", "b"]),
         {
           id: "done",
           tool: "alpha_echo",
@@ -75,53 +79,45 @@ Deno.test("independent steps of a composite tool run in parallel", async () => {
     }],
   });
   try {
-    const started = performance.now();
     const r = await s.client.callTool({ name: "fan_out", arguments: {} });
-    const ms = performance.now() - started;
     assert.equal(r.isError, undefined, textOf(r));
     // Without output, the last step's result comes back as is.
     assert.deepEqual(r.structuredContent, { message: "done", backend: "alpha" });
-    assert.ok(ms < 1000, `3 × 400 ms in parallel took ${ms.toFixed(0)} ms (sequential: 1200)`);
+    assert.deepEqual(meet.started().sort(), ["a", "b", "c"]);
   } finally {
     await s.close();
   }
 });
 
-Deno.test("per-edge scheduling finishes an uneven diamond faster than level barriers would", async () => {
-  // a → b (600) ─────────────┐
-  // a → c (50) → c2 (550) ───┴→ d
-  // Levels {a} {b,c} {c2} {d}: a barrier schedule needs 50+600+550+50 = 1250 ms; per edge,
-  // c2 starts when c ends, so the run takes about 50+max(600, 50+550)+50 = 700 ms.
-  const durations = { a: 50, b: 600, c: 50, c2: 550, d: 50 };
+Deno.test("per-edge scheduling starts a step when its own dependencies end, not when its level does", async () => {
+  // a → b ───────────┐
+  // a → c → c2 ──────┴→ d
+  // Levels {a} {b,c} {c2} {d}. b returns only once c2 has started: per edge, c2 starts when c
+  // ends, so b can finish; a level-barrier schedule would start c2 only after b ended, and b
+  // would wait forever (the workflow timeout fails the call).
+  const meet = meetTool();
   const s = await setup({
-    backends: [{ name: "alpha" }],
+    backends: [{ name: "alpha", extraTools: [meet] }],
     compositeTools: [{
       name: "diamond",
       description: "An uneven diamond",
+      timeout: "30s",
       steps: [
-        slowStep("a", durations.a),
-        slowStep("b", durations.b, ["a"]),
-        slowStep("c", durations.c, ["a"]),
-        slowStep("c2", durations.c2, ["c"]),
-        slowStep("d", durations.d, ["b", "c2"]),
+        meetStep("a"),
+        meetStep("b", ["c2"], ["a"]),
+        meetStep("c", [], ["a"]),
+        meetStep("c2", [], ["c"]),
+        meetStep("d", [], ["b", "c2"]),
       ],
     }],
   });
   try {
-    await s.client.callTool({ name: "diamond", arguments: {} }); // warm up connections
-    const started = performance.now();
     const r = await s.client.callTool({ name: "diamond", arguments: {} });
-    const ms = performance.now() - started;
     assert.equal(r.isError, undefined, textOf(r));
-    const levelBarrier = durations.a + Math.max(durations.b, durations.c) + durations.c2 +
-      durations.d;
-    const criticalPath = durations.a + Math.max(durations.b, durations.c + durations.c2) +
-      durations.d;
-    assert.ok(ms >= criticalPath - 5, `${ms.toFixed(0)} ms is below the critical path`);
-    assert.ok(
-      ms < levelBarrier - 300,
-      `took ${ms.toFixed(0)} ms; a level-barrier schedule needs ${levelBarrier} ms`,
-    );
+    const order = meet.started();
+    assert.equal(order[0], "a");
+    assert.equal(order.at(-1), "d");
+    assert.ok(order.indexOf("c") < order.indexOf("c2"), order.join(" "));
   } finally {
     await s.close();
   }

@@ -154,8 +154,10 @@ Deno.test("The proxy process reports real backend health into the VirtualMCPServ
       replicas: 1,
       operational: {
         failureHandling: {
-          healthCheckInterval: "500ms",
-          healthCheckTimeout: "1s",
+          // A stopped backend refuses connections: noticed at the next check however long the
+          // check timeout is; a generous one keeps a live backend on a busy machine healthy.
+          healthCheckInterval: "1s",
+          healthCheckTimeout: "10s",
           unhealthyThreshold: 1,
           partialFailureMode: "best_effort",
           statusReportingInterval: "5s",

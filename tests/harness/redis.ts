@@ -88,7 +88,7 @@ async function waitForPing(port: number, proc: ServiceProcess, timeoutMs: number
 /** Starts redis-server on a free 127.0.0.1 port (no RDB, no AOF). */
 export async function startRedis(options: StartRedisOptions = {}): Promise<TestRedis> {
   await ensureRedisServer();
-  const timeoutMs = options.startTimeoutMs ?? 20_000;
+  const timeoutMs = options.startTimeoutMs ?? 60_000;
   const dir = await Deno.makeTempDir({ prefix: "vmcp-redis-" });
   let proc: ServiceProcess | undefined;
   const onUnload = () => {

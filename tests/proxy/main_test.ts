@@ -27,7 +27,7 @@ Deno.test("the demo serves both demo backends' tools to an SDK client and shuts 
   })();
   try {
     await waitForPort(port, 30_000);
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 300; i++) { // up to 30 s: a busy machine may be slow to discover
       const r = await fetch(`http://127.0.0.1:${port}/readyz`);
       await r.body?.cancel();
       if (r.status === 200) break;

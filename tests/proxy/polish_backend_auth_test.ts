@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { VmcpConfigInput } from "../../crds/vmcp_config.ts";
 import { serveHttpBackend } from "../fixtures/serve_http.ts";
-import { config, connect, proxy, waitFor } from "./helpers.ts";
+import { config, connect, PATIENCE_MS, proxy, waitFor } from "./helpers.ts";
 
 interface StatusEntry {
   name: string;
@@ -24,7 +24,7 @@ async function statusOf(url: string, name: string): Promise<StatusEntry> {
 
 const FAST_HEALTH = {
   failureHandling: {
-    healthCheckInterval: "100ms",
+    healthCheckInterval: "1s",
     unhealthyThreshold: 1,
     partialFailureMode: "best_effort" as const,
   },
@@ -63,7 +63,7 @@ Deno.test("a backend answering 401 with no outgoing auth configured is unauthent
     assert.match(entry.message!, /configure outgoingAuth/);
     // Probes keep asking (discovery retried), and the state stays unauthenticated, not unhealthy.
     const before = refused;
-    await waitFor(() => refused >= before + 2, 3000, "more probes");
+    await waitFor(() => refused >= before + 2, PATIENCE_MS, "more probes");
     assert.equal((await statusOf(p.url, "locked")).status, "unauthenticated");
 
     const names = (await c.client.listTools()).tools.map((t) => t.name);
@@ -80,9 +80,10 @@ Deno.test("a backend answering 401 with no outgoing auth configured is unauthent
 });
 
 Deno.test("a backend answering 403 while an outgoing auth strategy is configured counts as alive (ready), not unauthenticated or unhealthy", async () => {
+  let refused = 0;
   const locked = await serveHttpBackend({
     name: "locked",
-    onRequest: () => new Response("forbidden", { status: 403 }),
+    onRequest: () => (refused++, new Response("forbidden", { status: 403 })),
   });
   const p = await proxy(config({
     operational: FAST_HEALTH,
@@ -93,7 +94,8 @@ Deno.test("a backend answering 403 while an outgoing auth strategy is configured
     const entry = await statusOf(p.url, "locked");
     assert.equal(entry.status, "ready", JSON.stringify(entry));
     assert.equal(entry.routable, true);
-    await new Promise((r) => setTimeout(r, 350)); // several probes, all answered 403
+    const before = refused;
+    await waitFor(() => refused >= before + 3, PATIENCE_MS, "several probes, all answered 403");
     const later = await statusOf(p.url, "locked");
     assert.equal(later.status, "ready", JSON.stringify(later));
     assert.equal(later.consecutiveFailures, 0);

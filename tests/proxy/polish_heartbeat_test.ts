@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { ToolListChangedNotificationSchema } from "../../core/sdk.ts";
 import { serveHttpBackend } from "../fixtures/serve_http.ts";
-import { config, connect, post, proxy, waitFor } from "./helpers.ts";
+import { config, connect, PATIENCE_MS, post, proxy, waitFor } from "./helpers.ts";
 
 const INIT = JSON.stringify({
   jsonrpc: "2.0",
@@ -82,13 +82,14 @@ Deno.test("an idle GET stream receives `: ping` comments at server.heartbeatSeco
   const raw = await rawStream(p.url);
   const sdk = await connect(p.url);
   try {
-    assert.ok(await raw.readUntil(/(: ping\n\n[^]*){3}/, 3000), `stream so far: ${raw.text}`);
+    // Three pings within 20 s: at the default (30 s) there would be none yet.
+    assert.ok(await raw.readUntil(/(: ping\n\n[^]*){3}/, 20_000), `stream so far: ${raw.text}`);
     assert.match(raw.text, /^(: ping\n\n)+$/, "only well-formed SSE comments on an idle stream");
 
     // The SDK client's own GET stream carries pings too; notifications still arrive on it.
     await waitFor(
       () => [...p.runtime.sessions.values()].some((s) => s.transport.hasStandaloneStream),
-      3000,
+      PATIENCE_MS,
       "the SDK client's GET stream",
     );
     let changed = 0;
@@ -97,7 +98,7 @@ Deno.test("an idle GET stream receives `: ping` comments at server.heartbeatSeco
     const other = await connect(p.url);
     await other.client.callTool({ name: "web_mutate_tools", arguments: { action: "add" } });
     await other.close();
-    await waitFor(() => changed >= 1, 3000, "tools/list_changed on the GET stream");
+    await waitFor(() => changed >= 1, PATIENCE_MS, "tools/list_changed on the GET stream");
     const names = (await sdk.client.listTools()).tools.map((t) => t.name);
     assert.ok(names.includes("web_dynamic_tool"), String(names));
     const r = await sdk.client.callTool({ name: "web_echo", arguments: { message: "alive" } });
@@ -125,12 +126,16 @@ Deno.test("heartbeatSeconds 0 sends no pings; closing the stream frees the sessi
     }));
     // The setting applies to streams opened after the reload.
     const second = await rawStream(p.url);
-    assert.ok(await second.readUntil(/: ping\n\n/, 2000), `stream: ${second.text}`);
+    assert.ok(await second.readUntil(/: ping\n\n/, PATIENCE_MS), `stream: ${second.text}`);
     const session = p.runtime.sessions.get(second.sid)!;
     assert.ok(session.transport.hasStandaloneStream);
     // The client going away reaches the session through the heartbeat wrapper.
     await second.cancelStream();
-    await waitFor(() => !session.transport.hasStandaloneStream, 2000, "the GET stream released");
+    await waitFor(
+      () => !session.transport.hasStandaloneStream,
+      PATIENCE_MS,
+      "the GET stream released",
+    );
     await second.close();
   } finally {
     await raw.close();

@@ -7,19 +7,19 @@ import { createLogger, type LogLevel } from "../../core/log.ts";
 import { runProxy } from "../../proxy/main.ts";
 import { freePort, waitForPort } from "../harness/ports.ts";
 import { serveHttpBackend } from "../fixtures/serve_http.ts";
-import { connect, waitFor } from "./helpers.ts";
+import { connect, PATIENCE_MS, waitFor } from "./helpers.ts";
 
 interface Line {
   level: string;
   msg: string;
 }
 
-function configText(url: string, level: LogLevel): string {
+function configText(url: string, level: LogLevel, backend = "web"): string {
   return JSON.stringify({
     name: "log-level-test",
     groupRef: { name: "g" },
     operational: { logLevel: level },
-    backends: [{ name: "web", url }],
+    backends: [{ name: backend, url }],
   });
 }
 
@@ -44,7 +44,7 @@ async function start(level: LogLevel, cliLevel?: LogLevel) {
     logger,
     ...(cliLevel ? { logLevel: cliLevel } : {}),
   }, ac.signal);
-  await waitForPort(port, 10_000);
+  await waitForPort(port, PATIENCE_MS);
   const url = `http://127.0.0.1:${port}/mcp`;
   await waitFor(
     async () => {
@@ -52,14 +52,30 @@ async function start(level: LogLevel, cliLevel?: LogLevel) {
       await r.body?.cancel();
       return r.status === 200;
     },
-    10_000,
+    PATIENCE_MS,
     "readiness",
   );
   return {
     url,
     lines,
     has: (msg: string) => lines.some((l) => l.msg.startsWith(msg)),
-    rewrite: (next: LogLevel) => Deno.writeTextFile(path, configText(web.url, next)),
+    /** Rewrites the config with level `next` and the backend renamed to `backend`. */
+    rewrite: (next: LogLevel, backend = "web") =>
+      Deno.writeTextFile(path, configText(web.url, next, backend)),
+    /**
+     * Waits until /status lists backend `name` ready: a reload that renamed the backend is applied
+     * (the level is set before the backends change), even when it logged nothing.
+     */
+    reloaded: (name: string) =>
+      waitFor(
+        async () => {
+          const r = await fetch(url.replace("/mcp", "/status"));
+          const s = await r.json() as { backends: { name: string; status: string }[] };
+          return s.backends.some((b) => b.name === name && b.status === "ready");
+        },
+        PATIENCE_MS,
+        `the reload renaming the backend to ${name}`,
+      ),
     /** Opens and closes one SDK session (logs "session opened" at debug). */
     session: async () => {
       const c = await connect(url);
@@ -84,14 +100,14 @@ Deno.test("operational.logLevel sets the proxy's level and a hot reload applies 
     assert.deepEqual(p.lines.filter((l) => l.level !== "error"), []);
 
     await p.rewrite("debug");
-    await waitFor(() => p.has("config reloaded"), 5000, "the reload (an info line)");
+    await waitFor(() => p.has("config reloaded"), PATIENCE_MS, "the reload (an info line)");
     assert.ok(p.has("log level changed"));
     await p.session();
-    await waitFor(() => p.has("session opened"), 3000, "a debug line after the reload");
+    await waitFor(() => p.has("session opened"), PATIENCE_MS, "a debug line after the reload");
 
+    await p.rewrite("warn", "web2");
+    await p.reloaded("web2"); // the reload is silent at warn
     const count = p.lines.length;
-    await p.rewrite("warn");
-    await new Promise((r) => setTimeout(r, 600)); // the reload (150 ms debounce) is silent at warn
     await p.session();
     const after = p.lines.slice(count);
     assert.ok(after.every((l) => l.level === "warn" || l.level === "error"), JSON.stringify(after));
@@ -106,8 +122,8 @@ Deno.test("a --log-level given on the command line wins over operational.logLeve
     await p.session();
     assert.ok(!p.has("vmcp proxy listening"));
     assert.ok(!p.has("session opened"));
-    await p.rewrite("info");
-    await new Promise((r) => setTimeout(r, 600));
+    await p.rewrite("info", "web2");
+    await p.reloaded("web2");
     await p.session();
     assert.deepEqual(p.lines.filter((l) => l.level === "info" || l.level === "debug"), []);
   } finally {

@@ -4,7 +4,7 @@ import { ToolListChangedNotificationSchema } from "../../core/sdk.ts";
 import { createLogger } from "../../core/log.ts";
 import { watchConfig } from "../../proxy/config_watch.ts";
 import { serveHttpBackend } from "../fixtures/serve_http.ts";
-import { config, connect, proxy, waitFor } from "./helpers.ts";
+import { config, connect, PATIENCE_MS, proxy, waitFor } from "./helpers.ts";
 
 const yaml = (backends: { name: string; url: string }[]) =>
   `name: reload\ngroupRef: { name: g }\nbackends:\n${
@@ -35,19 +35,19 @@ Deno.test("editing the config file adds and removes backends while a session sta
       file,
       yaml([{ name: "one", url: one.url }, { name: "two", url: two.url }]),
     );
-    await waitFor(() => outcomes.includes("applied"), 5000, "reload");
-    await waitFor(() => changed >= 1, 3000, "list_changed");
+    await waitFor(() => outcomes.includes("applied"), PATIENCE_MS, "reload");
+    await waitFor(() => changed >= 1, PATIENCE_MS, "list_changed");
     const names = (await c.client.listTools()).tools.map((t) => t.name);
     assert.ok(names.includes("two_echo") && names.includes("one_echo"));
     await Deno.writeTextFile(file, "name: reload\nbackends: [{ name: 'bad name!' }]\n");
-    await waitFor(() => outcomes.includes("invalid"), 5000, "invalid reload");
+    await waitFor(() => outcomes.includes("invalid"), PATIENCE_MS, "invalid reload");
     assert.ok(
       lines.some((l) => l.includes("keeping the running config") && l.includes("backends[0].name")),
     );
     await Deno.writeTextFile(file, yaml([{ name: "two", url: two.url }]));
     await waitFor(
       () => outcomes.filter((o) => o === "applied").length === 2,
-      5000,
+      PATIENCE_MS,
       "second reload",
     );
     const after = (await c.client.listTools()).tools.map((t) => t.name);

@@ -106,11 +106,25 @@ Deno.test({
       // session: s2's restore had made s3 the idle victim, and the GET restored it).
       let received = "";
       let state = "";
-      while (!state) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const read = async (quietMs: number) => {
         const next = await Promise.race([
-          stream.read(),
-          new Promise<"quiet">((r) => setTimeout(() => r("quiet"), 300)),
+          stream!.read(),
+          new Promise<"quiet">((r) => (timer = setTimeout(() => r("quiet"), quietMs))),
         ]);
+        clearTimeout(timer);
+        return next;
+      };
+      // First the reminders (generously: a busy machine may be slow to send them) ...
+      while (!state && !/notifications\/tools\/list_changed/.test(received)) {
+        const next = await read(30_000);
+        if (next === "quiet") state = "no list_changed within 30 s";
+        else if (next.done) state = "closed";
+        else received += new TextDecoder().decode(next.value);
+      }
+      // ... then the stream stays open: quiet, not ended.
+      while (!state) {
+        const next = await read(300);
         if (next === "quiet") state = "open";
         else if (next.done) state = "closed";
         else received += new TextDecoder().decode(next.value);

@@ -200,7 +200,7 @@ Deno.test({
             name: "late_tool",
             handler: () => ({ content: [{ type: "text", text: "late" }] }),
           });
-          await waitFor(() => listChanged >= 1, 10_000, "list_changed at the client");
+          await waitFor(() => listChanged >= 1, 30_000, "list_changed at the client");
         }
         if (i === 100) {
           killedAt = i;
@@ -236,9 +236,9 @@ Deno.test({
         name: "gap_tool",
         handler: () => ({ content: [{ type: "text", text: "gap" }] }),
       });
-      await waitFor(() => listChanged > seen, 15_000, "list_changed after the kill");
+      await waitFor(() => listChanged > seen, 30_000, "list_changed after the kill");
       const survivor = w.replicas[1]!.origin;
-      await waitFor(() => c.streams.targets.at(-1) === survivor, 15_000, "the GET stream on B");
+      await waitFor(() => c.streams.targets.at(-1) === survivor, 30_000, "the GET stream on B");
       const listed = await c.client.listTools();
       assert.ok(listed.tools.some((t) => t.name.endsWith("gap_tool")), "the survivor lists it");
       // And once the stream is on the survivor, a further change is delivered live.
@@ -248,7 +248,7 @@ Deno.test({
         name: "live_tool",
         handler: () => ({ content: [{ type: "text", text: "live" }] }),
       });
-      await waitFor(() => listChanged > live, 15_000, "list_changed from the survivor");
+      await waitFor(() => listChanged > live, 30_000, "list_changed from the survivor");
     } finally {
       await c.close();
       await w.close();

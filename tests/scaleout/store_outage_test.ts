@@ -117,8 +117,8 @@ Deno.test({
       assert.equal(up.created, 1);
 
       await gate.pause(); // Redis is down for both replicas
-      await waitFor(async () => !(await storeStatus(a)).healthy, 10_000, "a to see Redis down");
-      await waitFor(async () => !(await storeStatus(b)).healthy, 10_000, "b to see Redis down");
+      await waitFor(async () => !(await storeStatus(a)).healthy, 30_000, "a to see Redis down");
+      await waitFor(async () => !(await storeStatus(b)).healthy, 30_000, "b to see Redis down");
 
       // a holds the session: it keeps working there.
       const onA = await post(a.url, list, id);
@@ -144,8 +144,8 @@ Deno.test({
       await redis.restart(); // comes back empty (no persistence)
       gate.resume();
       // a re-publishes the session it holds as soon as the store is back …
-      await waitFor(async () => (await storeStatus(a)).republished >= 1, 15_000, "republish");
-      await waitFor(async () => (await storeStatus(b)).healthy, 15_000, "b to see Redis back");
+      await waitFor(async () => (await storeStatus(a)).republished >= 1, 30_000, "republish");
+      await waitFor(async () => (await storeStatus(b)).healthy, 30_000, "b to see Redis back");
       // … so b restores it, with no proxy restart and no request to a first.
       const restored = await post(b.url, list, id);
       assert.equal(restored.status, 200);
