@@ -72,7 +72,7 @@ export function testClient(cluster: KubeCluster, timeoutMs = 10_000): KubeClient
 export async function eventually<T>(
   what: string,
   check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 20_000,
+  timeoutMs = 30_000,
   intervalMs = 100,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -280,7 +280,8 @@ Deno.test("The proxy process reports real backend health into the VirtualMCPServ
     const again = await client.client.callTool({ name: "b_echo", arguments: { message: "back" } });
     assert.deepEqual(again.structuredContent, { message: "back", backend: "b" });
 
-    // One writer per field: the proxy owns only discoveredBackends, the controller not it.
+    // One writer per field: the proxy owns only what it observes (discoveredBackends and
+    // nameCollisions), the controller neither of them.
     const cr = (await getVmcp(kube, ns.name, "v"))!;
     const managers = (cr.metadata!.managedFields as Obj[]).filter((m) =>
       m.subresource === "status"
@@ -289,9 +290,11 @@ Deno.test("The proxy process reports real backend health into the VirtualMCPServ
       managers.filter((m) => m.manager === manager).flatMap((m) =>
         Object.keys(m.fieldsV1["f:status"] ?? {})
       ).sort();
-    assert.deepEqual(fields("vmcp-proxy"), ["f:discoveredBackends"]);
+    const proxyOwned = ["f:discoveredBackends", "f:nameCollisions"];
+    assert.ok(fields("vmcp-proxy").includes("f:discoveredBackends"), String(fields("vmcp-proxy")));
+    assert.deepEqual(fields("vmcp-proxy").filter((f) => !proxyOwned.includes(f)), []);
     assert.ok(fields("vmcp-controller").includes("f:phase"));
-    assert.ok(!fields("vmcp-controller").includes("f:discoveredBackends"));
+    assert.deepEqual(fields("vmcp-controller").filter((f) => proxyOwned.includes(f)), []);
     assert.equal(
       managers.find((m) => m.manager === "vmcp-proxy")!.operation,
       "Apply",
