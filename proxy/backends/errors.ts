@@ -207,7 +207,10 @@ export function failureReason(err: unknown): string {
 
 /** A call refused before it was sent because the backend is unhealthy (`why`: its health). */
 export function refusal(backend: string, why: string): BackendUnavailableError {
-  return new BackendUnavailableError(backend, `${NOT_SENT} (${ownReason(backend, why)})`);
+  return new BackendUnavailableError(
+    backend,
+    `${NOT_SENT} (marked unavailable by earlier failures: ${ownReason(backend, why)})`,
+  );
 }
 
 /**

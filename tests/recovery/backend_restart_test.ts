@@ -79,7 +79,10 @@ for (const jsonResponse of [false, true]) {
         const during = await tryCall(c, "b_echo", { message: "during" });
         assert.equal(during.code, -32003);
         // Refused by health: not sent, whatever the last failure was (its reason, once).
-        assert.match(during.message, /^Backend "b" is unavailable: the request was not sent \(/);
+        assert.match(
+          during.message,
+          /^Backend "b" is unavailable: the request was not sent \(marked unavailable by earlier failures: /,
+        );
         assert.equal(during.data?.outcome, "not-sent");
         assert.ok(!repeats(during.message), during.message);
         assert.doesNotMatch(during.message, /outcome is unknown/);

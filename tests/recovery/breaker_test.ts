@@ -65,7 +65,7 @@ for (const k of CASES) {
         assert.match(
           refused.message,
           k.breaker
-            ? /^Backend "b" is unavailable: the request was not sent \(Circuit breaker OPEN - /
+            ? /^Backend "b" is unavailable: the request was not sent \(marked unavailable by earlier failures: Circuit breaker OPEN - /
             : /^Backend "b" is unavailable: the request was not sent \(/,
         );
         await waitFor(async () => !(await names()).includes("b_echo"), 10_000, "b's tools gone");
