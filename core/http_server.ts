@@ -205,6 +205,27 @@ async function refuse(conn: Deno.Conn, answer: Uint8Array): Promise<void> {
   }
 }
 
+/**
+ * Aborting a connection's signal makes Deno cancel its HTTP connection. When that connection
+ * closed a moment before (the peer left, or it just finished), Deno's abort listener throws
+ * `BadResource`, and an exception in an event listener is reported as uncaught: it would end
+ * the process. That error is harmless (the connection is gone either way), so it alone is
+ * marked handled; any other uncaught error still ends the process.
+ */
+let closedCancelGuard = false;
+function guardClosedConnectionCancel(): void {
+  if (closedCancelGuard) return;
+  closedCancelGuard = true;
+  globalThis.addEventListener("error", (e) => {
+    const err = (e as ErrorEvent).error;
+    if (
+      err instanceof Deno.errors.BadResource && /ext:deno_http\/00_serve/.test(String(err.stack))
+    ) {
+      e.preventDefault();
+    }
+  });
+}
+
 const isClosedError = (err: unknown) =>
   err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted;
 
@@ -242,6 +263,7 @@ export function serveGuarded(opts: GuardedServeOptions, handler: Handler): Guard
     };
   }
 
+  guardClosedConnectionCancel();
   const listener = Deno.listen({ hostname: opts.hostname, port: opts.port, transport: "tcp" });
   const addr = listener.addr;
   const conns = new Set<Conn>();

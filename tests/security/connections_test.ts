@@ -67,11 +67,13 @@ async function startProxyChild(
   }).spawn();
   let exited = false;
   const status = child.status.then((s) => (exited = true, s));
+  // The log outlives the temporary folder (removed on stop), so a failure after stop shows it.
+  let lastLog = "";
   const log = () => {
     try {
-      return Deno.readTextFileSync(logPath);
+      return lastLog = Deno.readTextFileSync(logPath);
     } catch {
-      return "";
+      return lastLog;
     }
   };
   const stop = async () => {
@@ -79,6 +81,7 @@ async function startProxyChild(
     const timer = setTimeout(() => !exited && child.kill("SIGKILL"), 20_000);
     const s = await status;
     clearTimeout(timer);
+    log();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     return s;
   };
@@ -199,7 +202,13 @@ Deno.test({
       const status = await proxy.stop();
       await backend.stop();
       // Only after a passing body: the error thrown there is the one to see.
-      if (passed) assert.equal(status.code, 0, `exit status ${status.code}:\n${proxy.log()}`);
+      if (passed) {
+        assert.equal(
+          status.code,
+          0,
+          `exit status ${status.code}; log ends:\n${proxy.log().slice(-3000)}`,
+        );
+      }
     }
   },
 });
