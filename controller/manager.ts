@@ -7,7 +7,7 @@
 import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/log.ts";
 import type { KubeClient, KubeObject } from "./runtime/kube.ts";
-import { Informer, secretKeysOnly } from "./runtime/informer.ts";
+import { configMapTrimmed, Informer, secretKeysOnly } from "./runtime/informer.ts";
 import { type HandlerResult, WorkQueue } from "./runtime/queue.ts";
 import type { ControllerMetrics } from "./runtime/http.ts";
 import { MANAGED_BY, MANAGED_BY_LABEL, OWNER_NAMESPACE_LABEL } from "./meta.ts";
@@ -61,8 +61,9 @@ function watched(
     { type: TYPES.deployment, labelSelector: CHILD_SELECTOR },
     { type: TYPES.service, labelSelector: CHILD_SELECTOR },
     // Every ConfigMap: the children, and the ones holding OIDC settings
-    // (incomingAuth.oidcConfig.type configMap), whose changes re-render their servers.
-    { type: TYPES.configMap },
+    // (incomingAuth.oidcConfig.type configMap), whose changes re-render their servers; managed
+    // fields, kubectl's last-applied copy and binaryData are not cached (configMapTrimmed).
+    { type: TYPES.configMap, transform: configMapTrimmed },
     { type: TYPES.serviceAccount, labelSelector: CHILD_SELECTOR },
     { type: TYPES.role, labelSelector: CHILD_SELECTOR },
     { type: TYPES.roleBinding, labelSelector: CHILD_SELECTOR },

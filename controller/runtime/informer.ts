@@ -89,6 +89,25 @@ export function secretKeysOnly(obj: KubeObject): KubeObject {
   } as KubeObject;
 }
 
+/**
+ * Keeps of a ConfigMap what the controller reads: identity, labels, owners, annotations other
+ * than kubectl's last-applied-configuration (a second copy of the whole manifest), and `data`.
+ * Managed fields and `binaryData` are dropped. The informer watches every ConfigMap (children and
+ * those holding OIDC settings, `oidcConfig.type: configMap`), so this bounds what each costs.
+ */
+export function configMapTrimmed(obj: KubeObject): KubeObject {
+  const c = obj as KubeObject & { data?: Record<string, string> };
+  const { managedFields: _managed, annotations, ...metadata } = c.metadata ?? {};
+  const kept = { ...(annotations ?? {}) };
+  delete kept["kubectl.kubernetes.io/last-applied-configuration"];
+  return {
+    apiVersion: c.apiVersion,
+    kind: c.kind,
+    metadata: { ...metadata, ...(Object.keys(kept).length ? { annotations: kept } : {}) },
+    ...(c.data ? { data: c.data } : {}),
+  } as KubeObject;
+}
+
 /** The client part an informer needs. */
 export type InformerSource = Pick<KubeClient, "kubeConfig" | "resourcePath" | "list">;
 

@@ -183,7 +183,11 @@ Deno.test({
       "oidc.json": YAML.stringify({ issuer: "https://idp.example.test", audience: "second" }),
     });
     await eventually("the changed audience rendered", async () => (await audience()) === "second");
-    assert.notEqual(await checksum(), before, "the pod template's config checksum changed");
+    // The Deployment is applied after the ConfigMap in the same pass: wait for it too.
+    await eventually(
+      "the pod template's config checksum changed",
+      async () => (await checksum()) !== before,
+    );
     assert.equal((await getVmcp(kube, ns.name, "v"))!.metadata!.generation, generation);
   },
 });
