@@ -95,3 +95,28 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
 /** A logger that drops everything (tests that do not read logs). */
 export const silentLogger: Logger = createLogger({ sink: () => {} });
+
+/**
+ * A warning a client can trigger at will (a refused Host, a session limit): at most one line at
+ * warn per `everyMs`, the rest at debug, each warn line counting what was logged at debug since
+ * the last one, so a flood of refused requests cannot flood the log.
+ */
+export function warnAtMostEvery(
+  log: Logger,
+  everyMs: number,
+  now: () => number = Date.now,
+): (msg: string, fields?: Record<string, unknown>) => void {
+  let warnedAt = -Infinity;
+  let quiet = 0;
+  return (msg, fields) => {
+    const t = now();
+    if (t - warnedAt < everyMs) {
+      quiet++;
+      log.debug(msg, fields);
+      return;
+    }
+    warnedAt = t;
+    log.warn(msg, quiet ? { ...fields, sinceLastWarning: quiet } : fields);
+    quiet = 0;
+  };
+}

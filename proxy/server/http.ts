@@ -12,7 +12,7 @@
  * @module
  */
 import type { VmcpConfig } from "../../crds/vmcp_config.ts";
-import type { Logger } from "../../core/log.ts";
+import { type Logger, warnAtMostEvery } from "../../core/log.ts";
 import { describeError } from "../backends/errors.ts";
 import type { ProxyRuntime } from "../runtime.ts";
 import { HostCheck, hostRefused } from "./host.ts";
@@ -122,6 +122,8 @@ const PROBE_PATHS = new Set(["/healthz", "/health", "/readyz"]);
 /** Builds the HTTP handler. */
 export function createHttpHandler(opts: HttpOptions): (req: Request) => Promise<Response> {
   const path = opts.path ?? "/mcp";
+  // A client can send any Host as often as it likes: one warn line a minute at most.
+  const warnHostRefused = warnAtMostEvery(opts.log, 60_000);
   // Rebuilt when a reload brings a new config.
   let checkedConfig: VmcpConfig | undefined;
   let hosts: HostCheck | undefined;
@@ -141,7 +143,7 @@ export function createHttpHandler(opts: HttpOptions): (req: Request) => Promise<
     const pathname = raw === path ? raw : new URL(req.url).pathname;
     const host = req.headers.get("host");
     if (!hostCheck().allowed(host) && !PROBE_PATHS.has(pathname)) {
-      opts.log.warn("refused a request for a Host that is not allowed", {
+      warnHostRefused("refused a request for a Host that is not allowed", {
         host: host?.slice(0, 200),
         path: pathname.slice(0, 200),
         method: req.method,

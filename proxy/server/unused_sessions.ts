@@ -9,7 +9,7 @@
  * replica may have served a request since.
  * @module
  */
-import type { Logger } from "../../core/log.ts";
+import { type Logger, warnAtMostEvery } from "../../core/log.ts";
 import {
   type SessionLimitError,
   sessionLimitResponse,
@@ -82,26 +82,25 @@ export interface RefusalStats {
  * at most once a minute (debug otherwise), so a flood does not flood the log.
  */
 export class SessionRefusals {
-  #loggedAt = -Infinity;
+  readonly #warn: (msg: string, fields?: Record<string, unknown>) => void;
   constructor(
     readonly stats: RefusalStats,
     readonly log: Logger,
     readonly store: SessionStore,
-  ) {}
+  ) {
+    this.#warn = warnAtMostEvery(log, 60_000);
+  }
 
   respond(err: SessionLimitError, identityKey: string): Response {
     if (err.limit === "maxSessions") this.stats.refusedMaxSessions++;
     else this.stats.refusedPerIdentity++;
-    const now = Date.now();
-    const data = { limit: err.limit, max: err.max, identityKey: identityKey.slice(0, 200) };
-    if (now - this.#loggedAt >= 60_000) {
-      this.#loggedAt = now;
-      this.log.warn("new session refused: session limit reached (logged once a minute)", {
-        ...data,
-        refusedMaxSessions: this.stats.refusedMaxSessions,
-        refusedPerIdentity: this.stats.refusedPerIdentity,
-      });
-    } else this.log.debug("new session refused: session limit reached", data);
+    this.#warn("new session refused: session limit reached (warns once a minute)", {
+      limit: err.limit,
+      max: err.max,
+      identityKey: identityKey.slice(0, 200),
+      refusedMaxSessions: this.stats.refusedMaxSessions,
+      refusedPerIdentity: this.stats.refusedPerIdentity,
+    });
     return sessionLimitResponse(err, Math.max(1, Math.ceil(this.store.initTtlMs / 1000)));
   }
 }
