@@ -1,6 +1,9 @@
 /**
  * Objects and one-shot reconcile helpers for the controller integration tests.
  */
+import assert from "node:assert/strict";
+import YAML from "yaml";
+import { validateConfig } from "../../core/config/load.ts";
 import { silentLogger } from "../../core/log.ts";
 import { systemClock } from "../../core/clock.ts";
 import type { KubeClient, KubeObject } from "../../controller/runtime/kube.ts";
@@ -141,4 +144,34 @@ export async function reportBackends(
     metadata: { name, namespace: ns },
     status: { discoveredBackends: backends },
   }, { fieldManager: "vmcp-proxy", force: true });
+}
+
+/** A Secret with `data` base64-encoded. */
+export function secret(ns: string, name: string, data: Record<string, string>): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name, namespace: ns },
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, btoa(v)])),
+  } as KubeObject;
+}
+
+/**
+ * The proxy config the controller rendered for VirtualMCPServer `name` (parsed as the proxy
+ * reads it, and required to validate), or undefined while its ConfigMap does not exist.
+ */
+export async function renderedConfig(kube: KubeClient, ns: string, name: string) {
+  const cm = await kube.get<KubeObject & { data: Record<string, string> }>(
+    "v1",
+    "ConfigMap",
+    ns,
+    `${name}-vmcp-config`,
+  );
+  if (!cm) return undefined;
+  const text = cm.data["config.yaml"]!;
+  const { config, problems } = validateConfig(YAML.parse(text, { version: "1.1" }), {
+    standalone: false,
+  });
+  assert.deepEqual(problems, []);
+  return { config: config!, text };
 }

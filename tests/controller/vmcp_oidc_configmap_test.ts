@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import YAML from "yaml";
 import { createTestNamespace, getTestCluster } from "../harness/kube.ts";
 import type { KubeClient, KubeObject } from "../../controller/runtime/kube.ts";
-import { validateConfig } from "../../core/config/load.ts";
 import { parseConfig } from "../../core/config/load.ts";
 import { eventually, installCrds, testClient } from "./_setup.ts";
 import {
@@ -18,6 +17,7 @@ import {
   group,
   reconcileGroupOnce,
   reconcileOnce,
+  renderedConfig,
   urlServer,
   vmcp,
 } from "./_fixtures.ts";
@@ -53,18 +53,7 @@ async function setData(kube: KubeClient, ns: string, data: Record<string, string
   });
 }
 
-async function rendered(kube: KubeClient, ns: string) {
-  const cm = await kube.get<Obj>("v1", "ConfigMap", ns, "v-vmcp-config");
-  if (!cm) return undefined;
-  const { config, problems } = validateConfig(
-    YAML.parse(cm.data["config.yaml"], { version: "1.1" }),
-    {
-      standalone: false,
-    },
-  );
-  assert.deepEqual(problems, []);
-  return { config: config!, text: cm.data["config.yaml"] as string };
-}
+const rendered = (kube: KubeClient, ns: string) => renderedConfig(kube, ns, "v");
 
 async function authMessage(kube: KubeClient, ns: string) {
   const s = (await getVmcp(kube, ns, "v"))!.status;

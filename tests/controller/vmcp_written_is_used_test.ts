@@ -6,10 +6,8 @@
  * happened (no backends, failed discovery, a failed rollout).
  */
 import assert from "node:assert/strict";
-import YAML from "yaml";
 import { createTestNamespace, getTestCluster } from "../harness/kube.ts";
 import type { KubeClient, KubeObject } from "../../controller/runtime/kube.ts";
-import { validateConfig } from "../../core/config/load.ts";
 import { resolveStrategy } from "../../core/auth/resolve_strategy.ts";
 import { createIncomingAuth } from "../../proxy/auth/incoming.ts";
 import { GV, installCrds, testClient } from "./_setup.ts";
@@ -21,6 +19,8 @@ import {
   markDeploymentAvailable,
   reconcileGroupOnce,
   reconcileOnce,
+  renderedConfig as renderedFixture,
+  secret,
   urlServer,
   vmcp,
 } from "./_fixtures.ts";
@@ -31,28 +31,14 @@ await installCrds(cluster);
 // deno-lint-ignore no-explicit-any
 type Obj = KubeObject & Record<string, any>;
 
-function secret(ns: string, name: string, data: Record<string, string>): KubeObject {
-  return {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: { name, namespace: ns },
-    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, btoa(v)])),
-  } as KubeObject;
-}
-
 function authConfig(ns: string, name: string, spec: Record<string, unknown>): KubeObject {
   return { apiVersion: GV, kind: "MCPExternalAuthConfig", metadata: { name, namespace: ns }, spec };
 }
 
 async function renderedConfig(kube: KubeClient, ns: string, name: string) {
-  const cm = await kube.get<Obj>("v1", "ConfigMap", ns, `${name}-vmcp-config`);
-  assert.ok(cm, "the ConfigMap exists");
-  const text: string = cm.data["config.yaml"];
-  const { config, problems } = validateConfig(YAML.parse(text, { version: "1.1" }), {
-    standalone: false,
-  });
-  assert.deepEqual(problems, []);
-  return { config: config!, text };
+  const got = await renderedFixture(kube, ns, name);
+  assert.ok(got, "the ConfigMap exists");
+  return got;
 }
 
 async function containerEnv(kube: KubeClient, ns: string, name: string) {
