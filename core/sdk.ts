@@ -47,3 +47,18 @@ export type {
 } from "npm:@modelcontextprotocol/sdk@1.32.2/shared/protocol.js";
 // @ts-types="npm:@modelcontextprotocol/sdk@1.32.2/shared/uriTemplate"
 export { UriTemplate } from "npm:@modelcontextprotocol/sdk@1.32.2/shared/uriTemplate.js";
+
+// ---- v2 SDK (MCP 2026-07-28), ADR 0010. Prefixed so the two type worlds never mix. ----
+export {
+  classifyInboundRequest as classifyInboundRequestV2,
+  createMcpHandler as createMcpHandlerV2,
+  InMemoryServerEventBus as InMemoryServerEventBusV2,
+  inputRequired as inputRequiredV2,
+  isInputRequiredResult as isInputRequiredResultV2,
+  McpServer as McpServerV2,
+  ResourceTemplate as ResourceTemplateV2,
+} from "npm:@modelcontextprotocol/server@2.4.0";
+export {
+  Client as ClientV2,
+  StreamableHTTPClientTransport as StreamableHTTPClientTransportV2,
+} from "npm:@modelcontextprotocol/client@2.4.0";
