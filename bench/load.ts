@@ -8,14 +8,24 @@
 import {
   CallToolResultSchema,
   Client,
+  ClientV2,
   ListToolsResultSchema,
   StreamableHTTPClientTransport,
+  StreamableHTTPClientTransportV2,
 } from "../core/sdk.ts";
 import { createBackendFetch } from "../core/http_client.ts";
 import { type LatencyStats, summarize } from "./stats.ts";
 
 /** One measured operation on a connected client. */
 export type Operation = (client: Client, seq: number) => Promise<unknown>;
+
+/**
+ * Which client library and protocol era the load generator speaks: the v1 SDK (2025-11-25,
+ * sessions), or the v2 SDK either in its `legacy` mode (2025-11-25) or pinned to 2026-07-28
+ * (stateless). A v2 baseline and a v2 subject share the client library, so their ratio holds
+ * no difference in client cost.
+ */
+export type LoadClient = "v1" | "v2-legacy" | "v2-modern";
 
 export interface LoadOptions {
   /** MCP endpoint; must be on the loopback interface. */
@@ -28,8 +38,12 @@ export interface LoadOptions {
   warmup?: number;
   /** Upper bound of the measured phase in seconds. @default 30 */
   maxSeconds?: number;
-  /** The operation. @default tools/call of `echo` */
+  /** The operation (v1 clients). @default tools/call of `echo` */
   op?: Operation;
+  /** Client library and era. @default "v1" */
+  client?: LoadClient;
+  /** The tool `tools/call` calls when `client` is a v2 one. @default "echo" */
+  v2Tool?: string;
   /** Per-request timeout in ms. @default 10000 */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -54,6 +68,23 @@ export async function connectClient(
   assertLoopback(url);
   const client = new Client({ name, version: "1.0.0" }, { capabilities: {} });
   const transport = new StreamableHTTPClientTransport(new URL(url), {
+    fetch: createBackendFetch(),
+  });
+  await client.connect(transport, { timeout: timeoutMs });
+  return client;
+}
+
+/** Opens one v2 SDK client against `url`: legacy handshake, or pinned to 2026-07-28. */
+export async function connectClientV2(
+  url: string,
+  mode: "legacy" | "modern",
+  timeoutMs = 30_000,
+): Promise<InstanceType<typeof ClientV2>> {
+  assertLoopback(url);
+  const client = new ClientV2({ name: "vmcp-bench", version: "1.0.0" }, {
+    versionNegotiation: { mode: mode === "modern" ? { pin: "2026-07-28" } : "legacy" },
+  });
+  const transport = new StreamableHTTPClientTransportV2(new URL(url), {
     fetch: createBackendFetch(),
   });
   await client.connect(transport, { timeout: timeoutMs });
@@ -105,13 +136,43 @@ export async function mapLimit<T, R>(
 
 /** Runs the closed loop and returns latency percentiles and throughput of the measured phase. */
 export async function runLoad(opts: LoadOptions): Promise<LatencyStats> {
-  const op = opts.op ?? callTool("echo", opts.timeoutMs);
+  if (opts.client && opts.client !== "v1") return await runLoadV2(opts, opts.client);
+  return await closedLoop(
+    opts,
+    () => connectClient(opts.url),
+    opts.op ?? callTool("echo", opts.timeoutMs),
+    closeClient,
+  );
+}
+
+async function runLoadV2(opts: LoadOptions, kind: "v2-legacy" | "v2-modern") {
+  type C = InstanceType<typeof ClientV2>;
+  const tool = opts.v2Tool ?? "echo";
+  const timeout = opts.timeoutMs ?? 10_000;
+  return await closedLoop<C>(
+    opts,
+    () => connectClientV2(opts.url, kind === "v2-modern" ? "modern" : "legacy"),
+    (c, seq) => c.callTool({ name: tool, arguments: { message: `m${seq}` } }, { timeout }),
+    async (c) => {
+      const t = c.transport as InstanceType<typeof StreamableHTTPClientTransportV2> | undefined;
+      if (kind === "v2-legacy") await t?.terminateSession().catch(() => {});
+      await c.close().catch(() => {});
+    },
+  );
+}
+
+async function closedLoop<C>(
+  opts: LoadOptions,
+  open: () => Promise<C>,
+  op: (client: C, seq: number) => Promise<unknown>,
+  close: (client: C) => Promise<void>,
+): Promise<LatencyStats> {
   const warmup = opts.warmup ?? Math.ceil(opts.calls / 10);
   const maxMs = (opts.maxSeconds ?? 30) * 1000;
   const clients = await mapLimit(
     Array.from({ length: opts.concurrency }, (_, i) => i),
     16,
-    () => connectClient(opts.url),
+    () => open(),
   );
   try {
     let seq = 0;
@@ -148,6 +209,6 @@ export async function runLoad(opts: LoadOptions): Promise<LatencyStats> {
     }));
     return summarize(samples, errors, (performance.now() - start) / 1000);
   } finally {
-    await Promise.all(clients.map(closeClient));
+    await Promise.all(clients.map(close));
   }
 }

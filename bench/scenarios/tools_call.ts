@@ -5,7 +5,7 @@
  * @module
  */
 
-import { callTool, runLoad } from "../load.ts";
+import { callTool, type LoadClient, runLoad } from "../load.ts";
 import { emptyResult, metered, startProxies, statsRow } from "../measure.ts";
 import { directSubject, startBareForwarder, type Subject } from "../targets.ts";
 import { type BenchContext, type ResultRow, type ScenarioResult, withRatios } from "../types.ts";
@@ -17,9 +17,15 @@ export const description =
 
 const BACKEND = "b0";
 
-async function cell(ctx: BenchContext, subject: Subject, c: number): Promise<ResultRow> {
+async function cell(
+  ctx: BenchContext,
+  subject: Subject,
+  c: number,
+  client: LoadClient = "v1",
+): Promise<ResultRow> {
   const { sizes } = ctx;
   ctx.log(`${name}: ${subject.label} c=${c}`);
+  const tool = subject.toolName(BACKEND, "echo");
   const m = await metered(subject.pid, () =>
     runLoad({
       url: subject.url,
@@ -27,10 +33,17 @@ async function cell(ctx: BenchContext, subject: Subject, c: number): Promise<Res
       calls: sizes.calls,
       warmup: sizes.warmup,
       maxSeconds: sizes.maxSeconds,
-      op: callTool(subject.toolName(BACKEND, "echo")),
+      op: callTool(tool),
+      client,
+      v2Tool: tool,
       signal: ctx.signal,
     }));
   return statsRow(name, `tools/call c=${c}`, subject, m);
+}
+
+/** The same subject measured with another client, under its own label. */
+function as(subject: Subject, label: string): Subject {
+  return { ...subject, label };
 }
 
 /**
@@ -38,8 +51,11 @@ async function cell(ctx: BenchContext, subject: Subject, c: number): Promise<Res
  * backend serves all subjects: without this the first cell (direct) would run on a cold
  * backend and the later ones (the proxies) on a warm one, which flatters the proxies' ratios.
  */
-async function warm(ctx: BenchContext, subject: Subject): Promise<void> {
+async function warm(ctx: BenchContext, subject: Subject, client: LoadClient = "v1") {
+  const tool = subject.toolName(BACKEND, "echo");
   await runLoad({
+    client,
+    v2Tool: tool,
     url: subject.url,
     concurrency: 1,
     calls: ctx.sizes.warmup * 5,
@@ -93,6 +109,10 @@ export async function run(ctx: BenchContext): Promise<ScenarioResult> {
     for (const s of [direct, ...(floor ? [floor] : []), ...started.map((x) => x.subject)]) {
       await warm(ctx, s);
     }
+    for (const s of [direct, ...(floor ? [floor] : [])]) await warm(ctx, s, "v2-legacy");
+    for (const s of started) {
+      if (s.proxy.kind === "vmcp") await warm(ctx, s.subject, "v2-modern").catch(() => {});
+    }
     // Interleaved per concurrency (direct, then each proxy) so that load from elsewhere on the
     // machine hits baseline and proxies alike.
     for (const c of ctx.sizes.concurrency) {
@@ -108,6 +128,25 @@ export async function run(ctx: BenchContext): Promise<ScenarioResult> {
         } catch (err) {
           result.skipped.push(`${proxy.label} c=${c}: ${err instanceof Error ? err.message : err}`);
         }
+      }
+      // MCP 2026-07-28 (issue #16): a v2 client pinned to the stateless revision through vmcp,
+      // against direct and the floor measured with the same v2 client (in its legacy mode: the
+      // backend speaks 2025-11-25), so each ratio compares one client library with itself.
+      const vmcp = started.find((s) => s.proxy.kind === "vmcp");
+      if (!vmcp) continue;
+      try {
+        const base2 = await cell(ctx, as(direct, "direct (v2 client)"), c, "v2-legacy");
+        result.rows.push(base2);
+        const floor2 = floor
+          ? withRatios(await cell(ctx, as(floor, "floor (v2 client)"), c, "v2-legacy"), base2)
+          : undefined;
+        if (floor2) result.rows.push(floor2);
+        const label = `${vmcp.proxy.label} (2026-07-28)`;
+        const row = withRatios(await cell(ctx, as(vmcp.subject, label), c, "v2-modern"), base2);
+        result.rows.push(judge(row, c));
+        if (floor2) result.notes.push(overFloor(label, c, row, floor2));
+      } catch (err) {
+        result.skipped.push(`2026-07-28 c=${c}: ${err instanceof Error ? err.message : err}`);
       }
     }
     result.notes.push(
