@@ -3,7 +3,7 @@
  * @module
  */
 import { z } from "zod";
-import { duration } from "./common.ts";
+import { duration, SecretKeyRefSchema } from "./common.ts";
 
 /** Request timeouts: long enough for a round trip, short enough for a timer (< 2^31 ms). */
 const REQUEST_TIMEOUT = { min: "100ms", max: "24h" };
@@ -49,6 +49,27 @@ export const AggregationSchema = z.strictObject({
   ),
 }).describe("Tool aggregation and conflict resolution.");
 export type Aggregation = z.infer<typeof AggregationSchema>;
+
+/** Server-to-client input for 2026-07-28 clients (multi round-trip requests, ADR 0010 §4). */
+export const InputRequiredSchema = z.strictObject({
+  timeout: duration(
+    "How long a call waiting for client input (an elicitation, sampling or roots request of a backend, sent to a 2026-07-28 client as input_required) waits for the client's retry; then an elicitation is answered cancel and the others fail. Also how long the requestState handed to the client stays valid.",
+    { min: "1s", max: "24h" },
+  ).default("10m"),
+  maxPending: z.number().int().min(1).max(1_000_000).default(1000).describe(
+    "Calls waiting for a 2026-07-28 client's input on one replica at most (from a backend's first request to the client until the call is answered, its retry window ends, or the client leaves); past it a backend's request gets JSON-RPC error -32603 naming this bound. Allowed: 1 to 1000000.",
+  ),
+  maxPendingPerIdentity: z.number().int().min(1).max(100_000).default(16).describe(
+    "Calls of one identity waiting for its input at most (anonymous callers count as one identity), and requests one call may have waiting at once; past it a backend's request gets JSON-RPC error -32603 naming this bound. Allowed: 1 to 100000.",
+  ),
+  stateKeyRef: SecretKeyRefSchema.optional().describe(
+    "Secret holding the key (at least 32 bytes) that signs requestState, rendered as env VMCP_REQUEST_STATE_KEY. Every replica needs the same key; without one each process makes its own and a retry on another replica is refused (condition RequestStateKeyMissing when replicas > 1).",
+  ),
+  previousStateKeyRef: SecretKeyRefSchema.optional().describe(
+    "Secret holding the previous key during a rotation (env VMCP_REQUEST_STATE_KEY_PREVIOUS): states it signed are still accepted, new ones use stateKeyRef.",
+  ),
+}).describe("Calls that wait for a 2026-07-28 client's input (elicitation, sampling, roots).");
+export type InputRequiredSettings = z.infer<typeof InputRequiredSchema>;
 
 export const OperationalSchema = z.strictObject({
   timeouts: z.strictObject({
@@ -99,5 +120,8 @@ export const OperationalSchema = z.strictObject({
     circuitBreaker: { enabled: false, failureThreshold: 5, timeout: "60s" },
   }).describe("Health checks and failure handling."),
   logLevel: z.enum(["debug", "info", "warn", "error"]).optional().describe("Proxy log level."),
+  inputRequired: InputRequiredSchema.optional().describe(
+    "Calls waiting for a 2026-07-28 client's input (defaults apply without this block).",
+  ),
 }).describe("Timeouts and failure handling.");
 export type Operational = z.infer<typeof OperationalSchema>;

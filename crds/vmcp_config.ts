@@ -41,7 +41,18 @@ export const BackendConfigSchema = z.strictObject({
     "The backend's own (discovered) outgoing auth strategy, already resolved.",
   ),
   authConfigRef: z.string().optional().describe("MCPExternalAuthConfig the auth came from."),
+  protocol: z.enum(["auto", "legacy", "modern"]).optional().describe(
+    "MCP protocol era vmcp speaks to the backend. auto (the default for streamable-http): a server/discover probe decides, again on every reconnect, health recovery and rediscovery; legacy (the default, and the only choice besides auto, for sse and stdio): 2025-11-25 sessions (initialize); modern: MCP 2026-07-28 only, stateless (streamable-http only).",
+  ),
 }).superRefine((b, ctx) => {
+  if (b.protocol === "modern" && b.transport !== "streamable-http") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["protocol"],
+      message:
+        `"modern" needs transport "streamable-http", not "${b.transport}"; allowed for "${b.transport}": auto or legacy`,
+    });
+  }
   if (b.stdio && b.transport !== "stdio") {
     ctx.addIssue({
       code: "custom",

@@ -159,6 +159,7 @@ export async function reconcileVirtualMCPServer(
     deploymentFailure: deploymentFailure(deployment),
     replicas: inputs.spec?.replicas,
     sessionStorageProvider: inputs.spec?.sessionStorage?.provider,
+    requestStateKey: inputs.spec?.operational?.inputRequired?.stateKeyRef !== undefined,
   });
   if (statusUpToDate(vmcp.status, status)) return;
   await kube.applyStatus({

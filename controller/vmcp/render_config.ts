@@ -67,6 +67,8 @@ function renderBackends(input: RenderInput, ctx: AuthContext): Record<string, un
     .map((s) => {
       const ep = mcpServerEndpoint(s.name, input.namespace, s.spec);
       const b: Record<string, unknown> = { name: s.name, transport: ep.transport, url: ep.url };
+      // An MCPServer has no protocol field: Streamable HTTP backends are probed (ADR 0010).
+      b.protocol = ep.transport === "streamable-http" ? "auto" : "legacy";
       const ref = s.spec.externalAuthConfigRef?.name;
       // An explicit outgoingAuth.backends entry wins in every mode (core/auth/resolve_strategy):
       // the server's own reference is then unused, so it is neither resolved nor required.
@@ -137,6 +139,24 @@ function renderCompositeTools(input: RenderInput, problems: Problem[]): unknown[
   return out;
 }
 
+/**
+ * `operational` as the proxy reads it: the requestState keys' Secret references become the
+ * environment variables the proxy reads them from (VMCP_REQUEST_STATE_KEY[_PREVIOUS]).
+ */
+function renderOperational(
+  op: NonNullable<VirtualMCPServerSpec["operational"]>,
+  env: SecretEnvCollector,
+): Record<string, unknown> {
+  const out = structuredClone(op) as Record<string, unknown>;
+  const ir = op.inputRequired;
+  if (!ir) return out;
+  const { stateKeyRef, previousStateKeyRef, ...rest } = structuredClone(ir);
+  if (stateKeyRef) env.add([], stateKeyRef, "VMCP_REQUEST_STATE_KEY");
+  if (previousStateKeyRef) env.add([], previousStateKeyRef, "VMCP_REQUEST_STATE_KEY_PREVIOUS");
+  out.inputRequired = rest;
+  return out;
+}
+
 /** Renders the proxy config and validates it with the proxy's own loader. */
 export function renderProxyConfig(input: RenderInput): RenderResult {
   const env = new SecretEnvCollector();
@@ -153,7 +173,7 @@ export function renderProxyConfig(input: RenderInput): RenderResult {
   if (spec.outgoingAuth) config.outgoingAuth = resolveOutgoingAuth(spec.outgoingAuth, ctx);
   setIf(config, "aggregation", spec.aggregation && structuredClone(spec.aggregation));
   if (spec.tokenCache) config.tokenCache = resolveTokenCache(spec.tokenCache, ctx);
-  setIf(config, "operational", spec.operational && structuredClone(spec.operational));
+  setIf(config, "operational", spec.operational && renderOperational(spec.operational, env));
   setIf(config, "compositeTools", renderCompositeTools(input, compositeProblems));
   if (spec.sessionStorage) config.sessionStorage = resolveSessionStorage(spec.sessionStorage, ctx);
   config.backends = renderBackends(input, ctx);

@@ -111,6 +111,13 @@ const fullSpec = {
       circuitBreaker: { enabled: true, failureThreshold: 7, timeout: "90s" },
     },
     logLevel: "debug",
+    inputRequired: {
+      timeout: "5m",
+      maxPending: 50,
+      maxPendingPerIdentity: 4,
+      stateKeyRef: { name: "mrtr", key: "current" },
+      previousStateKeyRef: { name: "mrtr", key: "previous" },
+    },
   },
   compositeTools: [composite("inline_flow")],
   compositeToolRefs: [{ name: "shared-flow" }],
@@ -216,6 +223,11 @@ Deno.test("renderProxyConfig() output survives YAML and the proxy loader with ev
       assert.equal(p.get("tokenCache.redis.encryptionKeyEnv"), "VMCP_TOKEN_CACHE_ENCRYPTION_KEY"),
     "sessionStorage.passwordRef": (p) =>
       assert.equal(p.get("sessionStorage.passwordEnv"), "VMCP_SESSION_REDIS_PASSWORD"),
+    // The requestState keys reach the proxy only as env (fixed names, see the env list).
+    "operational.inputRequired.stateKeyRef": (p) =>
+      assert.equal(p.has("operational.inputRequired.stateKeyRef.name"), false),
+    "operational.inputRequired.previousStateKeyRef": (p) =>
+      assert.equal(p.has("operational.inputRequired.previousStateKeyRef.name"), false),
     "compositeToolRefs": (p) => assert.equal(p.get("compositeTools[1].name"), "shared_flow"),
   };
   const seen = new Set<string>();
@@ -264,6 +276,8 @@ Deno.test("renderProxyConfig() resolves backends: url as-is, image through its S
     ["VMCP_SECRET_GITHUB_CLIENT_SECRET", "sts", "cs"],
     ["VMCP_TOKEN_CACHE_REDIS_PASSWORD", "redis", "pw"],
     ["VMCP_TOKEN_CACHE_ENCRYPTION_KEY", "cache", "k"],
+    ["VMCP_REQUEST_STATE_KEY", "mrtr", "current"],
+    ["VMCP_REQUEST_STATE_KEY_PREVIOUS", "mrtr", "previous"],
     ["VMCP_SESSION_REDIS_PASSWORD", "redis", "pw"],
   ]);
   const { backends: _, ...rest } = input().spec.outgoingAuth!;

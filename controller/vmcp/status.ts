@@ -11,6 +11,9 @@
  *   has no MCPServers; the phase is not affected) | `BackendDiscoveryFailed` (False: a member
  *   cannot be read) | `BackendDiscoveryPending` (Unknown: no Ready group yet).
  * - `SessionStorageWarning`: True when replicas > 1 run without Redis sessions.
+ * - `RequestStateKeyMissing`: True when replicas > 1 run without
+ *   `operational.inputRequired.stateKeyRef` (each replica then signs requestState with a key
+ *   of its own, and a 2026-07-28 client's retry on another replica is refused).
  * - `ToolNameConflicts`: `NameCollisionsLeft` (True: the proxy reported names still claimed by
  *   several backends after conflict resolution; the first by backend name keeps each) |
  *   `NoNameCollisions` (False). The phase is not affected.
@@ -63,6 +66,8 @@ export interface VmcpObservation {
   deploymentFailure?: string | undefined;
   replicas?: number | undefined;
   sessionStorageProvider?: string | undefined;
+  /** `operational.inputRequired.stateKeyRef` is set. */
+  requestStateKey?: boolean | undefined;
 }
 
 /** The fields of `status` the controller owns (the proxy owns `discoveredBackends`). */
@@ -207,6 +212,16 @@ export function computeConditions(o: VmcpObservation): ConditionInput[] {
     message: multi
       ? `spec.replicas is ${o.replicas} but spec.sessionStorage.provider is not redis: sessions are pinned to one replica and lost when it goes away`
       : "Session storage fits the replica count",
+  });
+  const keyMissing = (o.replicas ?? 1) > 1 && !o.requestStateKey;
+  // RequestStateKeyMissing is True when the warning applies.
+  out.push({
+    type: "RequestStateKeyMissing",
+    status: keyMissing ? "True" : "False",
+    reason: keyMissing ? "RequestStateKeyMissingForReplicas" : "RequestStateKeyConfigured",
+    message: keyMissing
+      ? `spec.replicas is ${o.replicas} but spec.operational.inputRequired.stateKeyRef is not set: each replica signs requestState with a key of its own, so a 2026-07-28 client's retry that lands on another replica is refused`
+      : "The requestState key fits the replica count",
   });
   out.push(nameConflictsCondition(o.nameCollisions ?? []));
   out.push(readyCondition(o, out));

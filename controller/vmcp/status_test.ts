@@ -45,6 +45,7 @@ Deno.test("computeStatus() is Ready with the service URL when the Deployment is 
     "Valid",
     "BackendsDiscovered",
     "SessionStorageWarning",
+    "RequestStateKeyMissing",
     "ToolNameConflicts",
     "Ready",
   ]);
@@ -126,6 +127,20 @@ Deno.test("computeStatus() reports anonymous auth as a warning condition and mul
   ], ["True", "SessionStorageMissingForReplicas"]);
   const redis = computeStatus(obs({ replicas: 3, sessionStorageProvider: "redis" }));
   assert.equal(cond(redis, "SessionStorageWarning")!.status, "False");
+});
+
+Deno.test("computeStatus() reports multiple replicas without a requestState key as RequestStateKeyMissing, the phase unaffected", () => {
+  const s = computeStatus(obs({ replicas: 2, sessionStorageProvider: "redis" }));
+  assert.equal(s.phase, "Ready");
+  const c = cond(s, "RequestStateKeyMissing")!;
+  assert.deepEqual([c.status, c.reason], ["True", "RequestStateKeyMissingForReplicas"]);
+  assert.match(c.message!, /stateKeyRef is not set/);
+  const keyed = computeStatus(obs({ replicas: 2, requestStateKey: true }));
+  assert.equal(cond(keyed, "RequestStateKeyMissing")!.status, "False");
+  assert.equal(
+    cond(computeStatus(obs({ replicas: 1 })), "RequestStateKeyMissing")!.status,
+    "False",
+  );
 });
 
 Deno.test("computeStatus() keeps lastTransitionTime while a condition's status is unchanged and moves it when the status flips", () => {

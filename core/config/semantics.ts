@@ -20,6 +20,9 @@ export interface SemanticInput {
     passwordRef?: unknown;
   } | undefined;
   compositeTools?: { name: string }[] | undefined;
+  operational?: {
+    inputRequired?: { stateKeyRef?: unknown; previousStateKeyRef?: unknown } | undefined;
+  } | undefined;
   /** Standalone configs only: `publicUrl` is the default OIDC audience. */
   server?: { publicUrl?: string | undefined } | undefined;
 }
@@ -165,6 +168,18 @@ export function checkSemantics(
   });
   out.push(...tokenCacheProblems(spec.tokenCache, options.standalone));
   out.push(...sessionStorageProblems(spec.sessionStorage, options.standalone));
+  if (options.standalone) {
+    const ir = spec.operational?.inputRequired;
+    const env = "the environment variable VMCP_REQUEST_STATE_KEY";
+    out.push(
+      ...secretRefProblem(ir?.stateKeyRef, "operational.inputRequired.stateKeyRef", env),
+      ...secretRefProblem(
+        ir?.previousStateKeyRef,
+        "operational.inputRequired.previousStateKeyRef",
+        `${env}_PREVIOUS`,
+      ),
+    );
+  }
   const names = new Set<string>();
   (spec.compositeTools ?? []).forEach((c, i) => {
     if (names.has(c.name)) {

@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import type { BackendConfig } from "../../crds/vmcp_config.ts";
-import { backendDeadlines } from "../../core/deadlines.ts";
+import { backendDeadlines, type Deadline } from "../../core/deadlines.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Identity } from "../../core/auth/identity.ts";
 import {
@@ -46,6 +46,12 @@ export interface SessionPeer {
   readonly id: string;
   /** Who the session belongs to (selects the outgoing-auth headers). */
   readonly identity: Identity;
+  /**
+   * The key of this peer's per-owner backend connections when it is not its `id` (ADR 0010:
+   * a modern request's `RequestPeer` and the identity pool's owner share one per identity,
+   * backend and capability set).
+   */
+  readonly connectionKey?: string;
   /** Sends a request to the client (sampling, elicitation, roots). */
   request(
     req: { method: string; params?: AnyObject },
@@ -86,10 +92,23 @@ export interface RequestOpts {
 
 const SHARED_CAPABILITIES: ClientCapabilities = { sampling: {}, elicitation: {}, roots: {} };
 
+/** The SDK's own request timer on its path: longest a timer can be (2^31 − 1 ms). */
+const SDK_BACKSTOP_MS = 2_147_483_647;
+
+/** A request's deadline; paused while the backend waits for the client (ADR 0010 §4). */
+interface CallDeadline {
+  signal: AbortSignal;
+  done(): void;
+  pause(): void;
+  resume(): void;
+}
+
 export class BackendConnection {
   readonly client: Client;
   readonly #transport: Transport;
   readonly #inflight = new Set<CallContext>();
+  /** The deadline of each call in flight: paused while the backend waits for the client. */
+  readonly #deadlines = new Map<CallContext, CallDeadline>();
   #closed = false;
   #droppedLogs = 0;
 
@@ -161,6 +180,7 @@ export class BackendConnection {
     const deadline = this.#deadline(opts.timeoutMs, opts.signal, method);
     const ctx = opts.ctx ?? {};
     this.#inflight.add(ctx);
+    this.#deadlines.set(ctx, deadline);
     try {
       const t = this.#transport;
       if (!opts.onprogress && t instanceof PooledStreamableHTTPClientTransport && t.leanReady()) {
@@ -171,7 +191,9 @@ export class BackendConnection {
         AnyResult,
         {
           signal: deadline.signal,
-          timeout: opts.timeoutMs + 60_000,
+          // Only a backstop: the deadline above is the real one (paused while the backend
+          // waits for the client, so it may end later than timeoutMs).
+          timeout: SDK_BACKSTOP_MS,
           ...(opts.onprogress ? { onprogress: opts.onprogress } : {}),
         },
       ) as AnyObject;
@@ -180,6 +202,7 @@ export class BackendConnection {
     } finally {
       deadline.done();
       this.#inflight.delete(ctx);
+      this.#deadlines.delete(ctx);
     }
   }
 
@@ -254,22 +277,37 @@ export class BackendConnection {
   /**
    * One controller per request, aborted with a `BackendTimeoutError` at the deadline (a shared
    * deadline queue, core/deadlines.ts: no timer of its own per request) or with the caller's
-   * reason.
+   * reason. `pause()` stops the clock while the backend waits for the client (nested pauses
+   * count); the last `resume()` arms a whole new `timeoutMs`.
    */
-  #deadline(timeoutMs: number, outer: AbortSignal | undefined, what: string) {
+  #deadline(timeoutMs: number, outer: AbortSignal | undefined, what: string): CallDeadline {
     const ac = new AbortController();
-    const timer = backendDeadlines.add(
-      timeoutMs,
-      () => ac.abort(new BackendTimeoutError(this.name, timeoutMs, what)),
-    );
+    const arm = () =>
+      backendDeadlines.add(
+        timeoutMs,
+        () => ac.abort(new BackendTimeoutError(this.name, timeoutMs, what)),
+      );
+    let timer: Deadline | undefined = arm();
+    let paused = 0;
     const onAbort = () => ac.abort(outer!.reason);
     if (outer?.aborted) onAbort();
     else outer?.addEventListener("abort", onAbort, { once: true });
     return {
       signal: ac.signal,
       done: () => {
-        timer.cancel();
+        timer?.cancel();
+        timer = undefined;
+        paused = -1;
         outer?.removeEventListener("abort", onAbort);
+      },
+      pause: () => {
+        if (paused < 0 || paused++ > 0) return;
+        timer?.cancel();
+        timer = undefined;
+      },
+      resume: () => {
+        if (paused <= 0 || --paused > 0 || ac.signal.aborted) return;
+        timer = arm();
       },
     };
   }
@@ -313,7 +351,14 @@ export class BackendConnection {
     if (!this.owner) return undefined;
     let only: CallContext | undefined;
     let n = 0;
-    for (const c of this.#inflight) if (c.session === this.owner) (only = c), n++;
+    const key = this.owner.connectionKey;
+    for (const c of this.#inflight) {
+      // A pooled connection (ADR 0010) is owned by its identity's pool entry; its calls come
+      // from that identity's requests (same connectionKey).
+      if (c.session === this.owner || (key !== undefined && c.session?.connectionKey === key)) {
+        (only = c), n++;
+      }
+    }
     return n === 1 ? only : { session: this.owner };
   }
 
@@ -346,15 +391,22 @@ export class BackendConnection {
     if (req.method === "roots/list" && !target.session.clientCapabilities()?.roots) {
       return { roots: [] };
     }
-    return await target.session.request(
-      { method: req.method, params: req.params as AnyObject | undefined },
-      {
-        signal,
-        ...(target.relatedRequestId !== undefined
-          ? { relatedRequestId: target.relatedRequestId }
-          : {}),
-      },
-    );
+    // The call waits for the client, not for the backend: its deadline stops meanwhile.
+    const deadline = this.#deadlines.get(target);
+    deadline?.pause();
+    try {
+      return await target.session.request(
+        { method: req.method, params: req.params as AnyObject | undefined },
+        {
+          signal,
+          ...(target.relatedRequestId !== undefined
+            ? { relatedRequestId: target.relatedRequestId }
+            : {}),
+        },
+      );
+    } finally {
+      deadline?.resume();
+    }
   }
 
   async #onBackendNotification(n: Notification): Promise<void> {

@@ -45,7 +45,66 @@ const workflow = (steps: unknown[], extra: Record<string, unknown> = {}) => ({
   compositeTools: [{ name: "wf", description: "a workflow", steps, ...extra }],
 });
 
+/** The rendered config's backends (the controller renders one per MCPServer). */
+const renderedBackends = (r: Record<string, unknown>) => r.backends as Record<string, unknown>[];
+
 export const CASES: TruthCase[] = [
+  {
+    name: "backends[].protocol modern on an sse backend",
+    config: {
+      backends: [{
+        name: "one",
+        transport: "sse",
+        url: "http://127.0.0.1:9/sse",
+        protocol: "modern",
+      }],
+    },
+    spec: {},
+    path: "backends[0].protocol",
+    value: "modern",
+    message: /needs transport "streamable-http", not "sse"; allowed for "sse": auto or legacy/,
+    // An MCPServer has no protocol field: the controller renders auto for Streamable HTTP.
+    inCluster: {
+      valid: true,
+      check: (r) => assert.equal(renderedBackends(r)[0]!.protocol, "auto"),
+    },
+  },
+  {
+    name: "backends[].protocol modern on a stdio backend",
+    config: {
+      backends: [{ name: "one", transport: "stdio", command: "srv", protocol: "modern" }],
+    },
+    spec: {},
+    path: "backends[0].protocol",
+    value: "modern",
+    message: /allowed for "stdio": auto or legacy/,
+    inCluster: {
+      valid: true,
+      check: (r) => assert.equal(renderedBackends(r)[0]!.protocol, "auto"),
+    },
+  },
+  {
+    name: "backends[].protocol v2 (not an era)",
+    config: {
+      backends: [{ name: "one", url: "http://127.0.0.1:9/mcp", protocol: "v2" }],
+    },
+    spec: {},
+    path: "backends[0].protocol",
+    value: "v2",
+    message: /auto|legacy|modern/,
+    inCluster: {
+      valid: true,
+      check: (r) => assert.equal(renderedBackends(r)[0]!.protocol, "auto"),
+    },
+  },
+  {
+    name: "backends[].protocol modern on a streamable-http backend",
+    config: {
+      backends: [{ name: "one", url: "http://127.0.0.1:9/mcp", protocol: "modern" }],
+    },
+    spec: {},
+    check: (c) => assert.equal(c.backends[0]!.protocol, "modern"),
+  },
   {
     name: "OIDC inline without audience and without resourceUrl",
     config: oidc({}),
@@ -234,5 +293,43 @@ export const CASES: TruthCase[] = [
     },
     path: "outgoingAuth.backends.one.tokenExchange.subjectTokenType",
     value: "saml",
+  },
+  {
+    name: "inputRequired.stateKeyRef in a standalone config",
+    config: { operational: { inputRequired: { stateKeyRef: { name: "cache", key: "k" } } } },
+    path: "operational.inputRequired.stateKeyRef",
+    value: { name: "cache", key: "k" },
+    message: /environment variable VMCP_REQUEST_STATE_KEY/,
+    // In-cluster the reference becomes env VMCP_REQUEST_STATE_KEY; the config holds no ref.
+    inCluster: {
+      valid: true,
+      check: (r) => {
+        const op = r.operational as { inputRequired?: Record<string, unknown> };
+        assert.ok(op.inputRequired && !("stateKeyRef" in op.inputRequired), JSON.stringify(op));
+      },
+    },
+  },
+  {
+    name: "inputRequired.timeout 0s",
+    config: { operational: { inputRequired: { timeout: "0s" } } },
+    path: "operational.inputRequired.timeout",
+    value: "0s",
+    message: /1s to 24h/,
+  },
+  {
+    name: "inputRequired.maxPendingPerIdentity 0",
+    config: { operational: { inputRequired: { maxPendingPerIdentity: 0 } } },
+    path: "operational.inputRequired.maxPendingPerIdentity",
+    value: 0,
+  },
+  {
+    name: "inputRequired block without fields (the defaults)",
+    config: { operational: { inputRequired: {} } },
+    check: (c) =>
+      assert.deepEqual(c.operational?.inputRequired, {
+        timeout: "10m",
+        maxPending: 1000,
+        maxPendingPerIdentity: 16,
+      }),
   },
 ];
