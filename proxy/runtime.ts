@@ -23,6 +23,8 @@ import type { ExtraTool, Lists, RouterState } from "./router.ts";
 import type { ProxySession } from "./server/session.ts";
 import type { ProxyMetrics } from "./server/metrics.ts";
 import { CompositeToolRegistry } from "./composite/registry.ts";
+import { ListenHub, type ListenOwner } from "./server/listen.ts";
+import { PROXY_CAPABILITIES } from "./server/session.ts";
 
 export interface RuntimeOptions {
   config: VmcpConfig;
@@ -60,6 +62,8 @@ export class ProxyRuntime implements RouterState {
   readonly backends = new Map<string, Backend>();
   readonly health = new Map<string, HealthMonitor>();
   readonly log: Logger;
+  /** `subscriptions/listen` streams of modern clients (list changes fan out here too). */
+  readonly listenHub: ListenHub;
   readonly #opts: RuntimeOptions;
   readonly #clock: Clock;
   #ready!: Promise<void>;
@@ -76,6 +80,13 @@ export class ProxyRuntime implements RouterState {
     this.composites = new CompositeToolRegistry(opts.log);
     this.#clock = opts.clock ?? systemClock;
     this.#ready = new Promise((r) => (this.#markReady = r));
+    this.listenHub = new ListenHub({
+      log: opts.log,
+      clock: this.#clock,
+      capabilities: () => PROXY_CAPABILITIES,
+      heartbeatMs: () => (this.config.server?.heartbeatSeconds ?? 30) * 1000,
+      serverInfo: { name: opts.config.name, version: "1.0.0" },
+    });
   }
 
   /** True once the first discovery finished (readiness). */
@@ -231,6 +242,14 @@ export class ProxyRuntime implements RouterState {
       if (next.resources !== prev.resources) s.server.sendResourceListChanged().catch(() => {});
       if (next.prompts !== prev.prompts) s.server.sendPromptListChanged().catch(() => {});
     }
+    const hub = this.listenHub;
+    if (next.tools !== prev.tools) hub.publish({ method: "notifications/tools/list_changed" });
+    if (next.resources !== prev.resources) {
+      hub.publish({ method: "notifications/resources/list_changed" });
+    }
+    if (next.prompts !== prev.prompts) {
+      hub.publish({ method: "notifications/prompts/list_changed" });
+    }
   }
 
   /** Registers a tool served by the proxy itself (composite tools); replaces one of that name. */
@@ -263,7 +282,13 @@ export class ProxyRuntime implements RouterState {
     const note = { method: "notifications/resources/updated", params };
     if (owner) {
       const s = this.sessions.get(owner.id);
-      if (s?.subscriptions.has(uri)) s.notify(note).catch(() => {});
+      if (s) {
+        if (s.subscriptions.has(uri)) s.notify(note).catch(() => {});
+        return;
+      }
+      // An identity's pooled backend session (ADR 0010 §5): that identity's listen streams only.
+      const key = (owner as Partial<ListenOwner>).listenIdentityKey;
+      if (typeof key === "string") this.listenHub.publish(note, { identityKey: key });
       return;
     }
     for (const s of this.sessions.values()) {
@@ -281,6 +306,13 @@ export class ProxyRuntime implements RouterState {
       log: this.log,
       ...(headersFor ? { headersFor } : {}),
       ...(this.#opts.shareHttp ? { shareHttp: true } : {}),
+      // Backend sessions of 2026-07-28 callers, per identity (ADR 0010): bounded and expired
+      // like client sessions.
+      identityPool: {
+        max: config.sessionStorage?.maxLocalSessions,
+        idleMs: parseDuration(config.sessionStorage?.ttl ?? "30m"),
+        clock: this.#clock,
+      },
     });
     const monitor = new HealthMonitor(backend, config, {
       clock: this.#clock,
@@ -368,6 +400,7 @@ export class ProxyRuntime implements RouterState {
    */
   async close(opts: { endSessions?: boolean } = {}): Promise<void> {
     this.#closed = true;
+    this.listenHub.close();
     for (const t of this.#pending.values()) clearTimeout(t);
     this.#pending.clear();
     for (const h of this.health.values()) h.stop();

@@ -108,6 +108,7 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     ...(opts.authenticate ? { authenticate: opts.authenticate } : {}),
     ...(opts.identityKey ? { identityKey: opts.identityKey } : {}),
     store,
+    listenHub: runtime.listenHub,
   });
   const handler = createHttpHandler({
     runtime,

@@ -3,6 +3,12 @@
  * once, finds or creates the session, and hands the request to the session's transport,
  * choosing a JSON or an SSE answer per request.
  *
+ * Each request is classified by protocol era before any session lookup (era.ts, ADR 0010): MCP
+ * 2026-07-28 requests are served statelessly by `ModernEndpoint` (an `Mcp-Session-Id` on them is
+ * ignored); `GET`/`DELETE` without `Mcp-Session-Id` get 405 with `Allow: POST`; everything else
+ * is legacy (2025-11-25, sessions) and takes the path below unchanged. Authentication, the body
+ * limit and the body checks apply to both eras alike.
+ *
  * Bad input never throws: malformed JSON → 400 with JSON-RPC -32700; body over the limit → 413;
  * nested deeper than `MAX_JSON_DEPTH` (64) or an empty batch → 400 / -32600; `params.arguments`
  * of tools/call or prompts/get not an object → -32602 (`request_checks.ts`);
@@ -24,6 +30,10 @@ import type { ProxyMetrics } from "./metrics.ts";
 import type { ProxySession } from "./session.ts";
 import { SessionDirectory } from "./session_directory.ts";
 import { attachSessionStoreStatus } from "./status.ts";
+import { classifyEra } from "./era.ts";
+import { Discover } from "./discover.ts";
+import { type ListenOpener, ModernEndpoint } from "./modern_endpoint.ts";
+import type { InputBridge } from "./request_peer.ts";
 import { trackBody } from "../../core/http_server.ts";
 
 /** Authenticates a request: the caller's identity, or the response to send instead. */
@@ -47,6 +57,10 @@ export interface EndpointOptions {
   store?: SessionStore;
   /** Live sessions held here. @default config `sessionStorage.maxLocalSessions`, else 1000 */
   maxLocalSessions?: number;
+  /** Serves `subscriptions/listen` of 2026-07-28 clients; without one: 404, -32601. */
+  listenHub?: ListenOpener;
+  /** Relays backend input requests to 2026-07-28 clients (MRTR); without one they fail. */
+  inputBridge?: InputBridge;
 }
 
 export function rpcError(status: number, code: number, message: string): Response {
@@ -119,6 +133,8 @@ export class McpEndpoint {
   readonly #key: (identity: Identity) => string;
   /** Local sessions backed by the session store (restores, binding, termination). */
   readonly directory: SessionDirectory;
+  /** The stateless path of MCP 2026-07-28 clients. */
+  readonly modern: ModernEndpoint;
   /** A plain single `tools/call` skips the SDK dispatch (fast_call.ts); tests turn it off. */
   fastToolsCall = true;
 
@@ -137,6 +153,28 @@ export class McpEndpoint {
         this.#logForeign(f.sessionId, f.ownerKey, f.presentedKey, f.reason, req.method),
     });
     attachSessionStoreStatus(opts.runtime, () => this.directory.status());
+    const runtime = opts.runtime;
+    const discover = new Discover({
+      get lists() {
+        return runtime.lists;
+      },
+      *backends() {
+        for (const b of runtime.backends.values()) {
+          const routable = !runtime.health.get(b.name)?.blockReason();
+          yield { capabilities: b.caps?.capabilities, routable };
+        }
+      },
+      hasExtraTools: () => runtime.lists.tools.some((t) => runtime.extraTools.has(t.name)),
+      instructions: () => undefined,
+    }, opts.serverInfo);
+    this.modern = new ModernEndpoint({
+      router: opts.router,
+      discover,
+      log: opts.log,
+      metrics: opts.metrics,
+      listenHub: opts.listenHub,
+      inputBridge: opts.inputBridge,
+    });
   }
 
   async handle(req: Request): Promise<Response> {
@@ -161,6 +199,12 @@ export class McpEndpoint {
       const parsed = await this.#readJson(req);
       if (parsed instanceof Response) return parsed;
       body = parsed.body;
+    }
+    const era = classifyEra(req, body);
+    if (era.era !== "legacy") {
+      if (era.era === "refused") return era.response;
+      if (era.kind === "notification") return this.modern.notification();
+      return await this.modern.handle(req, era, identity, this.#key(identity));
     }
     const sessionId = req.headers.get("mcp-session-id");
     let session: ProxySession | undefined;
@@ -280,6 +324,8 @@ export class McpEndpoint {
     );
     await Promise.all(idle.map((s) => s.end()));
     await this.directory.touchStreams();
-    return unused + idle.length;
+    let pooled = 0; // modern callers' backend sessions idle past sessionStorage.ttl
+    for (const b of this.#o.runtime.backends.values()) pooled += b.sweepIdentitySessions();
+    return unused + idle.length + pooled;
   }
 }

@@ -1,0 +1,215 @@
+/**
+ * Backend sessions of MCP 2026-07-28 clients on a legacy backend
+ * (docs/adr/0010-mcp-2026-07-28-both-eras.md, section 3, "Legacy backends behind modern
+ * clients"). A modern client has no session, so its backend sessions belong to no client
+ * session: one per (identity, backend, capability set), keyed by the request peer's
+ * `connectionKey`, reused by every request of that identity on this replica.
+ *
+ * This is the bookkeeping of one backend's entries; `Backend` holds the connections:
+ *
+ * - **Owner.** Each entry has a `PoolOwner`, the `SessionPeer` its backend connection is opened
+ *   for. Its identity is a copy that adopts each caller's fresh token (as ADR 0003 does for
+ *   sessions), so outgoing token exchange keeps a valid subject token. A backend-initiated
+ *   message reaches the owner only when it cannot be attributed to the single call in flight
+ *   (connection.ts `route`): requests are then refused, log messages dropped (ADR 0006).
+ * - **Bounds.** At most `max` entries (`sessionStorage.maxLocalSessions`, default 1000). A new
+ *   key past it evicts the least recently used idle entry (no call in flight); when every entry
+ *   is busy the request is refused with -32603 naming the limit.
+ * - **Idle expiry.** An entry unused for `idleMs` (`sessionStorage.ttl`, default 30 min; the
+ *   injected clock) is ended at the next `sweep` or the next new key.
+ * - **End.** Eviction, expiry and `close` (shutdown) call `end(key)`: the backend session is
+ *   terminated (DELETE). Nothing else can resume it: it is in no store.
+ * @module
+ */
+import type { Identity } from "../../core/auth/identity.ts";
+import { type Clock, systemClock } from "../../core/clock.ts";
+import type { Logger } from "../../core/log.ts";
+import type { ClientCapabilities, RequestId } from "../../core/sdk.ts";
+import type { AnyObject, SessionPeer } from "./connection.ts";
+import { RpcError } from "./errors.ts";
+
+/** Entries per backend when `sessionStorage.maxLocalSessions` is not set. */
+export const DEFAULT_POOL_MAX = 1000;
+/** Idle time before an entry ends when `sessionStorage.ttl` is not set (30 min). */
+export const DEFAULT_POOL_IDLE_MS = 30 * 60_000;
+
+/** A request peer whose backend sessions are pooled per identity. */
+export type PooledPeer = SessionPeer & {
+  readonly connectionKey: string;
+  readonly identityKey: string;
+};
+
+/** The owner of one identity's pooled backend connection (no client session). */
+export class PoolOwner implements SessionPeer {
+  readonly id: string;
+  readonly connectionKey: string;
+  /** The identity the front door passes to the listen hub (resource updates go only there). */
+  readonly listenIdentityKey: string;
+  readonly identity: Identity;
+  readonly #caps: ClientCapabilities | undefined;
+
+  constructor(peer: PooledPeer, readonly backend: string) {
+    this.id = peer.connectionKey;
+    this.connectionKey = peer.connectionKey;
+    this.listenIdentityKey = peer.identityKey;
+    this.identity = { ...peer.identity };
+    this.#caps = peer.clientCapabilities();
+  }
+
+  /** The same caller with a possibly refreshed token: later token exchanges use it. */
+  adopt(identity: Identity): void {
+    const mine = this.identity;
+    if (identity.token === mine.token) return;
+    mine.token = identity.token;
+    mine.expiresAt = identity.expiresAt;
+    mine.claims = identity.claims;
+  }
+
+  clientCapabilities(): ClientCapabilities | undefined {
+    return this.#caps;
+  }
+
+  request(
+    req: { method: string; params?: AnyObject },
+    _opts: { signal: AbortSignal; relatedRequestId?: RequestId },
+  ): Promise<AnyObject> {
+    return Promise.reject(
+      new RpcError(
+        -32600,
+        `vmcp: ${req.method} from backend "${this.backend}" cannot be attributed to one ` +
+          "request: this identity's backend session has no single call in flight",
+      ),
+    );
+  }
+
+  notify(): Promise<void> {
+    return Promise.resolve(); // not attributable to one request: dropped
+  }
+}
+
+interface Entry {
+  owner: PoolOwner;
+  inflight: number;
+  lastUsed: number;
+}
+
+export interface PoolOptions {
+  /** The backend's name (errors and logs). */
+  backend: string;
+  /** @default DEFAULT_POOL_MAX */
+  max?: number;
+  /** @default DEFAULT_POOL_IDLE_MS */
+  idleMs?: number;
+  clock?: Clock;
+  log?: Logger;
+  /** Ends the backend session of `key` (terminate: DELETE, bounded). */
+  end(key: string): Promise<void>;
+}
+
+export class BackendSessionPool {
+  readonly #o: PoolOptions;
+  readonly #max: number;
+  readonly #idleMs: number;
+  readonly #clock: Clock;
+  /** Least recently used first. */
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(opts: PoolOptions) {
+    this.#o = opts;
+    this.#max = opts.max ?? DEFAULT_POOL_MAX;
+    this.#idleMs = opts.idleMs ?? DEFAULT_POOL_IDLE_MS;
+    this.#clock = opts.clock ?? systemClock;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Marks a call of `peer` in flight on its entry (created, evicting another when full) and
+   * returns its release; the entry's owner adopts the caller's identity.
+   */
+  acquire(peer: PooledPeer): () => void {
+    const e = this.#entry(peer);
+    e.inflight++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      e.inflight--;
+      e.lastUsed = this.#clock.now();
+    };
+  }
+
+  /** The owner of `peer`'s entry (created when new: throws when full of busy entries). */
+  owner(peer: PooledPeer): PoolOwner {
+    return this.#entry(peer).owner;
+  }
+
+  #entry(peer: PooledPeer): Entry {
+    const key = peer.connectionKey;
+    const now = this.#clock.now();
+    let e = this.#entries.get(key);
+    if (e) {
+      this.#entries.delete(key);
+      this.#entries.set(key, e);
+    } else {
+      this.#expire(now);
+      if (this.#entries.size >= this.#max) this.#evictOne();
+      e = { owner: new PoolOwner(peer, this.#o.backend), inflight: 0, lastUsed: now };
+      this.#entries.set(key, e);
+    }
+    e.lastUsed = now;
+    e.owner.adopt(peer.identity);
+    return e;
+  }
+
+  #evictOne(): void {
+    for (const [key, e] of this.#entries) {
+      if (e.inflight > 0) continue;
+      this.#end(key, "evicted (least recently used)");
+      return;
+    }
+    throw new RpcError(
+      -32603,
+      `vmcp: backend "${this.#o.backend}" already holds ${this.#max} backend sessions for ` +
+        "MCP 2026-07-28 callers, all with a call in flight (sessionStorage.maxLocalSessions); " +
+        "try again later",
+      { limit: "sessionStorage.maxLocalSessions", max: this.#max },
+    );
+  }
+
+  #expire(now: number): number {
+    let n = 0;
+    for (const [key, e] of this.#entries) {
+      if (e.inflight === 0 && now - e.lastUsed >= this.#idleMs) {
+        this.#end(key, "idle");
+        n++;
+      }
+    }
+    return n;
+  }
+
+  #end(key: string, why: string): void {
+    this.#entries.delete(key);
+    this.#o.log?.debug("identity backend session ended", { backend: this.#o.backend, why });
+    this.#o.end(key).catch(() => {});
+  }
+
+  /** Forgets `key` without ending anything (its connection is gone). */
+  forget(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  /** Ends entries idle for `idleMs`; returns how many. */
+  sweep(): number {
+    return this.#expire(this.#clock.now());
+  }
+
+  /** Ends every entry (shutdown): their backend sessions are terminated. */
+  async close(): Promise<void> {
+    const keys = [...this.#entries.keys()];
+    this.#entries.clear();
+    await Promise.all(keys.map((k) => this.#o.end(k).catch(() => {})));
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * The stateless request path of MCP 2026-07-28 clients (docs/adr/0010-mcp-2026-07-28-both-eras.md,
+ * section 2). `McpEndpoint` classifies a request as modern (era.ts) and hands it here; no session
+ * is looked up or created.
+ *
+ * - Methods go to the **same `Router` methods** as the legacy handlers (handlers.ts), so what
+ *   later decides who may do what sits in one place for both eras. Each request gets a
+ *   `RequestPeer` (request_peer.ts): its backend calls use the caller's per-identity backend
+ *   sessions (identity_pool.ts).
+ * - `server/discover` (discover.ts), lists, `resources/read`, `tools/call`, `prompts/get`,
+ *   `completion/complete`; `subscriptions/listen` goes to the listen hub when one is given.
+ *   Removed or unknown methods (`ping`, `logging/setLevel`, `resources/subscribe`, an
+ *   `initialize` with the envelope, …) get HTTP 404 with -32601, as the v2 SDK answers them.
+ *   A notification gets 202 and is ignored (aborting the POST is the cancellation).
+ * - Results carry `resultType: "complete"`; lists, `resources/read` and discover also
+ *   `ttlMs` (0 unless a backend gave one) and `cacheScope: "private"` (what a caller sees will
+ *   depend on who calls). Errors are in-band (HTTP 200) as the SDK answers handler errors, except
+ *   -32021 (400).
+ * - The answer is JSON unless the request carries a `progressToken` or a `logLevel`: then an SSE
+ *   stream carries the call's progress and log notifications (level-filtered) before the result.
+ * - A client that goes away (the POST is aborted, or the SSE answer cancelled) aborts the backend
+ *   call: a legacy backend gets `notifications/cancelled`. `request.signal` is watched only until
+ *   the call settles: under `Deno.serve` it also aborts after every successful response, which is
+ *   no cancellation.
+ * @module
+ */
+import type { Identity } from "../../core/auth/identity.ts";
+import type { Logger } from "../../core/log.ts";
+import type { AnyObject } from "../backends/connection.ts";
+import { jsonTextOf } from "../preserialized.ts";
+import type { RequestExtra, Router } from "../router.ts";
+import type { Discover } from "./discover.ts";
+import type { ModernRequest } from "./era.ts";
+import type { ProxyMetrics } from "./metrics.ts";
+import { type InputBridge, RequestPeer } from "./request_peer.ts";
+
+/** The listen hub's entry (proxy/server/listen.ts `ListenHub`). */
+export interface ListenOpener {
+  open(
+    req: { id: string | number; params: Record<string, unknown> },
+    identityKey: string,
+    signal: AbortSignal,
+  ): Response;
+}
+
+export interface ModernEndpointOptions {
+  router: Router;
+  discover: Discover;
+  log: Logger;
+  metrics?: ProxyMetrics | undefined;
+  /** Serves `subscriptions/listen`; without one the method is not found (404, -32601). */
+  listenHub?: ListenOpener | undefined;
+  /** Relays a backend's elicitation/sampling/roots request to a modern client (MRTR). */
+  inputBridge?: InputBridge | undefined;
+}
+
+type Handler = (peer: RequestPeer, params: AnyObject, extra: RequestExtra) => Promise<AnyObject>;
+
+/** Methods as map keys (a method name like `constructor` must not find an Object member). */
+const LISTS = new Map<string, (r: Router, p: AnyObject) => Promise<AnyObject>>([
+  ["tools/list", (r, p) => r.listTools(p)],
+  ["prompts/list", (r, p) => r.listPrompts(p)],
+  ["resources/list", (r, p) => r.listResources(p)],
+  ["resources/templates/list", (r, p) => r.listResourceTemplates(p)],
+]);
+
+const CALLS: Record<string, (r: Router) => Handler> = {
+  "tools/call": (r) => (peer, p, e) => r.callTool(peer, p, e),
+  "prompts/get": (r) => (peer, p, e) => r.getPrompt(peer, p, e),
+  "resources/read": (r) => (peer, p, e) => r.readResource(peer, p, e),
+  "completion/complete": (r) => (peer, p, e) => r.complete(peer, p, e),
+};
+
+const CACHE_HINTS = '"resultType":"complete","ttlMs":0,"cacheScope":"private"';
+const encoder = new TextEncoder();
+
+function jsonAnswer(text: string, status = 200): Response {
+  return new Response(text, { status, headers: { "content-type": "application/json" } });
+}
+
+/** `{…}` JSON text with `extra` members appended (`extra` is `"k":v,…`). */
+function appendMembers(objectText: string, extra: string): string {
+  return objectText === "{}" ? `{${extra}}` : `${objectText.slice(0, -1)},${extra}}`;
+}
+
+function resultText(id: string | number, resultJson: string): string {
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${resultJson}}`;
+}
+
+/** A result with `resultType` (kept when the backend gave one) and, if cacheable, the hints. */
+function decorate(result: AnyObject, cacheable: boolean): AnyObject {
+  const out: AnyObject = { ...result, resultType: result.resultType ?? "complete" };
+  if (cacheable) {
+    out.ttlMs = Number.isSafeInteger(result.ttlMs) && (result.ttlMs as number) >= 0
+      ? result.ttlMs
+      : 0;
+    out.cacheScope = "private"; // a modern backend's ttlMs passes; what it sees is the caller's
+  }
+  return out;
+}
+
+function errorObject(id: string | number, err: unknown): { status: number; body: AnyObject } {
+  const e = err as { code?: unknown; message?: unknown; data?: unknown };
+  const code = Number.isSafeInteger(e?.code) ? e.code as number : -32603;
+  const message = typeof e?.message === "string" && e.message ? e.message : "Internal error";
+  return {
+    status: code === -32021 ? 400 : 200,
+    body: {
+      jsonrpc: "2.0",
+      id,
+      error: { code, message, ...(e?.data !== undefined ? { data: e.data } : {}) },
+    },
+  };
+}
+
+export class ModernEndpoint {
+  readonly #o: ModernEndpointOptions;
+  readonly #calls: Map<string, Handler>;
+
+  constructor(opts: ModernEndpointOptions) {
+    this.#o = opts;
+    this.#calls = new Map(Object.entries(CALLS).map(([m, f]) => [m, f(opts.router)]));
+  }
+
+  /** Answers a modern notification: accepted and ignored. */
+  notification(): Response {
+    return new Response(null, { status: 202 });
+  }
+
+  /** Answers one classified modern request of `identity`. */
+  async handle(
+    req: Request,
+    msg: ModernRequest,
+    identity: Identity,
+    identityKey: string,
+  ): Promise<Response> {
+    const { id, method, params } = msg;
+    const call = this.#calls.get(method);
+    if (call) return await this.#call(req, msg, call, identity, identityKey);
+    const list = LISTS.get(method);
+    try {
+      if (list) {
+        const page = await list(this.#o.router, params);
+        this.#o.metrics?.request(method, true);
+        const text = jsonTextOf(page) ?? JSON.stringify(page);
+        return jsonAnswer(resultText(id, appendMembers(text, CACHE_HINTS)));
+      }
+    } catch (err) {
+      this.#o.metrics?.request(method, false);
+      const { status, body } = errorObject(id, err);
+      return jsonAnswer(JSON.stringify(body), status);
+    }
+    if (method === "server/discover") {
+      this.#o.metrics?.request(method, true);
+      return jsonAnswer(resultText(id, JSON.stringify(this.#o.discover.result())));
+    }
+    if (method === "subscriptions/listen" && this.#o.listenHub) {
+      // The hub ends the stream when the client cancels its body (not on `request.signal`,
+      // which Deno aborts after every successful response).
+      return this.#o.listenHub.open({ id, params }, identityKey, new AbortController().signal);
+    }
+    return jsonAnswer(
+      JSON.stringify({
+        jsonrpc: "2.0",
+        id,
+        error: { code: -32601, message: `Method not found: ${method}` },
+      }),
+      404,
+    );
+  }
+
+  async #call(
+    req: Request,
+    msg: ModernRequest,
+    handler: Handler,
+    identity: Identity,
+    identityKey: string,
+  ): Promise<Response> {
+    const { id, method, params, meta } = msg;
+    const peer = new RequestPeer({
+      identity,
+      identityKey,
+      meta,
+      capsText: msg.capsText,
+      inputBridge: this.#o.inputBridge,
+    });
+    const cacheable = method === "resources/read";
+    const ac = new AbortController();
+    const run = async (): Promise<{ status: number; text: string }> => {
+      try {
+        const result = await handler(peer, params, { requestId: id, signal: ac.signal });
+        this.#o.metrics?.request(method, true);
+        return { status: 200, text: resultText(id, JSON.stringify(decorate(result, cacheable))) };
+      } catch (err) {
+        this.#o.metrics?.request(method, false);
+        const { status, body } = errorObject(id, err);
+        return { status, text: JSON.stringify(body) };
+      }
+    };
+    if (meta.progressToken === undefined && peer.logLevel === undefined) {
+      // The client may leave before the answer: watched only until the call settles.
+      const signal = req.signal;
+      const onAbort = () => ac.abort(new Error("the client closed the request"));
+      signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        const { status, text } = await run();
+        return jsonAnswer(text, status);
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+    }
+    // SSE: the answer is out at once; a client that leaves cancels its body (see #stream).
+    return this.#stream(peer, run, ac);
+  }
+
+  /** The SSE answer: related notifications first, then the result; cancel aborts the call. */
+  #stream(
+    peer: RequestPeer,
+    run: () => Promise<{ status: number; text: string }>,
+    ac: AbortController,
+  ): Response {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    let open = true;
+    const frame = (json: string) => {
+      if (!open) return;
+      try {
+        controller.enqueue(encoder.encode(`event: message\ndata: ${json}\n\n`));
+      } catch {
+        open = false;
+      }
+    };
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        controller = c;
+      },
+      cancel() {
+        open = false;
+        peer.attach(undefined);
+        ac.abort(new Error("the client closed the answer stream"));
+      },
+    });
+    peer.attach((m) => frame(JSON.stringify(m)));
+    void run().then(({ text }) => {
+      peer.attach(undefined);
+      frame(text);
+      if (open) {
+        open = false;
+        try {
+          controller.close();
+        } catch { /* cancelled meanwhile */ }
+      }
+    });
+    return new Response(stream, {
+      status: 200,
+      headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
+    });
+  }
+}
