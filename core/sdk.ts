@@ -62,3 +62,22 @@ export {
   Client as ClientV2,
   StreamableHTTPClientTransport as StreamableHTTPClientTransportV2,
 } from "npm:@modelcontextprotocol/client@2.4.0";
+export {
+  SubscriptionsAcknowledgedNotificationSchema as SubscriptionsAcknowledgedNotificationSchemaV2,
+  SubscriptionsListenRequestSchema as SubscriptionsListenRequestSchemaV2,
+  SubscriptionsListenResultSchema as SubscriptionsListenResultSchemaV2,
+} from "npm:@modelcontextprotocol/core@2.4.0";
+export {
+  type McpSubscription as McpSubscriptionV2,
+  ProtocolError as ProtocolErrorV2,
+} from "npm:@modelcontextprotocol/client@2.4.0";
+export {
+  acceptedContent as acceptedContentV2,
+  completable as completableV2,
+  createRequestStateCodec as createRequestStateCodecV2,
+  fromJsonSchema as fromJsonSchemaV2,
+  inputResponse as inputResponseV2,
+  isLegacyRequest as isLegacyRequestV2,
+  MissingRequiredClientCapabilityError as MissingRequiredClientCapabilityErrorV2,
+  WebStandardStreamableHTTPServerTransport as WebStandardStreamableHTTPServerTransportV2,
+} from "npm:@modelcontextprotocol/server@2.4.0";

@@ -23,7 +23,10 @@ import {
 } from "./connection.ts";
 import { type BackendCapabilities, discoverCapabilities } from "./discovery.ts";
 import { BackendTimeoutError, BackendUnavailableError, isBackendAnswer } from "./errors.ts";
-import { processLimitError, stdioPerSession } from "./stdio_isolation.ts";
+import { processLimitError, stdioPerSession, stdioSettings } from "./stdio_isolation.ts";
+import { BackendEra, legacyRefused } from "./backend_era.ts";
+import { BackendSessionPool, DEFAULT_POOL_MAX, type PooledPeer } from "./identity_pool.ts";
+import type { Clock } from "../../core/clock.ts";
 
 /** Outgoing-auth headers for an identity (undefined identity: the proxy's own connection). */
 export type HeadersFor = (
@@ -48,6 +51,8 @@ export interface BackendOptions {
   headersFor?: HeadersFor;
   /** HTTP backends: client sessions share the proxy's connection. @default false */
   shareHttp?: boolean;
+  /** Backend sessions of MCP 2026-07-28 callers, per identity (identity_pool.ts). */
+  identityPool?: { max?: number; idleMs?: number; clock?: Clock };
 }
 
 export interface CallOptions {
@@ -72,12 +77,37 @@ export class Backend {
   /** Shared-connection subscriptions: uri → subscribing session ids. */
   readonly #subs = new Map<string, Set<string>>();
   #stopped = false;
+  /** The backend's protocol era; a modern backend's stateless connection (ADR 0010). */
+  readonly #era: BackendEra;
+  /** Per-identity backend sessions of modern callers (keyed by `connectionKey`, ADR 0010). */
+  readonly #pool: BackendSessionPool;
 
   constructor(opts: BackendOptions) {
     this.#opts = opts;
     this.name = opts.config.name;
     this.config = opts.config;
     this.timeoutMs = opts.timeoutMs;
+    this.#era = new BackendEra({
+      config: opts.config,
+      timeoutMs: () => this.timeoutMs,
+      log: opts.log.with({ backend: this.name }),
+      ...(opts.headersFor ? { headersFor: opts.headersFor } : {}),
+      onListChanged: (kind) => opts.events.onListChanged(this.name, kind),
+      onProbeFailed: (err, ms) => opts.events.onOutcome(this.name, "initialize", false, ms, err),
+      onSwitch: async (to) => {
+        if (to === "modern") await Promise.all([this.#dropConnection(), this.resetSessions()]);
+      },
+    });
+    // A perSession stdio backend: pooled sessions are processes, under stdio.maxProcesses too.
+    const processes = stdioSettings(this.config)?.maxProcesses;
+    const max = opts.identityPool?.max ?? DEFAULT_POOL_MAX;
+    this.#pool = new BackendSessionPool({
+      backend: this.name,
+      ...opts.identityPool,
+      max: stdioPerSession(this.config) && processes ? Math.min(max, processes) : max,
+      log: opts.log,
+      end: (key) => this.closeSession(key, true),
+    });
   }
 
   get transport(): string {
@@ -106,15 +136,25 @@ export class Backend {
         throw err;
       });
     }
-    let conn = this.#perSession.get(session.id);
+    // A modern request's peer uses its identity's pooled connection (ADR 0010).
+    const key = session.connectionKey ?? session.id;
+    let conn = this.#perSession.get(key);
     if (!conn) {
       const full = processLimitError(this.config, this.#perSession.size);
       if (full) return Promise.reject(full);
-      conn = this.#open(session, signal).catch((err) => {
-        this.#perSession.delete(session.id);
+      let owner = session;
+      if (session.connectionKey !== undefined) {
+        try {
+          owner = this.#pool.owner(session as PooledPeer);
+        } catch (err) {
+          return Promise.reject(err); // every pooled session busy
+        }
+      }
+      conn = this.#open(owner, signal).catch((err) => {
+        this.#perSession.delete(key);
         throw err;
       });
-      this.#perSession.set(session.id, conn);
+      this.#perSession.set(key, conn);
     }
     return conn;
   }
@@ -145,7 +185,8 @@ export class Backend {
     const started = performance.now();
     try {
       await conn.connect(this.timeoutMs, signal);
-    } catch (err) {
+    } catch (e) {
+      const err = legacyRefused(this.config, e);
       events.onOutcome(this.name, "initialize", false, performance.now() - started, err);
       throw err;
     }
@@ -161,6 +202,7 @@ export class Backend {
   /** Drops a closed connection so the next use reconnects. */
   #forget(conn: BackendConnection): void {
     if (!conn.owner) {
+      this.#era.forget(); // reconnecting: probe the era again
       // Only forget if it is still the current shared connection.
       this.#shared?.then((c) => {
         if (c === conn) this.#shared = undefined;
@@ -186,7 +228,21 @@ export class Backend {
     const ctx: CallContext = {};
     if (opts.session) ctx.session = opts.session;
     if (opts.relatedRequestId !== undefined) ctx.relatedRequestId = opts.relatedRequestId;
+    // A modern caller's pooled backend session is not evicted while this call runs.
+    const release = opts.session?.connectionKey !== undefined && !this.sharesConnection
+      ? this.#pool.acquire(opts.session as PooledPeer)
+      : undefined;
     const send = async () => {
+      let modern = this.#era.resolve();
+      if (modern instanceof Promise) modern = await modern;
+      if (modern) {
+        return await modern.request(method, params, {
+          ctx,
+          timeoutMs: this.timeoutMs,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+          ...(opts.onprogress ? { onprogress: opts.onprogress } : {}),
+        });
+      }
       const conn = await this.connectionFor(opts.session, opts.signal);
       return await conn.request(method, params, {
         ctx,
@@ -215,6 +271,7 @@ export class Backend {
         (opts.signal?.aborted === true && !(err instanceof BackendTimeoutError));
       throw err;
     } finally {
+      release?.();
       this.#opts.events.onOutcome(
         this.name,
         method,
@@ -234,6 +291,7 @@ export class Backend {
     }
     const conn = this.#shared;
     this.#shared = undefined;
+    this.#era.forget();
     await conn?.then((c) => c.close(), () => {});
   }
 
@@ -242,6 +300,7 @@ export class Backend {
    * becomes routable again: after an outage its old sessions are usually gone.
    */
   async resetSessions(): Promise<void> {
+    this.#era.forget(); // a health transition: probe the era again
     const all = [...this.#perSession.values()];
     this.#perSession.clear();
     await Promise.all(all.map((c) => c.then((conn) => conn.close(), () => {})));
@@ -258,10 +317,14 @@ export class Backend {
     signal?.addEventListener("abort", onAbort, { once: true });
     const started = performance.now();
     try {
-      const caps = await this.#onShared(
-        ac.signal,
-        (conn) => discoverCapabilities(conn, this.timeoutMs, ac.signal),
-      );
+      // Each rediscovery probes the era again (an upgraded backend is noticed).
+      const modern = await this.#era.refresh();
+      const caps = modern
+        ? await discoverCapabilities(modern, this.timeoutMs, ac.signal)
+        : await this.#onShared(
+          ac.signal,
+          (conn) => discoverCapabilities(conn, this.timeoutMs, ac.signal),
+        );
       this.caps = caps;
       this.#opts.events.onOutcome(this.name, "discover", true, performance.now() - started);
       return caps;
@@ -282,6 +345,9 @@ export class Backend {
    * restarted backend passes its first probe.
    */
   async probe(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    // A modern (or not yet known) backend's check is `server/discover` (no ping in 2026-07-28),
+    // which also notices a change of era.
+    if (this.#era.verdict !== "legacy" && await this.#era.refresh(timeoutMs)) return;
     await this.#onShared(
       signal,
       (conn) => conn.request("ping", undefined, { timeoutMs, ...(signal ? { signal } : {}) }),
@@ -363,6 +429,16 @@ export class Backend {
     );
   }
 
+  /** Ends pooled backend sessions of modern callers idle past `sessionStorage.ttl`. */
+  sweepIdentitySessions(): number {
+    return this.#pool.sweep();
+  }
+
+  /** Pooled backend sessions of modern callers (for tests and /status). */
+  get identitySessionCount(): number {
+    return this.#pool.size;
+  }
+
   /** Sends a notification on every open connection (e.g. roots/list_changed). */
   async notifyAll(method: string, params?: AnyObject): Promise<void> {
     const all = [this.#shared, ...this.#perSession.values()].filter((c) => c !== undefined);
@@ -372,6 +448,9 @@ export class Backend {
   /** Closes every connection; a stdio child is terminated. */
   async close(): Promise<void> {
     this.#stopped = true;
+    await this.#era.close();
+    // Pooled sessions of modern callers are in no store: nothing could resume them.
+    await this.#pool.close();
     const all = [this.#shared, ...this.#perSession.values()];
     this.#shared = undefined;
     this.#perSession.clear();

@@ -5,7 +5,19 @@
  */
 import type { Prompt, Resource, ResourceTemplate, Tool } from "../../core/sdk.ts";
 import type { BackendCapabilities as Listed } from "../../core/aggregation/mod.ts";
-import type { AnyObject, BackendConnection } from "./connection.ts";
+import type { AnyObject, RequestOpts } from "./connection.ts";
+
+/** A connection discovery can list through (legacy `BackendConnection` or stateless). */
+export interface Discoverable {
+  readonly name: string;
+  request(method: string, params: AnyObject | undefined, opts: RequestOpts): Promise<AnyObject>;
+  /** What the backend declared (initialize result or discover result). */
+  readonly client: {
+    getServerCapabilities(): unknown;
+    getServerVersion(): { name: string; version: string } | undefined;
+    getInstructions(): string | undefined;
+  };
+}
 
 /** Everything one backend offers: its lists (as aggregated) and what it declared. */
 export interface BackendCapabilities extends Listed {
@@ -20,7 +32,7 @@ export const MAX_PAGES = 10_000;
 
 /** Lists every page of `method`, returning the items under `key`. */
 export async function listAll<T>(
-  conn: BackendConnection,
+  conn: Discoverable,
   method: string,
   key: string,
   timeoutMs: number,
@@ -49,7 +61,7 @@ export async function listAll<T>(
 
 /** Lists everything `conn`'s backend advertises. */
 export async function discoverCapabilities(
-  conn: BackendConnection,
+  conn: Discoverable,
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<BackendCapabilities> {
