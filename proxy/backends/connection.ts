@@ -90,6 +90,8 @@ export interface RequestOpts {
   onprogress?: (p: Progress) => void;
 }
 
+const PROGRESS = "notifications/progress";
+
 const SHARED_CAPABILITIES: ClientCapabilities = { sampling: {}, elicitation: {}, roots: {} };
 
 /** The SDK's own request timer on its path: longest a timer can be (2^31 − 1 ms). */
@@ -109,6 +111,9 @@ export class BackendConnection {
   readonly #inflight = new Set<CallContext>();
   /** The deadline of each call in flight: paused while the backend waits for the client. */
   readonly #deadlines = new Map<CallContext, CallDeadline>();
+  /** The progress callback of each call in flight that has one, by the token we sent. */
+  readonly #progress = new Map<number, (p: Progress) => void>();
+  #nextToken = 1;
   #closed = false;
   #droppedLogs = 0;
 
@@ -162,6 +167,7 @@ export class BackendConnection {
         signal: deadline.signal,
         timeout: timeoutMs + 60_000,
       });
+      this.#deliverProgress();
     } catch (err) {
       await this.close();
       throw this.#mapError(err, deadline.signal);
@@ -181,6 +187,14 @@ export class BackendConnection {
     const ctx = opts.ctx ?? {};
     this.#inflight.add(ctx);
     this.#deadlines.set(ctx, deadline);
+    // Our own progress token and callback (see #deliverProgress), not the SDK's `onprogress`.
+    let token: number | undefined;
+    if (opts.onprogress) {
+      token = this.#nextToken++;
+      this.#progress.set(token, opts.onprogress);
+      const meta = { ...(params?._meta as AnyObject | undefined), progressToken: token };
+      params = { ...params, _meta: meta };
+    }
     try {
       const t = this.#transport;
       if (!opts.onprogress && t instanceof PooledStreamableHTTPClientTransport && t.leanReady()) {
@@ -194,7 +208,6 @@ export class BackendConnection {
           // Only a backstop: the deadline above is the real one (paused while the backend
           // waits for the client, so it may end later than timeoutMs).
           timeout: SDK_BACKSTOP_MS,
-          ...(opts.onprogress ? { onprogress: opts.onprogress } : {}),
         },
       ) as AnyObject;
     } catch (err) {
@@ -203,7 +216,38 @@ export class BackendConnection {
       deadline.done();
       this.#inflight.delete(ctx);
       this.#deadlines.delete(ctx);
+      if (token !== undefined) this.#progress.delete(token);
     }
+  }
+
+  /**
+   * Delivers the progress notifications of our calls in flight as the transport reads them, in
+   * order and before a response read after them resolves its call. The SDK client would drop the
+   * last one when the response follows at once (v1.32.2: it deletes the call's progress handler
+   * when the response arrives, but runs notification handlers a microtask later). Any other
+   * message, and progress with a token that is not one of ours, goes to the SDK as before.
+   */
+  #deliverProgress(): void {
+    const t = this.#transport;
+    const sdk = t.onmessage;
+    if (!sdk) return;
+    t.onmessage = (m, extra) => {
+      if (this.#progress.size && "method" in m && m.method === PROGRESS && !("id" in m)) {
+        const { progressToken: token, ...progress } = (m.params ?? {}) as AnyObject;
+        const onprogress = this.#progress.get(
+          typeof token === "string" ? Number(token) : token as number,
+        );
+        if (onprogress) {
+          try {
+            onprogress(progress as Progress);
+          } catch (err) {
+            this.log.debug("progress relay failed", { error: describeError(err) });
+          }
+          return;
+        }
+      }
+      sdk(m, extra);
+    };
   }
 
   /**
