@@ -15,12 +15,23 @@
  * checked by one sweep per server (every quarter of the shortest bound, 50 ms to 1 s), so the
  * request path only counts; no timer is set per request.
  *
+ * **A client that leaves while its request runs.** Deno's HTTP/1 engine notices a closed
+ * connection only while it reads from it; once a request body that arrived after its head is
+ * consumed it stops reading, so `request.signal` of a long JSON-answered request did not abort
+ * when its client went away (with `Deno.serve` too). On Linux the sweep therefore looks, at most
+ * once a second and only while some request has run for a second or more, for those busy
+ * connections that the kernel lists as closed by the peer (`CLOSE_WAIT`, tcp_close_wait.ts),
+ * and closes them: their requests' `request.signal` aborts, as for any dropped connection. A
+ * client that half-closes its side and still waits for the answer is treated as gone (as
+ * hyper's default does).
+ *
  * Deno has no public API to serve HTTP on an accepted connection; the server uses
  * `Deno[Deno.internal].serveHttpOnConnection` (what `Deno.serve` runs per listener) when present,
  * and falls back to plain `Deno.serve` (no limits, a warning) when a Deno release drops it.
  * @module
  */
 import type { Logger } from "./log.ts";
+import { connectionKey, PeerCloseScanner } from "./tcp_close_wait.ts";
 
 export interface ServerLimits {
   /** Open client connections; more are answered 503. @default {@link defaultMaxConnections} */
@@ -83,6 +94,8 @@ export interface ServerStats {
   closedHeader: number;
   closedBody: number;
   closedIdle: number;
+  /** Connections with a request in flight closed because the client had closed its side. */
+  closedPeer: number;
   /** Connections answered 503 over the cap. */
   refused: number;
   /** Accept errors (e.g. EMFILE) survived. */
@@ -128,6 +141,13 @@ class Conn {
   active = 0;
   /** Requests seen (0: still waiting for the first head). */
   requests = 0;
+  /** When `active` last went from 0 to 1. */
+  busySince = 0;
+  /** `connectionKey` of the TCP connection (undefined when unknown). */
+  key: string | undefined;
+  get busy(): boolean {
+    return this.active > 0;
+  }
   /** When the connection last became idle (accept, or the end of its last response). */
   idleSince: number;
   /** Body reads in progress and when the oldest began. */
@@ -226,6 +246,11 @@ function guardClosedConnectionCancel(): void {
   });
 }
 
+/** A busy connection is checked for a peer close once a request on it ran this long. */
+const PEER_CLOSE_AFTER_MS = 1000;
+/** At most one look at the kernel's connection table per this many milliseconds. */
+const PEER_CLOSE_SCAN_MS = 1000;
+
 const isClosedError = (err: unknown) =>
   err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted;
 
@@ -254,7 +279,14 @@ export function serveGuarded(opts: GuardedServeOptions, handler: Handler): Guard
       onError,
       onListen: (addr) => opts.onListen?.(addr),
     }, handler);
-    const zero = { closedHeader: 0, closedBody: 0, closedIdle: 0, refused: 0, acceptErrors: 0 };
+    const zero = {
+      closedHeader: 0,
+      closedBody: 0,
+      closedIdle: 0,
+      closedPeer: 0,
+      refused: 0,
+      acceptErrors: 0,
+    };
     return {
       addr: server.addr,
       finished: server.finished,
@@ -272,6 +304,7 @@ export function serveGuarded(opts: GuardedServeOptions, handler: Handler): Guard
     closedHeader: 0,
     closedBody: 0,
     closedIdle: 0,
+    closedPeer: 0,
     refused: 0,
     acceptErrors: 0,
   };
@@ -280,6 +313,8 @@ export function serveGuarded(opts: GuardedServeOptions, handler: Handler): Guard
   let refusing = 0;
   let stopping = false;
 
+  // Busy connections whose client closed its side (see the module doc).
+  const peers = new PeerCloseScanner<Conn>(PEER_CLOSE_SCAN_MS);
   const shortest = Math.min(limits.headerTimeoutMs, limits.bodyTimeoutMs, limits.idleTimeoutMs);
   const sweepMs = Math.max(50, Math.min(1000, Math.floor(shortest / 4)));
   const sweep = setInterval(() => {
@@ -298,16 +333,28 @@ export function serveGuarded(opts: GuardedServeOptions, handler: Handler): Guard
         c.abort.abort();
       }
     }
+    peers.scan(
+      now,
+      () => [...conns].filter((c) => c.busy && now - c.busySince >= PEER_CLOSE_AFTER_MS),
+      (c) => {
+        if (!conns.delete(c)) return; // closed meanwhile
+        stats.closedPeer++;
+        c.abort.abort();
+      },
+    );
   }, sweepMs);
 
   const serveConn = (tcp: Deno.Conn) => {
     const c = new Conn(Date.now());
+    try {
+      c.key = connectionKey(tcp.localAddr as Deno.NetAddr, tcp.remoteAddr as Deno.NetAddr);
+    } catch { /* no address: not watched for a peer close */ }
     conns.add(c);
     const done = () => {
       if (--c.active === 0) c.idleSince = Date.now();
     };
     const wrapped: Handler = (req, info) => {
-      c.active++;
+      if (c.active++ === 0) c.busySince = Date.now();
       c.requests++;
       requestConn.set(req, c);
       info.completed.then(done, done);

@@ -13,10 +13,13 @@
  *   message reaches the owner only when it cannot be attributed to the single call in flight
  *   (connection.ts `route`): requests are then refused, log messages dropped (ADR 0006).
  * - **Bounds.** At most `max` entries (`sessionStorage.maxLocalSessions`, default 1000). A new
- *   key past it evicts the least recently used idle entry (no call in flight); when every entry
- *   is busy the request is refused with -32603 naming the limit.
+ *   key past it evicts the least recently used idle entry; when every entry is busy the request
+ *   is refused with -32603 naming the limit.
+ * - **Busy** entries are never evicted or expired: a call in flight (`acquire`) or a hold
+ *   (`hold`: a resource subscription of a listen stream lives on the backend session).
  * - **Idle expiry.** An entry unused for `idleMs` (`sessionStorage.ttl`, default 30 min; the
- *   injected clock) is ended at the next `sweep` or the next new key.
+ *   injected clock) is ended at the next `sweep` or the next new key; idle time counts from
+ *   the end of its last call or hold.
  * - **End.** Eviction, expiry and `close` (shutdown) call `end(key)`: the backend session is
  *   terminated (DELETE). Nothing else can resume it: it is in no store.
  * @module
@@ -90,8 +93,12 @@ export class PoolOwner implements SessionPeer {
 interface Entry {
   owner: PoolOwner;
   inflight: number;
+  /** Holds (resource subscriptions) on the entry. */
+  holds: number;
   lastUsed: number;
 }
+
+const busy = (e: Entry) => e.inflight > 0 || e.holds > 0;
 
 export interface PoolOptions {
   /** The backend's name (errors and logs). */
@@ -132,11 +139,26 @@ export class BackendSessionPool {
   acquire(peer: PooledPeer): () => void {
     const e = this.#entry(peer);
     e.inflight++;
+    return this.#release(e, "inflight");
+  }
+
+  /**
+   * Holds `peer`'s entry (created, evicting another when full) until the returned release: it
+   * is neither evicted nor expired meanwhile (a resource subscription lives on its backend
+   * session). Idle time counts from the release.
+   */
+  hold(peer: PooledPeer): () => void {
+    const e = this.#entry(peer);
+    e.holds++;
+    return this.#release(e, "holds");
+  }
+
+  #release(e: Entry, what: "inflight" | "holds"): () => void {
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      e.inflight--;
+      e[what]--;
       e.lastUsed = this.#clock.now();
     };
   }
@@ -156,7 +178,7 @@ export class BackendSessionPool {
     } else {
       this.#expire(now);
       if (this.#entries.size >= this.#max) this.#evictOne();
-      e = { owner: new PoolOwner(peer, this.#o.backend), inflight: 0, lastUsed: now };
+      e = { owner: new PoolOwner(peer, this.#o.backend), inflight: 0, holds: 0, lastUsed: now };
       this.#entries.set(key, e);
     }
     e.lastUsed = now;
@@ -166,14 +188,15 @@ export class BackendSessionPool {
 
   #evictOne(): void {
     for (const [key, e] of this.#entries) {
-      if (e.inflight > 0) continue;
+      if (busy(e)) continue;
       this.#end(key, "evicted (least recently used)");
       return;
     }
     throw new RpcError(
       -32603,
       `vmcp: backend "${this.#o.backend}" already holds ${this.#max} backend sessions for ` +
-        "MCP 2026-07-28 callers, all with a call in flight (sessionStorage.maxLocalSessions); " +
+        "MCP 2026-07-28 callers, all with a call in flight or a resource subscription " +
+        "(sessionStorage.maxLocalSessions); " +
         "try again later",
       { limit: "sessionStorage.maxLocalSessions", max: this.#max },
     );
@@ -182,7 +205,7 @@ export class BackendSessionPool {
   #expire(now: number): number {
     let n = 0;
     for (const [key, e] of this.#entries) {
-      if (e.inflight === 0 && now - e.lastUsed >= this.#idleMs) {
+      if (!busy(e) && now - e.lastUsed >= this.#idleMs) {
         this.#end(key, "idle");
         n++;
       }

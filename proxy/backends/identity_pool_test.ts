@@ -103,3 +103,29 @@ Deno.test("identity pool: close ends every entry", async () => {
   assert.deepEqual(ended.sort(), ["a", "b"]);
   assert.equal(p.size, 0);
 });
+
+Deno.test("identity pool: a held entry (resource subscription) is neither expired nor evicted until released", () => {
+  const { p, clock, ended } = pool(2, 1000);
+  const release = p.hold(peer("a"));
+  clock.advance(5000);
+  assert.equal(p.sweep(), 0);
+  p.acquire(peer("b"))();
+  p.acquire(peer("c"))(); // full: b is evicted, never the held a
+  assert.deepEqual(ended, ["b"]);
+  release();
+  release(); // idempotent
+  clock.advance(999);
+  assert.equal(p.sweep(), 0); // idle time counts from the release
+  clock.advance(1);
+  assert.equal(p.sweep(), 2); // a and c
+  assert.deepEqual(ended.sort(), ["a", "b", "c"]);
+});
+
+Deno.test("identity pool: when every entry is held a new key is refused naming the bound", () => {
+  const { p } = pool(1);
+  const release = p.hold(peer("a"));
+  assert.throws(() => p.acquire(peer("b")), /resource subscription.*maxLocalSessions/s);
+  release();
+  p.acquire(peer("b"))();
+  assert.equal(p.size, 1);
+});
