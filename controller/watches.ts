@@ -32,6 +32,13 @@ const oidcConfigMapOf = (o: KubeObject) => {
     | undefined)?.oidcConfig;
   return oc?.type === "configMap" ? oc.configMap?.name : undefined;
 };
+/** The ConfigMap an `incomingAuth.authzConfig.type: configMap` server takes its policies from. */
+const authzConfigMapOf = (o: KubeObject) => {
+  const ac = (spec(o).incomingAuth as
+    | { authzConfig?: { type?: string; configMap?: { name?: string } } }
+    | undefined)?.authzConfig;
+  return ac?.type === "configMap" ? ac.configMap?.name : undefined;
+};
 const refsOf = (o: KubeObject | undefined) =>
   ((spec(o).compositeToolRefs as { name: string }[] | undefined) ?? []).map((r) => r.name);
 
@@ -98,8 +105,9 @@ export function mapChange(
       break;
     }
     case "ConfigMap":
-      // A user's ConfigMap holding OIDC settings, or (below) a child of a VirtualMCPServer.
-      vmcpsWhere((v) => oidcConfigMapOf(v) === nm(obj));
+      // A user's ConfigMap holding OIDC settings or Cedar policies, or (below) a child of a
+      // VirtualMCPServer.
+      vmcpsWhere((v) => oidcConfigMapOf(v) === nm(obj) || authzConfigMapOf(v) === nm(obj));
       out.push(...ownerEnqueues(obj, namespace));
       break;
     case "ClusterRole":

@@ -92,12 +92,38 @@ export const OidcConfigSchema = z.strictObject({
   ),
 });
 
+export const AuthzConfigSchema = z.strictObject({
+  type: z.enum(["inline", "configMap"]).default("inline").describe(
+    "Where the Cedar policies come from: inline (in this spec) or configMap (a ConfigMap in the same namespace; cluster only).",
+  ),
+  inline: z.strictObject({
+    policies: z.array(z.string().min(1)).min(1).describe(
+      'Cedar policies, one per entry, with ToolHive\'s entity model: principal Client::"<sub>" (token claims as claim_<name> attributes; members of THVGroup::"<g>" for each entry of the groups, roles or cognito:groups claim), actions Action::"call_tool", Action::"get_prompt", Action::"read_resource", resources Tool::"<advertised name>", Prompt::"<advertised name>", Resource::"<uri>" (attributes name, backend, and a tool\'s annotations such as readOnlyHint; parent Backend::"<backend>"). Nothing is allowed unless a policy permits it.',
+    ),
+    entitiesJson: z.string().default("[]").describe(
+      "Cedar entities as JSON text (an array of {uid, attrs, parents}), e.g. THVGroup hierarchies.",
+    ),
+  }).optional().describe("The policies (type inline)."),
+  configMap: z.strictObject({
+    name: z.string().min(1).describe("Name of the ConfigMap (same namespace)."),
+    key: z.string().min(1).default("authz.json").describe(
+      'Key holding ToolHive\'s authz file: JSON or YAML {version: "1.0", type: "cedarv1", cedar: {policies: [...], entities_json: "[]"}}.',
+    ),
+  }).optional().describe(
+    "ConfigMap holding the policies (type configMap). The controller renders them as inline policies and re-renders when the ConfigMap changes; the proxy applies them without dropping sessions. Kubernetes only: a standalone config uses inline.",
+  ),
+}).describe(
+  "Cedar authorization of every tools/call, prompts/get and resources/read; tools/list, prompts/list and resources/list show each caller only what it may use.",
+);
+export type AuthzConfig = z.infer<typeof AuthzConfigSchema>;
+
 export const IncomingAuthSchema = z.strictObject({
   type: z.enum(["anonymous", "oidc", "kubernetes"]).default("anonymous").describe(
     "How clients authenticate: anonymous (development only), oidc, or kubernetes service-account tokens.",
   ),
   oidcConfig: OidcConfigSchema.optional().describe("OIDC settings; required for type oidc."),
   kubernetes: KubernetesTokenSchema.optional().describe("Settings for type kubernetes."),
+  authzConfig: AuthzConfigSchema.optional(),
 }).describe("Client → vmcp authentication. Omitted means anonymous (reported as a warning).");
 export type IncomingAuth = z.infer<typeof IncomingAuthSchema>;
 

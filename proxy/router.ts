@@ -5,6 +5,9 @@
  * cancellation. Backend answers and errors come back untouched. A call to an extra (composite)
  * tool first checks every backend it needs is routable (the runtime leaves it out of
  * `tools/list` otherwise) and fails with that backend's `BackendUnavailableError` if not.
+ * With Cedar authorization (`RouterState.authz`, authz/gate.ts) lists show each caller only
+ * what it may use, and a refused call, prompt or read is answered exactly as one of a name that
+ * does not exist; composite tools are authorized as themselves and each step again.
  * @module
  */
 import type { AggregatedView } from "../core/aggregation/mod.ts";
@@ -17,11 +20,20 @@ import {
 import { applyPrefix } from "../core/aggregation/types.ts";
 import type { Aggregation } from "../crds/aggregation.ts";
 import type { Identity } from "../core/auth/identity.ts";
+import {
+  mayCallTool,
+  mayGetPrompt,
+  mayReadResource,
+  visiblePrompts,
+  visibleResources,
+  visibleTools,
+} from "./authz/route_checks.ts";
 import { ErrorCode, type Progress, type RequestId, type Tool } from "../core/sdk.ts";
 import type { Backend } from "./backends/backend.ts";
 import type { AnyObject, SessionPeer } from "./backends/connection.ts";
 import { BACKEND_UNAVAILABLE, BackendUnavailableError, RpcError } from "./backends/errors.ts";
 import { PageTextCache } from "./preserialized.ts";
+import type { AuthzGate } from "./authz/gate.ts";
 
 /** Items per page of every list answered to clients. */
 export const PAGE_SIZE = 1000;
@@ -83,6 +95,8 @@ export interface RouterState {
    * discovery is asked for now). Read only when a name is unknown.
    */
   undiscoveredBackends(): { name: string; reason: string }[];
+  /** Cedar authorization (incomingAuth.authzConfig); absent: everyone may use everything. */
+  readonly authz?: AuthzGate | undefined;
 }
 
 export interface RequestExtra {
@@ -162,14 +176,14 @@ export class Router {
     return this.#pageTexts.mark(items, cursor, result);
   }
 
-  async listTools(params: AnyObject | undefined): Promise<AnyObject> {
+  async listTools(params: AnyObject | undefined, identity?: Identity): Promise<AnyObject> {
     await this.#failFast();
-    return this.#page("tools", this.state.lists.tools, params);
+    return this.#page("tools", visibleTools(this.state, identity), params);
   }
 
-  async listResources(params: AnyObject | undefined): Promise<AnyObject> {
+  async listResources(params: AnyObject | undefined, identity?: Identity): Promise<AnyObject> {
     await this.#failFast();
-    return this.#page("resources", this.state.lists.resources, params);
+    return this.#page("resources", visibleResources(this.state, identity), params);
   }
 
   async listResourceTemplates(params: AnyObject | undefined): Promise<AnyObject> {
@@ -177,9 +191,9 @@ export class Router {
     return this.#page("resourceTemplates", this.state.lists.resourceTemplates, params);
   }
 
-  async listPrompts(params: AnyObject | undefined): Promise<AnyObject> {
+  async listPrompts(params: AnyObject | undefined, identity?: Identity): Promise<AnyObject> {
     await this.#failFast();
-    return this.#page("prompts", this.state.lists.prompts, params);
+    return this.#page("prompts", visiblePrompts(this.state, identity), params);
   }
 
   /** The backend for a route, or an error saying why it cannot take the request. */
@@ -195,6 +209,10 @@ export class Router {
     if (typeof name !== "string") throw invalid("tools/call: params.name must be a string");
     const extraTool = this.state.extraTools.get(name);
     if (extraTool) {
+      // A tool the caller may not call is unknown to it (the same answer: existence not told).
+      if (!mayCallTool(this.state, session.identity, extraTool.tool, undefined, params.arguments)) {
+        throw invalid(`Unknown tool "${name}"`, { tool: name });
+      }
       // Not listed while a backend it needs is not routable: refuse as for that backend's tools.
       for (const b of extraTool.backends ?? []) this.#backendFor(b);
       return await this.#callExtra(extraTool, session, params, extra);
@@ -207,6 +225,9 @@ export class Router {
       const known = this.state.fullView.toolRoutes.get(name);
       if (!known || known.hidden) this.#unknownTool(name);
       route = known;
+    }
+    if (!mayCallTool(this.state, session.identity, route.tool, route.backend, params.arguments)) {
+      throw invalid(`Unknown tool "${name}"`, { tool: name });
     }
     const meta = params._meta as AnyObject | undefined;
     return await this.#call(session, route, params.arguments as AnyObject | undefined, meta, extra);
@@ -306,7 +327,10 @@ export class Router {
       },
       callTool: (ref, args, opts) => {
         const route = resolveToolRef(this.state.fullView, ref);
-        if (!route) return Promise.reject(invalid(`Unknown tool "${ref}"`, { tool: ref }));
+        // Each step is authorized again, as the tool it calls (hidden ones included).
+        if (!route || !mayCallTool(this.state, session.identity, route.tool, route.backend, args)) {
+          return Promise.reject(invalid(`Unknown tool "${ref}"`, { tool: ref }));
+        }
         return this.#call(session, route, args, undefined, {
           requestId: extra.requestId,
           signal: opts?.signal ?? extra.signal,
@@ -314,6 +338,15 @@ export class Router {
       },
     };
     return await tool.handler((params.arguments ?? {}) as AnyObject, ctx);
+  }
+
+  /**
+   * The backend that serves `uri` for `identity` (as `resources/read` routes and authorizes it);
+   * throws as it would.
+   */
+  resourceBackend(identity: Identity, uri: unknown): Backend {
+    this.#assertMayRead(identity, uri);
+    return this.#resourceBackend(uri);
   }
 
   #resourceBackend(uri: unknown): Backend {
@@ -327,11 +360,19 @@ export class Router {
     return this.#backendFor(name);
   }
 
+  /** Throws "Unknown resource" (as for one that does not exist) when the caller may not read it. */
+  #assertMayRead(identity: Identity, uri: unknown): void {
+    if (!mayReadResource(this.state, identity, uri)) {
+      throw invalid(`Unknown resource "${uri}"`, { uri });
+    }
+  }
+
   async readResource(
     session: SessionPeer,
     params: AnyObject,
     extra: RequestExtra,
   ): Promise<AnyObject> {
+    this.#assertMayRead(session.identity, params.uri);
     const backend = this.#resourceBackend(params.uri);
     const out = withMeta({ uri: params.uri }, params._meta);
     const opts = { session, relatedRequestId: extra.requestId, signal: extra.signal };
@@ -343,6 +384,7 @@ export class Router {
     params: AnyObject,
     extra: RequestExtra,
   ) {
+    this.#assertMayRead(session.identity, params.uri);
     const backend = this.#resourceBackend(params.uri);
     await backend.subscribe(session, params.uri as string, extra.signal);
     session.subscriptions.add(params.uri as string);
@@ -372,7 +414,9 @@ export class Router {
     if (typeof name !== "string") throw invalid("prompts/get: params.name must be a string");
     const route = this.state.view.promptRoutes.get(name) ??
       this.state.fullView.promptRoutes.get(name); // as for tools: refused or routed, not unknown
-    if (!route) throw invalid(`Unknown prompt "${name}"`, { prompt: name });
+    if (!route || !mayGetPrompt(this.state, session.identity, name, route.backend)) {
+      throw invalid(`Unknown prompt "${name}"`, { prompt: name });
+    }
     const backend = this.#backendFor(route.backend);
     const out: AnyObject = { name: route.originalName };
     if (params.arguments !== undefined) out.arguments = params.arguments;
@@ -388,12 +432,16 @@ export class Router {
     let outRef = ref;
     if (ref?.type === "ref/prompt" && typeof ref.name === "string") {
       const route = this.state.view.promptRoutes.get(ref.name);
-      if (!route) return empty;
+      if (!route || !mayGetPrompt(this.state, session.identity, ref.name, route.backend)) {
+        return empty;
+      }
       backend = this.#backendFor(route.backend);
       outRef = { ...ref, name: route.originalName };
     } else if (ref?.type === "ref/resource" && typeof ref.uri === "string") {
       const name = matchResource(this.state.view, ref.uri);
-      if (name === undefined) return empty;
+      if (name === undefined || !mayReadResource(this.state, session.identity, ref.uri)) {
+        return empty;
+      }
       backend = this.#backendFor(name);
     }
     if (!backend || !(backend.caps?.capabilities as AnyObject | undefined)?.completions) {

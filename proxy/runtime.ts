@@ -25,6 +25,8 @@ import type { ProxyMetrics } from "./server/metrics.ts";
 import { CompositeToolRegistry } from "./composite/registry.ts";
 import { ListenHub, type ListenOwner } from "./server/listen.ts";
 import { PROXY_CAPABILITIES } from "./server/session.ts";
+import type { AuthzGate } from "./authz/gate.ts";
+import { authzFromConfig, type ConfiguredAuthz } from "./authz/from_config.ts";
 
 export interface RuntimeOptions {
   config: VmcpConfig;
@@ -56,6 +58,8 @@ export class ProxyRuntime implements RouterState {
   #collisions = "[]";
   lists: Lists = { tools: [], resources: [], resourceTemplates: [], prompts: [] };
   readonly extraTools = new Map<string, ExtraTool>();
+  /** Cedar authorization (incomingAuth.authzConfig), replaced when the policies change. */
+  #authz: ConfiguredAuthz;
   /** Composite tools compiled from `config.compositeTools`, kept in `extraTools`. */
   readonly composites: CompositeToolRegistry;
   readonly sessions = new Map<string, ProxySession>();
@@ -77,6 +81,7 @@ export class ProxyRuntime implements RouterState {
     this.#opts = opts;
     this.config = opts.config;
     this.log = opts.log;
+    this.#authz = authzFromConfig(opts.config);
     this.composites = new CompositeToolRegistry(opts.log);
     this.#clock = opts.clock ?? systemClock;
     this.#ready = new Promise((r) => (this.#markReady = r));
@@ -87,6 +92,10 @@ export class ProxyRuntime implements RouterState {
       heartbeatMs: () => (this.config.server?.heartbeatSeconds ?? 30) * 1000,
       serverInfo: { name: opts.config.name, version: "1.0.0" },
     });
+  }
+
+  get authz(): AuthzGate | undefined {
+    return this.#authz.gate;
   }
 
   /** True once the first discovery finished (readiness). */
@@ -370,6 +379,12 @@ export class ProxyRuntime implements RouterState {
     const healthChanged = JSON.stringify(config.operational?.failureHandling) !==
       JSON.stringify(this.config.operational?.failureHandling);
     this.config = config;
+    const authz = authzFromConfig(config, this.#authz);
+    if (authz !== this.#authz) {
+      this.#authz = authz;
+      // What each caller may see changed: every list counts as changed (clients re-list).
+      this.#signatures = { tools: "", resources: "", prompts: "" };
+    }
     const fresh = this.#applyBackends(config);
     if (healthChanged) {
       for (const [name, h] of this.health) {
@@ -400,6 +415,7 @@ export class ProxyRuntime implements RouterState {
    */
   async close(opts: { endSessions?: boolean } = {}): Promise<void> {
     this.#closed = true;
+    this.#authz.gate?.dispose();
     this.listenHub.close();
     for (const t of this.#pending.values()) clearTimeout(t);
     this.#pending.clear();

@@ -14,9 +14,13 @@ import type { HeadersFor } from "./backends/backend.ts";
 import { Router } from "./router.ts";
 import { ProxyRuntime } from "./runtime.ts";
 import { createHttpHandler } from "./server/http.ts";
+import { PooledResourceSubscriptions } from "./server/listen_subscriptions.ts";
 import { type Authenticate, McpEndpoint } from "./server/mcp_endpoint.ts";
 import { ProxyMetrics } from "./server/metrics.ts";
 import { createSessionStore } from "./sessions/create_store.ts";
+import { createInputRequired } from "./mrtr/setup.ts";
+import { createParkRelay } from "./mrtr/relay_setup.ts";
+import type { ResumePark } from "./server/modern_input.ts";
 import type { SessionStore } from "./sessions/store.ts";
 
 export interface StartOptions {
@@ -44,6 +48,8 @@ export interface StartOptions {
   sessionStore?: SessionStore;
   /** Hosts allowed besides `server.allowedHosts` (runProxy passes `VMCP_ALLOWED_HOSTS`). */
   allowedHosts?: readonly string[];
+  /** Environment of the requestState keys (VMCP_REQUEST_STATE_KEY…). @default Deno.env */
+  env?: (name: string) => string | undefined;
 }
 
 /** `server.limits` as milliseconds (defaults of core/http_server.ts where absent). */
@@ -79,9 +85,19 @@ const SWEEP_MS = 60_000;
 export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
   const config = opts.config;
   const log = opts.log ?? silentLogger;
+  // MRTR (ADR 0010 §4): throws naming the variable when a requestState key is too short.
+  const mrtr = createInputRequired(config.operational?.inputRequired, log, {
+    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
+  // Where a retry with a park state is resumed: here, or relayed through the session store's
+  // Redis to the replica holding the call (proxy/mrtr/relay.ts; connects in `start` below).
+  const relay = createParkRelay(config, mrtr, log, opts.env ? { env: opts.env } : {});
+  const resumePark: ResumePark = (r, o) => relay.resume(r, o);
   // Invalid settings throw here (a TypeError naming the field); Redis being down does not.
   const store = opts.sessionStore ??
     await createSessionStore(config.sessionStorage, { logger: log });
+  await relay.start(); // at most 2 s while Redis is down (remote retries are refused until up)
   if (store.kind === "redis") {
     log.info("session store: redis (any replica serves any session)", {
       address: config.sessionStorage?.address,
@@ -98,6 +114,13 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     ...(opts.shareHttp ? { shareHttp: true } : {}),
   });
   const router = new Router(runtime);
+  // Modern listen streams' resource subscriptions: on each identity's pooled backend sessions.
+  runtime.listenHub.setResourceSubscriptions(
+    new PooledResourceSubscriptions({
+      route: (uri, peer) => router.resourceBackend(peer.identity, uri),
+      log,
+    }),
+  );
   const endpoint = new McpEndpoint({
     runtime,
     router,
@@ -109,6 +132,7 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     ...(opts.identityKey ? { identityKey: opts.identityKey } : {}),
     store,
     listenHub: runtime.listenHub,
+    inputRequired: { codec: mrtr.codec, parked: mrtr.parked, resumePark },
   });
   const handler = createHttpHandler({
     runtime,
@@ -143,6 +167,7 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     }, handler);
   } catch (err) {
     await runtime.close(); // e.g. the port is taken: leave no stdio child behind
+    await relay.stop();
     await store.close();
     throw err;
   }
@@ -173,6 +198,7 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
         // sessions included) and backends (stdio children).
         await runtime.close({ endSessions: store.kind === "memory" });
         await server.finished;
+        await relay.stop(); // relayed retries waiting here or served here end as not pending
         await store.close(); // last: closing local sessions never terminates them in the store
       })(),
   };

@@ -96,9 +96,39 @@ async function measureAll(ctx: BenchContext, subject: Subject, setup: string) {
   return [...(await sessionRows(ctx, subject, setup)), await cachedRow(ctx, subject, setup)];
 }
 
-async function runSetup(ctx: BenchContext, result: ScenarioResult, hung: boolean) {
+/**
+ * 50 Cedar policies in ToolHive's form that let the (anonymous) caller see every tool, so the
+ * list has the same size as without authorization: one permit per backend (`resource in
+ * Backend::…`), per-tool permits, and a forbid on destructive tools (none here).
+ */
+function authzPolicies(backends: string[], tools: number): string[] {
+  const out = backends.map((b) =>
+    `permit(principal, action == Action::"call_tool", resource in Backend::"${b}");`
+  );
+  for (let i = 0; out.length < 49; i++) {
+    const b = backends[i % backends.length]!;
+    out.push(
+      `permit(principal, action == Action::"call_tool", resource == Tool::"${b}_tool_${
+        i % Math.max(1, tools)
+      }");`,
+    );
+  }
+  out.push(
+    "forbid(principal, action, resource) when { resource has destructiveHint && resource.destructiveHint == true && !(principal has claim_admin) };",
+  );
+  return out;
+}
+
+async function runSetup(
+  ctx: BenchContext,
+  result: ScenarioResult,
+  hung: boolean,
+  authz = false,
+) {
   const { listBackends, listTools: tools } = ctx.sizes;
-  const setup = `${listBackends}×${tools}${hung ? " + 1 hung" : ""}`;
+  const setup = `${listBackends}×${tools}${hung ? " + 1 hung" : ""}${
+    authz ? " + 50 Cedar policies" : ""
+  }`;
   const specs: BackendSpec[] = Array.from({ length: listBackends }, (_, i) => ({
     name: `b${String(i).padStart(2, "0")}`,
     tools,
@@ -113,12 +143,20 @@ async function runSetup(ctx: BenchContext, result: ScenarioResult, hung: boolean
     timeouts: { default: "5s" },
     failureHandling: { partialFailureMode: "best_effort" },
   };
+  // Authorization is vmcp's (incomingAuth.authzConfig): only vmcp runs that setup.
+  const incomingAuth = {
+    type: "anonymous",
+    authzConfig: {
+      type: "inline",
+      inline: { policies: authzPolicies(specs.map((s) => s.name), tools) },
+    },
+  };
   const started = await startProxies(
-    ctx,
+    authz ? { ...ctx, proxies: ctx.proxies.filter((p) => p.kind === "vmcp") } : ctx,
     result,
     list,
     listBackends * tools,
-    hung ? { operational } : undefined,
+    hung ? { operational } : authz ? { incomingAuth } : undefined,
     180_000,
   );
   try {
@@ -156,11 +194,14 @@ async function runSetup(ctx: BenchContext, result: ScenarioResult, hung: boolean
 export async function run(ctx: BenchContext): Promise<ScenarioResult> {
   const result = emptyResult(name);
   await runSetup(ctx, result, false);
+  await runSetup(ctx, result, false, true);
   await runSetup(ctx, result, true);
   result.notes.push(
     `direct = one backend with ${ctx.sizes.listTools} tools; proxies aggregate ` +
       `${ctx.sizes.listBackends} such backends (${ctx.sizes.listBackends * ctx.sizes.listTools} ` +
-      `tools); "+ 1 hung" adds a backend that never answers (proxies then run with ` +
+      `tools); "+ 50 Cedar policies" is vmcp with incomingAuth.authzConfig (every tool ` +
+      "visible to the caller, so the list is as large; each list is filtered per caller); " +
+      `"+ 1 hung" adds a backend that never answers (proxies then run with ` +
       "operational.failureHandling.partialFailureMode best_effort and a 5 s backend timeout). " +
       `${ctx.sizes.listSessions} new sessions for initialize and for cold lists (sequential), ` +
       `${ctx.sizes.listCalls} cached lists on one session; request timeout ${

@@ -20,6 +20,7 @@ import { validateCompositeTool } from "../../core/composite/validate.ts";
 import type { KubeObject } from "../runtime/kube.ts";
 import { TYPES, type View } from "../view.ts";
 import { checkPodTemplateSpec } from "./pod_template.ts";
+import { resolveAuthzConfigMap, splitAuthzProblems } from "./authz_configmap.ts";
 import { resolveOidcConfigMap } from "./oidc_configmap.ts";
 import { type MemberServer, renderProxyConfig, type RenderResult } from "./render_config.ts";
 
@@ -191,9 +192,11 @@ export async function observeVmcp(view: View, vmcp: KubeObject): Promise<VmcpInp
   }
   // OIDC settings kept in a ConfigMap are rendered inline (problems name the ConfigMap).
   const fromConfigMap = await resolveOidcConfigMap(view, namespace, parsed.data);
-  const spec = fromConfigMap.spec;
+  // Cedar policies kept in a ConfigMap likewise (problems name the ConfigMap and the policy).
+  const authzFrom = await resolveAuthzConfigMap(view, namespace, fromConfigMap.spec);
+  const spec = authzFrom.spec;
   out.spec = spec;
-  out.authProblems.push(...fromConfigMap.problems);
+  out.authProblems.push(...fromConfigMap.problems, ...authzFrom.problems);
   out.anonymous = (spec.incomingAuth?.type ?? "anonymous") === "anonymous";
   const group = await view.get(TYPES.group, namespace, spec.groupRef.name);
   const phase = (group?.status as { phase?: string } | undefined)?.phase;
@@ -205,7 +208,11 @@ export async function observeVmcp(view: View, vmcp: KubeObject): Promise<VmcpInp
   out.discoveryProblems = members?.problems ?? [];
   if (out.group !== "ready" || !members) {
     // Without the backends only the spec's own cross-field rules can be checked.
-    out.configProblems = specPaths(checkSemantics(spec, { standalone: false }));
+    const { authz, rest } = splitAuthzProblems(
+      specPaths(checkSemantics(spec, { standalone: false })),
+    );
+    out.configProblems = rest;
+    out.authProblems.push(...authz);
     return out;
   }
   out.servers = members.servers;
@@ -218,9 +225,11 @@ export async function observeVmcp(view: View, vmcp: KubeObject): Promise<VmcpInp
     compositeDefs: defs,
   });
   out.render = render;
-  out.configProblems = [...members.problems, ...specPaths(render.configProblems)];
+  const split = splitAuthzProblems(specPaths(render.configProblems));
+  out.configProblems = [...members.problems, ...split.rest];
   out.authProblems = [
     ...out.authProblems,
+    ...split.authz,
     ...specPaths(render.authProblems),
     ...(await secretProblems(view, namespace, render)),
   ];

@@ -70,7 +70,9 @@ function desiredChildren(parent: Parent, inputs: VmcpInputs, image: string): Kub
     buildDeployment({
       parent,
       image,
-      configChecksum: checksum,
+      // Cedar policies are left out: the proxy reloads them from the mounted config without
+      // dropping sessions, so a policy change must not roll the pods.
+      configChecksum: sha256(configYaml(withoutAuthzPolicies(render.config))),
       secretEnv: render.env,
       replicas: spec.replicas,
       podTemplateSpec: spec.podTemplateSpec,
@@ -80,6 +82,14 @@ function desiredChildren(parent: Parent, inputs: VmcpInputs, image: string): Kub
   ];
   if (needsTokenReview(spec)) children.push(...buildClusterRbac(parent));
   return children;
+}
+
+/** `config` with the authorization policies left out (what the pod checksum covers). */
+function withoutAuthzPolicies<T extends { incomingAuth?: { authzConfig?: unknown } }>(
+  config: T,
+): T {
+  if (!config.incomingAuth?.authzConfig) return config;
+  return { ...config, incomingAuth: { ...config.incomingAuth, authzConfig: { type: "inline" } } };
 }
 
 function isUserError(err: unknown): err is KubeApiError {

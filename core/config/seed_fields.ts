@@ -8,6 +8,7 @@
 import type { Problem } from "./problems.ts";
 import type { IncomingAuth } from "../../crds/auth.ts";
 import type { Aggregation } from "../../crds/aggregation.ts";
+import { authzProblems } from "../authz/policies.ts";
 
 const KUBERNETES_ONLY_TOKENREVIEW =
   "service-account tokens are checked by TokenReview against the API server";
@@ -42,7 +43,7 @@ export function seedIncomingProblems(
   standalone: boolean,
 ): Problem[] {
   if (!ia) return [];
-  const out: Problem[] = [];
+  const out: Problem[] = authzProblems(ia.authzConfig, "incomingAuth.authzConfig", standalone);
   const oc = ia.oidcConfig;
   out.push(...kubernetesProblems(ia.kubernetes, "incomingAuth.kubernetes"));
   if (!oc) return out;

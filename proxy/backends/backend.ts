@@ -368,6 +368,21 @@ export class Backend {
     }
   }
 
+  /** Whether the backend speaks MCP 2026-07-28 (its era probed first when unknown). */
+  async isModern(): Promise<boolean> {
+    let modern = this.#era.resolve();
+    if (modern instanceof Promise) modern = await modern;
+    return modern !== undefined;
+  }
+
+  /**
+   * Keeps the pooled backend session of a 2026-07-28 caller (`peer`) from eviction and idle
+   * expiry until the returned release (a resource subscription lives on it).
+   */
+  holdIdentitySession(peer: PooledPeer): () => void {
+    return this.#pool.hold(peer);
+  }
+
   /** Subscribes `session` to `uri` (once per backend on a shared connection). */
   async subscribe(session: SessionPeer, uri: string, signal?: AbortSignal): Promise<void> {
     if (!this.sharesConnection) {

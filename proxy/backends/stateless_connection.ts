@@ -13,8 +13,16 @@
  * - Discovery lists, the health check (`server/discover`) and the `subscriptions/listen`
  *   stream go through a v2 SDK `Client` connected with the probe's discover result (no second
  *   probe), response cache bypassed, with vmcp's own identity.
- * - An `input_required` result fails the call (`onInputRequired`) until the MRTR bridge drives
- *   it (ADR 0010, section 4).
+ * - A 2026-07-28 client's direct call (its `RequestPeer` has a pass slot, mrtr/pass.ts) gets
+ *   the backend's `input_required` back as it is; its retry sends the client's answers and the
+ *   backend's own state (the front door verified and unwrapped it).
+ * - Any other `input_required` result of a call with a caller is driven through the caller
+ *   (proxy/mrtr/drive.ts, ADR 0010 section 4): each embedded request goes to `peer.request` (a
+ *   legacy client's session, or a 2026-07-28 client's `RequestPeer`, which parks the call and
+ *   hands the client its own `input_required`), and the call is sent again with
+ *   `inputResponses` and the backend's `requestState`. Each POST has its own deadline, so the
+ *   time the client takes to answer does not count. Without a caller the call fails
+ *   (`onInputRequired`).
  * @module
  */
 import { z } from "zod";
@@ -44,6 +52,8 @@ import { ModernHttp, plainJson } from "./modern_http.ts";
 import { modernHeaders, readAnswer, VMCP_CLIENT_INFO, withEnvelope } from "./modern_wire.ts";
 import type { RpcAnswer } from "./pooled_transport.ts";
 import { type ParamHeader, paramHeaders, scanParamHeaders } from "./param_headers.ts";
+import { driveInputRequired, type RoundParams } from "../mrtr/drive.ts";
+import { passParams, passSlotOf } from "../mrtr/pass.ts";
 
 /** Outgoing-auth headers for an identity (undefined: vmcp's own). */
 export type IdentityHeaders = (
@@ -70,16 +80,19 @@ const SERVER_INFO = "io.modelcontextprotocol/serverInfo";
 const INTERNAL_ERROR = -32603;
 
 /**
- * The one place an `input_required` result from a modern backend is handled. For now the call
- * fails naming the backend; the MRTR bridge (proxy/mrtr/) replaces this.
+ * An `input_required` result with nobody to ask (vmcp's own request, no caller): the call fails
+ * naming the backend. A caller's calls are driven through it instead (`request`).
  */
 export function onInputRequired(backend: string, method: string, _result: AnyObject): never {
   throw new RpcError(
     INTERNAL_ERROR,
-    `Backend "${backend}" asked for client input (input_required) on ${method}; vmcp cannot relay that yet`,
+    `Backend "${backend}" asked for client input (input_required) on ${method}, but the request has no client to ask`,
     { backend },
   );
 }
+
+/** The signal of a drive without one (never aborts). */
+const NEVER = new AbortController().signal;
 
 /** The caller's log level (ProxySession and RequestPeer both carry `logLevel`). */
 function logLevelOf(peer: SessionPeer): string | undefined {
@@ -189,9 +202,64 @@ export class StatelessBackendConnection {
     });
   }
 
-  /** Sends one request with a deadline (see the module doc for which path it takes). */
+  /** Sends one request (see the module doc for which path it takes and how input is driven). */
   async request(method: string, params: AnyObject | undefined, opts: RequestOpts) {
     if (this.#closed) throw new BackendUnavailableError(this.name, "connection closed");
+    this.#inflight++;
+    try {
+      const ctx = opts.ctx;
+      const session = ctx?.session;
+      let result: AnyObject;
+      if (!session) {
+        result = await this.#once(
+          method,
+          opts,
+          (signal) =>
+            SDK_METHODS.has(method)
+              ? this.#viaClient(method, params, signal)
+              : this.#post(method, params, opts, signal),
+        );
+      } else if (passSlotOf(session)) {
+        // A 2026-07-28 client's direct call: its input_required passes through (the front door
+        // seals the state); a retry carries the client's answers and this backend's own state.
+        const slot = passSlotOf(session)!;
+        const sent = passParams(slot, this.name, params);
+        result = await this.#once(method, opts, (signal) => this.#post(method, sent, opts, signal));
+        if (result.resultType === "input_required") {
+          slot.from = this.name;
+          return result;
+        }
+      } else {
+        const once = (round: RoundParams) =>
+          this.#once(method, opts, (signal) =>
+            this.#post(
+              method,
+              round.inputResponses || round.requestState !== undefined
+                ? { ...params, ...round }
+                : params,
+              opts,
+              signal,
+            ));
+        result = await driveInputRequired(once, session, {
+          signal: opts.signal ?? NEVER,
+          ...(ctx.relatedRequestId !== undefined ? { relatedRequestId: ctx.relatedRequestId } : {}),
+        });
+      }
+      if (method === "tools/list") this.#noteParamHeaders(result.tools);
+      if (result.resultType === "input_required") onInputRequired(this.name, method, result);
+      if (result.resultType === "complete") delete result.resultType;
+      return result;
+    } finally {
+      this.#inflight--;
+    }
+  }
+
+  /** One exchange with the backend under its own deadline (`timeoutMs`) and the caller's signal. */
+  async #once(
+    method: string,
+    opts: RequestOpts,
+    send: (signal: AbortSignal) => Promise<AnyObject>,
+  ): Promise<AnyObject> {
     const ac = new AbortController();
     const timer = backendDeadlines.add(
       opts.timeoutMs,
@@ -201,20 +269,11 @@ export class StatelessBackendConnection {
     const onAbort = () => ac.abort(outer!.reason);
     if (outer?.aborted) onAbort();
     else outer?.addEventListener("abort", onAbort, { once: true });
-    this.#inflight++;
     try {
-      const session = opts.ctx?.session;
-      const result = !session && SDK_METHODS.has(method)
-        ? await this.#viaClient(method, params, ac.signal)
-        : await this.#post(method, params, opts, ac.signal);
-      if (method === "tools/list") this.#noteParamHeaders(result.tools);
-      if (result.resultType === "input_required") onInputRequired(this.name, method, result);
-      if (result.resultType === "complete") delete result.resultType;
-      return result;
+      return await send(ac.signal);
     } catch (err) {
       throw this.#mapError(err, ac.signal);
     } finally {
-      this.#inflight--;
       timer.cancel();
       outer?.removeEventListener("abort", onAbort);
     }

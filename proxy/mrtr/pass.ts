@@ -45,3 +45,42 @@ export function innerStateFor(opened: OpenedState, backend: string): string | un
   }
   return opened.s;
 }
+
+/**
+ * A 2026-07-28 client's direct call to one backend, as its `RequestPeer` carries it (the
+ * modern endpoint sets it, a 2026-07-28 backend's connection reads it): with it, that backend's
+ * `input_required` is handed back as the call's result (`from` names the backend) instead of
+ * being driven through the peer; `retry` is what a retry with a pass state sends the backend.
+ */
+export interface PassSlot {
+  /** The client's answers and the backend's own state, for backend `backend` only. */
+  retry?: { backend: string; inner?: string; inputResponses: unknown } | undefined;
+  /** The backend whose `input_required` is the call's result. */
+  from?: string | undefined;
+}
+
+/** The pass slot of a peer (a `RequestPeer` of a direct call), if it has one. */
+export function passSlotOf(peer: unknown): PassSlot | undefined {
+  const slot = (peer as { pass?: unknown } | undefined)?.pass;
+  return slot && typeof slot === "object" ? slot as PassSlot : undefined;
+}
+
+/**
+ * The params of a call sent to `backend` under `slot`: with the retry's answers and state when
+ * the retry is for it (used once); a retry for another backend is refused.
+ */
+export function passParams(
+  slot: PassSlot,
+  backend: string,
+  params: AnyObject | undefined,
+): AnyObject | undefined {
+  const retry = slot.retry;
+  if (!retry) return params;
+  if (retry.backend !== backend) throw new RequestStateError("other_target");
+  slot.retry = undefined;
+  return {
+    ...params,
+    ...(retry.inputResponses !== undefined ? { inputResponses: retry.inputResponses } : {}),
+    ...(retry.inner !== undefined ? { requestState: retry.inner } : {}),
+  };
+}

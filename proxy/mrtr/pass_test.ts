@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../core/clock.ts";
-import { innerStateFor, sealPassThrough } from "./pass.ts";
+import { innerStateFor, passParams, passSlotOf, sealPassThrough } from "./pass.ts";
 import { RequestStateError, StateCodec } from "./state.ts";
 
 const codec = new StateCodec({ ttlMs: 60_000, clock: new ManualClock(1) });
@@ -47,4 +47,28 @@ Deno.test("a pass state is refused for another backend, another caller, and as a
   );
   const park = codec.open(codec.seal({ kind: "park", r: "r", p: "p" }, ALICE, 1), ALICE);
   assert.throws(() => innerStateFor(park, "modern"), RequestStateError);
+});
+
+Deno.test("a pass slot's retry goes once to its own backend; another backend is refused", () => {
+  assert.equal(passSlotOf({}), undefined);
+  assert.equal(passSlotOf(undefined), undefined);
+  const answers = { who: { action: "accept", content: { name: "Ada" } } };
+  const slot = { retry: { backend: "m", inner: "s1", inputResponses: answers } };
+  assert.equal(passSlotOf({ pass: slot }), slot);
+  assert.throws(
+    () => passParams({ retry: { ...slot.retry } }, "other", { name: "t" }),
+    (e: unknown) => e instanceof RequestStateError && e.reason === "other_target",
+  );
+  assert.deepEqual(passParams(slot, "m", { name: "t" }), {
+    name: "t",
+    inputResponses: answers,
+    requestState: "s1",
+  });
+  assert.equal(slot.retry, undefined, "used once");
+  assert.deepEqual(passParams(slot, "m", { name: "t" }), { name: "t" });
+  // Neither answers nor a backend state: nothing is added.
+  assert.deepEqual(
+    passParams({ retry: { backend: "m", inputResponses: undefined } }, "m", { name: "t" }),
+    { name: "t" },
+  );
 });

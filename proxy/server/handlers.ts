@@ -69,11 +69,11 @@ export function installHandlers(
   };
   const x = (extra: Extra) => ({ requestId: extra.requestId, signal: extra.signal });
 
-  on("tools/list", (p) => router.listTools(p));
+  on("tools/list", (p) => router.listTools(p, session.identity));
   const toolsCall = on("tools/call", (p, e) => router.callTool(session, p, x(e)));
   // The JSON-only fast path (fast_call.ts) runs the same handler, SDK dispatch skipped.
   session.toolsCall = (p, e) => toolsCall(p, e as Extra);
-  on("resources/list", (p) => router.listResources(p));
+  on("resources/list", (p) => router.listResources(p, session.identity));
   on("resources/templates/list", (p) => router.listResourceTemplates(p));
   on("resources/read", (p, e) => router.readResource(session, p, x(e)));
   const subscriptionsChanged = <T>(result: T): T => {
@@ -88,7 +88,7 @@ export function installHandlers(
     "resources/unsubscribe",
     async (p, e) => subscriptionsChanged(await router.unsubscribe(session, p, x(e))),
   );
-  on("prompts/list", (p) => router.listPrompts(p));
+  on("prompts/list", (p) => router.listPrompts(p, session.identity));
   on("prompts/get", (p, e) => router.getPrompt(session, p, x(e)));
   on("completion/complete", (p, e) => router.complete(session, p, x(e)));
   on("logging/setLevel", (p) => {

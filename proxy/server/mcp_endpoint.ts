@@ -34,6 +34,7 @@ import { classifyEra } from "./era.ts";
 import { Discover } from "./discover.ts";
 import { type ListenOpener, ModernEndpoint } from "./modern_endpoint.ts";
 import type { InputBridge } from "./request_peer.ts";
+import type { ModernInputOptions } from "./modern_input.ts";
 import { trackBody } from "../../core/http_server.ts";
 
 /** Authenticates a request: the caller's identity, or the response to send instead. */
@@ -61,6 +62,8 @@ export interface EndpointOptions {
   listenHub?: ListenOpener;
   /** Relays backend input requests to 2026-07-28 clients (MRTR); without one they fail. */
   inputBridge?: InputBridge;
+  /** Parks 2026-07-28 calls that need client input and resumes them (modern_input.ts). */
+  inputRequired?: ModernInputOptions;
 }
 
 export function rpcError(status: number, code: number, message: string): Response {
@@ -174,6 +177,7 @@ export class McpEndpoint {
       metrics: opts.metrics,
       listenHub: opts.listenHub,
       inputBridge: opts.inputBridge,
+      inputRequired: opts.inputRequired,
     });
   }
 

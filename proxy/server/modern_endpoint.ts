@@ -22,9 +22,14 @@
  *   call: a legacy backend gets `notifications/cancelled`. `request.signal` is watched only until
  *   the call settles: under `Deno.serve` it also aborts after every successful response, which is
  *   no cancellation.
+ * - With `inputRequired` (MRTR, modern_input.ts), `tools/call`, `prompts/get` and
+ *   `resources/read` whose backend asks the client something answer `input_required`; the
+ *   backend call keeps its own signal (an answered request does not cancel it), and the retry
+ *   with `requestState` resumes it.
  * @module
  */
 import type { Identity } from "../../core/auth/identity.ts";
+import { matchResource } from "../../core/aggregation/mod.ts";
 import type { Logger } from "../../core/log.ts";
 import type { AnyObject } from "../backends/connection.ts";
 import { jsonTextOf } from "../preserialized.ts";
@@ -32,6 +37,8 @@ import type { RequestExtra, Router } from "../router.ts";
 import type { Discover } from "./discover.ts";
 import type { ModernRequest } from "./era.ts";
 import type { ProxyMetrics } from "./metrics.ts";
+import { bindingOf, ModernInput, type ModernInputOptions } from "./modern_input.ts";
+import { ModernTools } from "./param_check.ts";
 import { type InputBridge, RequestPeer } from "./request_peer.ts";
 
 /** The listen hub's entry (proxy/server/listen.ts `ListenHub`). */
@@ -40,6 +47,7 @@ export interface ListenOpener {
     req: { id: string | number; params: Record<string, unknown> },
     identityKey: string,
     signal: AbortSignal,
+    context?: unknown,
   ): Response;
 }
 
@@ -52,15 +60,21 @@ export interface ModernEndpointOptions {
   listenHub?: ListenOpener | undefined;
   /** Relays a backend's elicitation/sampling/roots request to a modern client (MRTR). */
   inputBridge?: InputBridge | undefined;
+  /**
+   * Parks calls whose backend asks the client something and resumes them on the retry (MRTR,
+   * modern_input.ts); its bridge is the `inputBridge` unless one is given. Without it such a
+   * request fails at once (-32603).
+   */
+  inputRequired?: ModernInputOptions | undefined;
 }
 
 type Handler = (peer: RequestPeer, params: AnyObject, extra: RequestExtra) => Promise<AnyObject>;
 
 /** Methods as map keys (a method name like `constructor` must not find an Object member). */
-const LISTS = new Map<string, (r: Router, p: AnyObject) => Promise<AnyObject>>([
-  ["tools/list", (r, p) => r.listTools(p)],
-  ["prompts/list", (r, p) => r.listPrompts(p)],
-  ["resources/list", (r, p) => r.listResources(p)],
+const LISTS = new Map<string, (r: Router, p: AnyObject, i: Identity) => Promise<AnyObject>>([
+  ["tools/list", (r, p, i) => r.listTools(p, i)],
+  ["prompts/list", (r, p, i) => r.listPrompts(p, i)],
+  ["resources/list", (r, p, i) => r.listResources(p, i)],
   ["resources/templates/list", (r, p) => r.listResourceTemplates(p)],
 ]);
 
@@ -70,6 +84,21 @@ const CALLS: Record<string, (r: Router) => Handler> = {
   "resources/read": (r) => (peer, p, e) => r.readResource(peer, p, e),
   "completion/complete": (r) => (peer, p, e) => r.complete(peer, p, e),
 };
+
+/** The backend `method` with `params` routes to now (undefined: none). */
+function routedBackend(router: Router, method: string, params: AnyObject): string | undefined {
+  const { view, fullView } = router.state;
+  const name = params.name as string;
+  if (method === "tools/call") {
+    return (view.toolRoutes.get(name) ?? fullView.toolRoutes.get(name))?.backend;
+  }
+  if (method === "prompts/get") {
+    return (view.promptRoutes.get(name) ?? fullView.promptRoutes.get(name))?.backend;
+  }
+  const uri = params.uri;
+  if (typeof uri !== "string") return undefined;
+  return matchResource(view, uri) ?? matchResource(fullView, uri);
+}
 
 const CACHE_HINTS = '"resultType":"complete","ttlMs":0,"cacheScope":"private"';
 const encoder = new TextEncoder();
@@ -90,7 +119,7 @@ function resultText(id: string | number, resultJson: string): string {
 /** A result with `resultType` (kept when the backend gave one) and, if cacheable, the hints. */
 function decorate(result: AnyObject, cacheable: boolean): AnyObject {
   const out: AnyObject = { ...result, resultType: result.resultType ?? "complete" };
-  if (cacheable) {
+  if (cacheable && out.resultType === "complete") {
     out.ttlMs = Number.isSafeInteger(result.ttlMs) && (result.ttlMs as number) >= 0
       ? result.ttlMs
       : 0;
@@ -116,10 +145,18 @@ function errorObject(id: string | number, err: unknown): { status: number; body:
 export class ModernEndpoint {
   readonly #o: ModernEndpointOptions;
   readonly #calls: Map<string, Handler>;
+  /** `Mcp-Param-*` checks and what modern clients are listed (param_check.ts). */
+  readonly #tools: ModernTools;
+  /** MRTR (parked calls and their retries); undefined: none. */
+  readonly input: ModernInput | undefined;
+  readonly #bridge: InputBridge | undefined;
 
   constructor(opts: ModernEndpointOptions) {
     this.#o = opts;
     this.#calls = new Map(Object.entries(CALLS).map(([m, f]) => [m, f(opts.router)]));
+    this.#tools = new ModernTools(opts.log);
+    this.input = opts.inputRequired ? new ModernInput(opts.inputRequired, opts.log) : undefined;
+    this.#bridge = opts.inputBridge ?? this.input?.bridge;
   }
 
   /** Answers a modern notification: accepted and ignored. */
@@ -135,12 +172,19 @@ export class ModernEndpoint {
     identityKey: string,
   ): Promise<Response> {
     const { id, method, params } = msg;
+    if (method === "tools/call") {
+      const refused = this.#tools.check(this.#o.router.state.lists.tools, req.headers, msg);
+      if (refused) return refused;
+    }
     const call = this.#calls.get(method);
     if (call) return await this.#call(req, msg, call, identity, identityKey);
     const list = LISTS.get(method);
     try {
       if (list) {
-        const page = await list(this.#o.router, params);
+        let page = await list(this.#o.router, params, identity);
+        if (method === "tools/list") {
+          page = this.#tools.page(this.#o.router.state.lists.tools, page);
+        }
         this.#o.metrics?.request(method, true);
         const text = jsonTextOf(page) ?? JSON.stringify(page);
         return jsonAnswer(resultText(id, appendMembers(text, CACHE_HINTS)));
@@ -157,7 +201,11 @@ export class ModernEndpoint {
     if (method === "subscriptions/listen" && this.#o.listenHub) {
       // The hub ends the stream when the client cancels its body (not on `request.signal`,
       // which Deno aborts after every successful response).
-      return this.#o.listenHub.open({ id, params }, identityKey, new AbortController().signal);
+      // The peer: resource subscriptions go to this identity's pooled backend sessions.
+      const { meta, capsText } = msg;
+      const peer = new RequestPeer({ identity, identityKey, meta, capsText });
+      const never = new AbortController().signal;
+      return this.#o.listenHub.open({ id, params }, identityKey, never, peer);
     }
     return jsonAnswer(
       JSON.stringify({
@@ -182,13 +230,35 @@ export class ModernEndpoint {
       identityKey,
       meta,
       capsText: msg.capsText,
-      inputBridge: this.#o.inputBridge,
+      inputBridge: this.#bridge,
     });
     const cacheable = method === "resources/read";
+    // `ac` is the backend call's; `gone` is this HTTP request's (its client left). Without MRTR
+    // they are one. With MRTR a parked call outlives the request that started it.
     const ac = new AbortController();
+    const gone = new AbortController();
+    const binding = this.input ? bindingOf(method, params, identityKey) : undefined;
+    const start = () => handler(peer, params, { requestId: id, signal: ac.signal });
+    let invoke = start;
+    if (binding && this.input) {
+      const input = this.input;
+      invoke = () =>
+        input.run({
+          peer,
+          binding,
+          params,
+          start,
+          cancel: (reason) => ac.abort(reason),
+          gone: gone.signal,
+          direct: !(method === "tools/call" && this.#o.router.state.extraTools.has(
+            params.name as string,
+          )),
+          backendOf: () => routedBackend(this.#o.router, method, params),
+        });
+    } else gone.signal.addEventListener("abort", () => ac.abort(gone.signal.reason));
     const run = async (): Promise<{ status: number; text: string }> => {
       try {
-        const result = await handler(peer, params, { requestId: id, signal: ac.signal });
+        const result = await invoke();
         this.#o.metrics?.request(method, true);
         return { status: 200, text: resultText(id, JSON.stringify(decorate(result, cacheable))) };
       } catch (err) {
@@ -200,7 +270,7 @@ export class ModernEndpoint {
     if (meta.progressToken === undefined && peer.logLevel === undefined) {
       // The client may leave before the answer: watched only until the call settles.
       const signal = req.signal;
-      const onAbort = () => ac.abort(new Error("the client closed the request"));
+      const onAbort = () => gone.abort(new Error("the client closed the request"));
       signal.addEventListener("abort", onAbort, { once: true });
       try {
         const { status, text } = await run();
@@ -210,14 +280,14 @@ export class ModernEndpoint {
       }
     }
     // SSE: the answer is out at once; a client that leaves cancels its body (see #stream).
-    return this.#stream(peer, run, ac);
+    return this.#stream(peer, run, gone);
   }
 
   /** The SSE answer: related notifications first, then the result; cancel aborts the call. */
   #stream(
     peer: RequestPeer,
     run: () => Promise<{ status: number; text: string }>,
-    ac: AbortController,
+    gone: AbortController,
   ): Response {
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     let open = true;
@@ -236,7 +306,7 @@ export class ModernEndpoint {
       cancel() {
         open = false;
         peer.attach(undefined);
-        ac.abort(new Error("the client closed the answer stream"));
+        gone.abort(new Error("the client closed the answer stream"));
       },
     });
     peer.attach((m) => frame(JSON.stringify(m)));

@@ -23,6 +23,7 @@ import type { Identity } from "../../core/auth/identity.ts";
 import type { ClientCapabilities, LoggingLevel, RequestId } from "../../core/sdk.ts";
 import type { AnyObject, SessionPeer } from "../backends/connection.ts";
 import { RpcError } from "../backends/errors.ts";
+import type { PassSlot } from "../mrtr/pass.ts";
 import { META_CLIENT_CAPABILITIES, META_LOG_LEVEL } from "./era.ts";
 import { LOGGING_LEVELS } from "./session.ts";
 
@@ -111,6 +112,8 @@ export class RequestPeer implements SessionPeer {
   readonly #caps: AnyObject;
   readonly #bridge: InputBridge | undefined;
   #writer: MessageWriter | undefined;
+  /** Set for a direct call: a 2026-07-28 backend's `input_required` passes through (MRTR). */
+  pass: PassSlot | undefined;
 
   constructor(opts: RequestPeerOptions) {
     this.identity = opts.identity;
@@ -138,6 +141,11 @@ export class RequestPeer implements SessionPeer {
   /** From now on, notifications go to `writer` (the request's SSE answer); undefined: none. */
   attach(writer: MessageWriter | undefined): void {
     this.#writer = writer;
+  }
+
+  /** Where notifications go now (a retry's SSE answer hands it to the parked call's peer). */
+  get writer(): MessageWriter | undefined {
+    return this.#writer;
   }
 
   notify(n: { method: string; params?: AnyObject }, _relatedRequestId?: RequestId): Promise<void> {

@@ -45,6 +45,10 @@ const workflow = (steps: unknown[], extra: Record<string, unknown> = {}) => ({
   compositeTools: [{ name: "wf", description: "a workflow", steps, ...extra }],
 });
 
+const authz = (policies: string[]) => ({
+  incomingAuth: { type: "anonymous", authzConfig: { type: "inline", inline: { policies } } },
+});
+
 /** The rendered config's backends (the controller renders one per MCPServer). */
 const renderedBackends = (r: Record<string, unknown>) => r.backends as Record<string, unknown>[];
 
@@ -331,5 +335,30 @@ export const CASES: TruthCase[] = [
         maxPending: 1000,
         maxPendingPerIdentity: 16,
       }),
+  },
+  {
+    name: "authzConfig inline with Cedar policies (ToolHive's form)",
+    config: authz([
+      'permit(principal, action == Action::"call_tool", resource) when { principal.claim_groups.contains("eng") };',
+    ]),
+    check: (c) => {
+      const inline = c.incomingAuth?.authzConfig?.inline;
+      assert.equal(inline?.policies.length, 1);
+      assert.equal(inline?.entitiesJson, "[]");
+    },
+  },
+  {
+    name: "authzConfig inline with a policy Cedar cannot parse",
+    config: authz([
+      "permit(principal, action, resource);",
+      'permit(principal, action == Action::"call_tool", resource)\n  when { resource.name == };',
+    ]),
+    path: "incomingAuth.authzConfig.inline.policies[1]",
+    message: /Invalid Cedar policy 1: line 2, column 27/,
+  },
+  {
+    name: "authzConfig inline without policies",
+    config: authz([]),
+    path: "incomingAuth.authzConfig.inline.policies",
   },
 ];

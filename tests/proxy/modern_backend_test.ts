@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import {
   ClientV2,
+  ElicitRequestSchema,
   LoggingMessageNotificationSchema,
   McpError,
   StreamableHTTPClientTransportV2,
@@ -151,18 +152,23 @@ Deno.test("a 2026-07-28-only backend beside server-everything: lists, calls, pro
   }
 });
 
-Deno.test("input_required from a 2026-07-28 backend: -32603 naming the backend; a caller without the capability gets the backend's -32021", async () => {
+Deno.test("input_required from a 2026-07-28 backend: asked of the client, at most 10 rounds then -32603; a caller without the capability gets the backend's -32021", async () => {
   const v2 = await serveV2Backend();
   const p = await proxy(config({ backends: [{ name: "v2", url: v2.url }] }));
   const asking = await connect(p.url, { capabilities: { elicitation: {} } });
   const plain = await connect(p.url);
+  let asked = 0;
+  asking.client.setRequestHandler(ElicitRequestSchema, () => (asked++, { action: "accept" }));
   try {
+    // The fixture's `confirm` asks again whatever it gets (answered rounds:
+    // tests/proxy/mrtr_modern_backend_test.ts): the rounds are bounded.
     await assert.rejects(
       asking.client.callTool({ name: "v2_confirm", arguments: {} }),
       (e) =>
         e instanceof McpError && e.code === -32603 &&
-        /Backend "v2".*input_required/.test(e.message),
+        /still required input after 10 rounds/.test(e.message),
     );
+    assert.equal(asked, 10);
     // The envelope carries the caller's capabilities, not vmcp's (which include elicitation).
     await assert.rejects(
       plain.client.callTool({ name: "v2_confirm", arguments: {} }),

@@ -213,16 +213,19 @@ Deno.test("modern: a logLevel gets an SSE answer with the call's log messages at
   }
 });
 
-Deno.test("modern: a backend's request for client input fails at once with a clear error", async () => {
+Deno.test("modern: a backend's request for client input is answered input_required", async () => {
+  // (Retries, refusals and bounds: tests/proxy/mrtr_modern_*_test.ts.)
   const s = await setup();
   try {
     const r = await modern(s.p.url, "tools/call", { name: "web_elicit", arguments: {} }, {
       meta: { [CAPS]: { elicitation: {} } },
     });
     assert.equal(r.status, 200);
-    // The backend's tool failed on our error: its answer names it.
-    const text = JSON.stringify(r.json);
-    assert.match(text, /server-to-client input for MCP 2026-07-28 clients is not available/);
+    const result = r.json.result!;
+    assert.equal(result.resultType, "input_required", r.text);
+    const reqs = result.inputRequests as Record<string, { method: string }>;
+    assert.equal(reqs.v1?.method, "elicitation/create", r.text);
+    assert.equal(typeof result.requestState, "string");
   } finally {
     await s.stop();
   }

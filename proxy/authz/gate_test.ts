@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import type { Identity } from "../../core/auth/identity.ts";
+import { CedarAuthorizer } from "./cedar.ts";
+import { AuthzGate } from "./gate.ts";
+
+const id = (subject: string, groups: string[], exp = 1): Identity => ({
+  issuer: "https://idp",
+  subject,
+  claims: { sub: subject, groups, exp },
+});
+
+function gate(policies: string[]) {
+  return new AuthzGate(CedarAuthorizer.create({ policies, entitiesJson: "[]" }));
+}
+
+const tools = ["a", "b", "c"].map((name) => ({ name }));
+const describe = (t: { name: string }) => ({ type: "Tool" as const, id: t.name, backend: "x" });
+
+Deno.test("lists are filtered per caller; callers with the same rights share one array", () => {
+  const g = gate([
+    'permit(principal, action == Action::"call_tool", resource == Tool::"a");',
+    'permit(principal, action == Action::"call_tool", resource) when { principal.claim_groups.contains("eng") };',
+  ]);
+  const eng1 = g.visible(id("alice", ["eng"]), "call_tool", tools, describe);
+  assert.equal(eng1, tools, "everything allowed: the list itself");
+  const ops1 = g.visible(id("bob", ["ops"]), "call_tool", tools, describe);
+  const ops2 = g.visible(id("carol", ["ops"]), "call_tool", tools, describe);
+  assert.deepEqual(ops1.map((t) => t.name), ["a"]);
+  assert.equal(ops1, ops2, "same allowed set: the same array (page texts shared)");
+  g.dispose();
+});
+
+Deno.test("a new token of the same caller (other exp) reuses the decisions; other claims do not", () => {
+  const g = gate([
+    'permit(principal, action, resource) when { principal.claim_groups.contains("eng") };',
+  ]);
+  const first = g.visible(id("alice", ["eng"], 1), "call_tool", tools, describe);
+  assert.equal(g.visible(id("alice", ["eng"], 2), "call_tool", tools, describe), first);
+  assert.deepEqual(g.visible(id("alice", [], 3), "call_tool", tools, describe), []);
+  g.dispose();
+});
+
+Deno.test("a call's decision is the list's decision (same item)", () => {
+  const g = gate(['permit(principal == Client::"alice", action, resource == Tool::"b");']);
+  const alice = id("alice", []);
+  assert.deepEqual(g.visible(alice, "call_tool", tools, describe).map((t) => t.name), ["b"]);
+  assert.equal(g.allows(alice, "call_tool", describe(tools[1]!), tools[1]), true);
+  assert.equal(g.allows(alice, "call_tool", describe(tools[0]!), tools[0]), false);
+  assert.equal(g.allows(id("bob", []), "call_tool", describe(tools[1]!), tools[1]), false);
+  g.dispose();
+});
+
+Deno.test("the principal cache is bounded", () => {
+  const g = new AuthzGate(
+    CedarAuthorizer.create({
+      policies: ["permit(principal, action, resource);"],
+      entitiesJson: "[]",
+    }),
+    { maxPrincipals: 2 },
+  );
+  for (let i = 0; i < 5; i++) {
+    assert.equal(g.visible(id(`u${i}`, []), "call_tool", tools, describe), tools);
+  }
+  assert.equal(g.cachedPrincipals, 2);
+  g.dispose();
+});
