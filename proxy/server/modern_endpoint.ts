@@ -39,6 +39,7 @@ import type { ModernRequest } from "./era.ts";
 import type { ProxyMetrics } from "./metrics.ts";
 import { bindingOf, ModernInput, type ModernInputOptions } from "./modern_input.ts";
 import { ModernTools } from "./param_check.ts";
+import { visibleTools } from "../authz/route_checks.ts";
 import { type InputBridge, RequestPeer } from "./request_peer.ts";
 
 /** The listen hub's entry (proxy/server/listen.ts `ListenHub`). */
@@ -173,8 +174,13 @@ export class ModernEndpoint {
   ): Promise<Response> {
     const { id, method, params } = msg;
     if (method === "tools/call") {
-      const refused = this.#tools.check(this.#o.router.state.lists.tools, req.headers, msg);
-      if (refused) return refused;
+      const state = this.#o.router.state;
+      const refused = this.#tools.check(state.lists.tools, req.headers, msg);
+      // A caller who may not use the tool gets the unknown-tool answer from the router, never a
+      // header complaint that would show the tool exists.
+      if (refused && visibleTools(state, identity).some((t) => t.name === params.name)) {
+        return refused;
+      }
     }
     const call = this.#calls.get(method);
     if (call) return await this.#call(req, msg, call, identity, identityKey);

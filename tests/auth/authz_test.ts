@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { startOidcIssuer } from "../fixtures/oidc_issuer.ts";
 import { serveHttpBackend } from "../fixtures/serve_http.ts";
+import { text } from "../fixtures/backend_tools.ts";
 import { authProxy, config, connectWithToken, oidcIncoming, post } from "./helpers.ts";
 
 const V = "2026-07-28";
@@ -108,6 +109,57 @@ Deno.test("authz: lists per caller and refused calls answered as unknown tools, 
     assert.equal(unknown.json.error?.message, 'Unknown tool "web_nope"');
     // The backend never saw a refused call.
     assert.equal(web.state.calls.filter((c) => c.tool === "echo").length, 2);
+  } finally {
+    await p.stop();
+    await web.stop();
+    await idp.stop();
+  }
+});
+
+Deno.test("authz: a refused caller's bad Mcp-Param-* header gets the unknown-tool answer, not -32020", async () => {
+  const idp = await startOidcIssuer();
+  const web = await serveHttpBackend({
+    name: "web",
+    builtins: false,
+    extraTools: [{
+      name: "where",
+      inputSchema: {
+        type: "object",
+        properties: { region: { type: "string", "x-mcp-header": "Region" } },
+      },
+      handler: (args) => text(`where ${args.region}`),
+    }],
+  });
+  const incoming = {
+    ...oidcIncoming(idp.issuer),
+    authzConfig: {
+      type: "inline" as const,
+      inline: {
+        policies: [
+          'permit(principal == Client::"alice", action == Action::"call_tool", resource == Tool::"web_where");',
+        ],
+      },
+    },
+  };
+  const p = await authProxy(
+    config({ incomingAuth: incoming, backends: [{ name: "web", url: web.url }] }),
+  );
+  try {
+    const call = async (token: string, name: string) =>
+      await modern(p.url, token, "tools/call", { name, arguments: { region: "eu" } });
+    const alice = await idp.sign({ sub: "alice" });
+    const bob = await idp.sign({ sub: "bob" });
+    // No Mcp-Param-Region header: alice, who may call the tool, is told about the header.
+    const told = await call(alice, "web_where");
+    assert.equal(told.status, 400);
+    assert.equal(told.json.error?.code, -32020);
+    // Bob, who may not, gets exactly what a tool that does not exist gets.
+    const refused = await call(bob, "web_where");
+    const unknown = await call(bob, "web_nope");
+    assert.equal(refused.status, unknown.status);
+    assert.equal(refused.json.error?.code, unknown.json.error?.code);
+    assert.equal(refused.json.error?.message, 'Unknown tool "web_where"');
+    assert.equal(web.state.calls.length, 0);
   } finally {
     await p.stop();
     await web.stop();
