@@ -14,7 +14,10 @@
  *   (connection.ts `route`): requests are then refused, log messages dropped (ADR 0006).
  * - **Bounds.** At most `max` entries (`sessionStorage.maxLocalSessions`, default 1000). A new
  *   key past it evicts the least recently used idle entry; when every entry is busy the request
- *   is refused with -32603 naming the limit.
+ *   is refused with -32603 naming the limit. One identity holds at most
+ *   `MAX_CAPSETS_PER_IDENTITY` entries (capability sets): a client invents capability sets at
+ *   will, so past it the identity's own least recently used idle entry goes (never another
+ *   identity's), and when all of its entries are busy the request is refused (-32603).
  * - **Busy** entries are never evicted or expired: a call in flight (`acquire`) or a hold
  *   (`hold`: a resource subscription of a listen stream lives on the backend session).
  * - **Idle expiry.** An entry unused for `idleMs` (`sessionStorage.ttl`, default 30 min; the
@@ -35,6 +38,8 @@ import { RpcError } from "./errors.ts";
 export const DEFAULT_POOL_MAX = 1000;
 /** Idle time before an entry ends when `sessionStorage.ttl` is not set (30 min). */
 export const DEFAULT_POOL_IDLE_MS = 30 * 60_000;
+/** Entries (capability sets) of one identity per backend at most. */
+export const MAX_CAPSETS_PER_IDENTITY = 8;
 
 /** A request peer whose backend sessions are pooled per identity. */
 export type PooledPeer = SessionPeer & {
@@ -120,6 +125,8 @@ export class BackendSessionPool {
   readonly #clock: Clock;
   /** Least recently used first. */
   readonly #entries = new Map<string, Entry>();
+  /** Entries per identity key. */
+  readonly #perIdentity = new Map<string, number>();
 
   constructor(opts: PoolOptions) {
     this.#o = opts;
@@ -177,9 +184,12 @@ export class BackendSessionPool {
       this.#entries.set(key, e);
     } else {
       this.#expire(now);
+      const id = peer.identityKey;
+      if ((this.#perIdentity.get(id) ?? 0) >= MAX_CAPSETS_PER_IDENTITY) this.#evictOwn(id);
       if (this.#entries.size >= this.#max) this.#evictOne();
       e = { owner: new PoolOwner(peer, this.#o.backend), inflight: 0, holds: 0, lastUsed: now };
       this.#entries.set(key, e);
+      this.#perIdentity.set(id, (this.#perIdentity.get(id) ?? 0) + 1);
     }
     e.lastUsed = now;
     e.owner.adopt(peer.identity);
@@ -202,6 +212,32 @@ export class BackendSessionPool {
     );
   }
 
+  /** Makes room for one more entry of identity `id` among its own entries. */
+  #evictOwn(id: string): void {
+    for (const [key, e] of this.#entries) {
+      if (busy(e) || e.owner.listenIdentityKey !== id) continue;
+      this.#end(key, "evicted (the identity's least recently used capability set)");
+      return;
+    }
+    throw new RpcError(
+      -32603,
+      `vmcp: this caller already has ${MAX_CAPSETS_PER_IDENTITY} backend sessions on backend ` +
+        `"${this.#o.backend}" (one per distinct set of client capabilities), all with a call in ` +
+        "flight or a resource subscription; try again later or use fewer capability sets",
+      { limit: "capability sets per identity", max: MAX_CAPSETS_PER_IDENTITY },
+    );
+  }
+
+  #remove(key: string): void {
+    const e = this.#entries.get(key);
+    if (!e) return;
+    this.#entries.delete(key);
+    const id = e.owner.listenIdentityKey;
+    const n = (this.#perIdentity.get(id) ?? 1) - 1;
+    if (n <= 0) this.#perIdentity.delete(id);
+    else this.#perIdentity.set(id, n);
+  }
+
   #expire(now: number): number {
     let n = 0;
     for (const [key, e] of this.#entries) {
@@ -214,14 +250,14 @@ export class BackendSessionPool {
   }
 
   #end(key: string, why: string): void {
-    this.#entries.delete(key);
+    this.#remove(key);
     this.#o.log?.debug("identity backend session ended", { backend: this.#o.backend, why });
     this.#o.end(key).catch(() => {});
   }
 
   /** Forgets `key` without ending anything (its connection is gone). */
   forget(key: string): void {
-    this.#entries.delete(key);
+    this.#remove(key);
   }
 
   /** Ends entries idle for `idleMs`; returns how many. */
@@ -233,6 +269,7 @@ export class BackendSessionPool {
   async close(): Promise<void> {
     const keys = [...this.#entries.keys()];
     this.#entries.clear();
+    this.#perIdentity.clear();
     await Promise.all(keys.map((k) => this.#o.end(k).catch(() => {})));
   }
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../core/clock.ts";
 import type { Identity } from "../../core/auth/identity.ts";
-import { BackendSessionPool, type PooledPeer } from "./identity_pool.ts";
+import { BackendSessionPool, MAX_CAPSETS_PER_IDENTITY, type PooledPeer } from "./identity_pool.ts";
 import { RpcError } from "./errors.ts";
 
 function peer(key: string, token = "t1"): PooledPeer {
@@ -128,4 +128,28 @@ Deno.test("identity pool: when every entry is held a new key is refused naming t
   release();
   p.acquire(peer("b"))();
   assert.equal(p.size, 1);
+});
+
+/** A peer of identity `who` with its own capability set `capset`. */
+function capsetPeer(who: string, capset: number): PooledPeer {
+  return { ...peer(who), id: `${who}:${capset}`, connectionKey: `${who}:${capset}` };
+}
+
+Deno.test("identity pool: one identity's capability sets evict only its own entries; all busy is refused", () => {
+  const { p, ended } = pool(100);
+  p.acquire(peer("alice"))();
+  const busy = [];
+  for (let i = 0; i < MAX_CAPSETS_PER_IDENTITY; i++) busy.push(p.acquire(capsetPeer("mallory", i)));
+  assert.throws(() => p.acquire(capsetPeer("mallory", 99)), (err: unknown) => {
+    assert.ok(err instanceof RpcError);
+    assert.equal(err.code, -32603);
+    assert.match(err.message, /capabilit/);
+    return true;
+  });
+  for (const release of busy) release();
+  p.acquire(capsetPeer("mallory", 99))();
+  assert.deepEqual(ended, ["mallory:0"]); // her own least recently used, never alice's
+  assert.equal(p.size, 1 + MAX_CAPSETS_PER_IDENTITY);
+  p.acquire(capsetPeer("bob", 1))();
+  assert.deepEqual(ended, ["mallory:0"]);
 });

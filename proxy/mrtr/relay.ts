@@ -354,7 +354,7 @@ export class ParkRelay {
       state = this.#o.codec.open(m.state, m.binding);
     } catch (err) {
       if (err instanceof RequestStateError) {
-        this.#o.log.warn("relayed requestState refused", { reason: err.reason });
+        this.#warn("relayed requestState refused", { reason: err.reason });
       }
       throw err;
     }

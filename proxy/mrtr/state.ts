@@ -257,7 +257,7 @@ export function refusalLogFields(
   return {
     reason: err.reason,
     method: binding.method,
-    name: binding.name,
+    name: binding.name.slice(0, 200), // a client-chosen tool name or uri, of any length
     identity: createHash("sha256").update(binding.identityKey).digest("hex").slice(0, 16),
   };
 }

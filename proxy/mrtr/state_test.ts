@@ -7,6 +7,7 @@ import { createMcpHandlerV2, McpServerV2 } from "../../core/sdk.ts";
 import {
   INVALID_REQUEST_STATE,
   keyId,
+  refusalLogFields,
   type RefusalReason,
   RequestStateError,
   StateCodec,
@@ -236,4 +237,11 @@ Deno.test("keys shorter than 32 bytes are refused with the variable's name", () 
   assert.deepEqual(stateKeysFromEnv(() => undefined), {});
   const keys = stateKeysFromEnv((n) => n === "VMCP_REQUEST_STATE_KEY" ? "k".repeat(32) : undefined);
   assert.deepEqual(keys.key, KEY);
+});
+
+Deno.test("a refusal's log fields hold at most 200 characters of the client's name or uri, and no identity", () => {
+  const binding = { ...ALICE, name: "u".repeat(100_000) };
+  const fields = refusalLogFields(new RequestStateError("bad_mac"), binding);
+  assert.equal((fields.name as string).length, 200);
+  assert.ok(!JSON.stringify(fields).includes("alice"));
 });

@@ -124,6 +124,8 @@ export function createHttpHandler(opts: HttpOptions): (req: Request) => Promise<
   const path = opts.path ?? "/mcp";
   // A client can send any Host as often as it likes: one warn line a minute at most.
   const warnHostRefused = warnAtMostEvery(opts.log, 60_000);
+  // Any client (before authentication) sends any Origin as often as it likes: the same.
+  const warnOriginRefused = warnAtMostEvery(opts.log, 60_000);
   // Rebuilt when a reload brings a new config.
   let checkedConfig: VmcpConfig | undefined;
   let hosts: HostCheck | undefined;
@@ -159,7 +161,7 @@ export function createHttpHandler(opts: HttpOptions): (req: Request) => Promise<
           allowedOrigins: server?.allowedOrigins,
         });
         if (refused) {
-          opts.log.warn("refused a request from a browser origin that is not allowed", {
+          warnOriginRefused("refused a request from a browser origin that is not allowed", {
             origin: req.headers.get("origin")?.slice(0, 200),
             method: req.method,
           });

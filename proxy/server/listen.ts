@@ -41,7 +41,7 @@
  */
 import { createHash } from "node:crypto";
 import { type Clock, systemClock } from "../../core/clock.ts";
-import type { Logger } from "../../core/log.ts";
+import { type Logger, warnAtMostEvery } from "../../core/log.ts";
 import {
   ResourceRefs,
   type ResourceShare,
@@ -205,6 +205,9 @@ export class ListenHub {
   readonly #byIdentity = new Map<string, Set<ListenStream>>();
   #refs: ResourceRefs | undefined;
   #closed = false;
+  /** Refused and slow-reader streams: a client repeats them at will (one warn a minute each). */
+  readonly #warnRefused: (msg: string, fields?: Record<string, unknown>) => void;
+  readonly #warnSlow: (msg: string, fields?: Record<string, unknown>) => void;
 
   constructor(opts: ListenHubOptions) {
     const maxStreams = opts.maxStreams ?? 1024;
@@ -218,6 +221,9 @@ export class ListenHub {
     this.#clock = opts.clock ?? systemClock;
     this.#maxStreams = maxStreams;
     this.#maxPerIdentity = maxPerIdentity;
+    const now = () => this.#clock.now();
+    this.#warnRefused = warnAtMostEvery(opts.log, 60_000, now);
+    this.#warnSlow = warnAtMostEvery(opts.log, 60_000, now);
   }
 
   /** Open listen streams. */
@@ -270,7 +276,7 @@ export class ListenHub {
       signal.removeEventListener("abort", onAbort);
       this.#forget(s);
       if (reason === "slow") {
-        this.#o.log.warn("ended a listen stream whose client does not read", {
+        this.#warnSlow("ended a listen stream whose client does not read", {
           identity: hashKey(identityKey),
         });
       }
@@ -334,7 +340,7 @@ export class ListenHub {
   }
 
   #refuse(id: RequestId, identityKey: string, limit: string, max: number): Response {
-    this.#o.log.warn("refused a listen stream: subscription limit reached", {
+    this.#warnRefused("refused a listen stream: subscription limit reached", {
       limit,
       max,
       identity: hashKey(identityKey),

@@ -6,7 +6,7 @@
  * `acquire` it undoes, and a stream that joins while the `acquire` is in flight shares it.
  * @module
  */
-import type { Logger } from "../../core/log.ts";
+import { type Logger, warnAtMostEvery } from "../../core/log.ts";
 
 /** The backend side of resource subscriptions, per identity (the identity pool). */
 export interface ResourceSubscriptionSink {
@@ -37,12 +37,16 @@ interface Entry {
 
 export class ResourceRefs {
   readonly #entries = new Map<string, Entry>();
+  /** A client names URIs at will (up to 256 per listen): one warn line a minute, then debug. */
+  readonly #warnRefused: (msg: string, fields?: Record<string, unknown>) => void;
 
   constructor(
     readonly sink: ResourceSubscriptionSink,
     readonly log: Logger,
     readonly hash: (identityKey: string) => string,
-  ) {}
+  ) {
+    this.#warnRefused = warnAtMostEvery(log, 60_000);
+  }
 
   /** (identity, uri) pairs subscribed or being subscribed. */
   get size(): number {
@@ -63,7 +67,7 @@ export class ResourceRefs {
             await this.sink.acquire(identityKey, uri, context);
             return true;
           } catch (err) {
-            this.log.warn("resource subscription refused by the backend side", {
+            this.#warnRefused("resource subscription refused by the backend side", {
               identity: this.hash(identityKey),
               uri: uri.slice(0, 200),
               error: err instanceof Error ? err.message : String(err),

@@ -8,6 +8,8 @@
  * - `capsetKey`: 16 hex digits of SHA-256 over the canonical JSON of the capabilities that change
  *   what a backend does (`sampling`, `elicitation{form,url}`, `roots`, `extensions`), memoized
  *   per exact capabilities text; the identity-key hash is memoized too (no digest per request).
+ *   Only texts up to `MAX_MEMO_KEY_CHARS` are memoized: a client sends capabilities of any size
+ *   (up to `server.maxBodyBytes`), and 4096 memoized multi-megabyte texts would be gigabytes.
  * - `connectionKey = "i:" + sha256(identityKey)[:16] + ":" + capsetKey`: the key of this
  *   identity's backend sessions (`Backend.connectionFor`, identity_pool.ts).
  * - `logLevel`: the envelope's; log messages below it are dropped, and without one none are sent.
@@ -48,16 +50,26 @@ export interface RequestPeerOptions {
 }
 
 const MAX_MEMO = 4096;
+/** Longer texts are hashed on every request instead of being kept as memo keys. */
+export const MAX_MEMO_KEY_CHARS = 4096;
 const capsetKeys = new Map<string, string>();
 const identityHashes = new Map<string, string>();
 
 function memo(map: Map<string, string>, key: string, compute: () => string): string {
+  if (key.length > MAX_MEMO_KEY_CHARS) return compute();
   let v = map.get(key);
   if (v === undefined) {
     if (map.size >= MAX_MEMO) map.clear();
     map.set(key, v = compute());
   }
   return v;
+}
+
+/** Characters kept as memo keys (capabilities texts and identity keys): bounded. */
+export function memoizedChars(): number {
+  let n = 0;
+  for (const map of [capsetKeys, identityHashes]) for (const k of map.keys()) n += k.length;
+  return n;
 }
 
 function sha256Hex16(text: string): string {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import type { Identity } from "../../core/auth/identity.ts";
 import { RpcError } from "../backends/errors.ts";
-import { canonicalJson, RequestPeer } from "./request_peer.ts";
+import { canonicalJson, capsetKeyOf, memoizedChars, RequestPeer } from "./request_peer.ts";
 
 const PV = "io.modelcontextprotocol/protocolVersion";
 const CAPS = "io.modelcontextprotocol/clientCapabilities";
@@ -88,5 +88,21 @@ Deno.test("canonical JSON sorts keys at every level", () => {
   assert.equal(
     canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: null } }),
     '{"a":{"c":null,"d":[2,{"e":0,"f":1}]},"b":1}',
+  );
+});
+
+Deno.test("request peer: huge capability texts are hashed, not kept as memo keys", () => {
+  const before = memoizedChars();
+  const keys = new Set<string>();
+  for (let i = 0; i < 20; i++) {
+    const caps = { extensions: { [`x.example/${i}`]: { pad: "p".repeat(100_000) } } };
+    keys.add(capsetKeyOf(JSON.stringify(caps), caps));
+  }
+  assert.equal(keys.size, 20); // still one key per capability set
+  const again = { extensions: { "x.example/3": { pad: "p".repeat(100_000) } } };
+  assert.ok(keys.has(capsetKeyOf(JSON.stringify(again), again)));
+  assert.ok(
+    memoizedChars() - before < 100_000, // of the 2 MB sent
+    `${memoizedChars() - before} characters of client text kept`,
   );
 });
