@@ -96,6 +96,11 @@ const refused = (response: Response): EraOutcome => ({ era: "refused", response 
 /** Capabilities + clientInfo texts the SDK accepted in an envelope (bounded). */
 const validEnvelopes = new Set<string>();
 const MAX_VALID_ENVELOPES = 256;
+/**
+ * Upper bound on a request's `clientCapabilities` + `clientInfo` as JSON text. vmcp keeps these
+ * (memo of accepted envelopes, pooled backend sessions), so a client must not make them huge.
+ */
+export const MAX_ENVELOPE_CHARS = 64 * 1024;
 
 function envelopeKey(capsText: string, info: unknown): string {
   return info === undefined ? capsText : `${capsText}\n${JSON.stringify(info)}`;
@@ -159,6 +164,7 @@ function fastModern(req: Request, body: AnyObject, meta: AnyObject): EraOutcome 
   }
   const capsText = JSON.stringify(caps);
   const info = meta[META_CLIENT_INFO];
+  if (capsText.length > MAX_ENVELOPE_CHARS) return undefined; // the slow path refuses it
   // First sight of these capabilities + clientInfo: the SDK validates them (slow path).
   if (!validEnvelopes.has(envelopeKey(capsText, info))) return undefined;
   return {
@@ -253,8 +259,19 @@ export function slowPath(req: Request, body: unknown): EraOutcome {
   const params = (message.params ?? {}) as AnyObject;
   const meta = metaOf(params) ?? {};
   const capsText = JSON.stringify(meta[META_CLIENT_CAPABILITIES] ?? {});
+  const key = envelopeKey(capsText, meta[META_CLIENT_INFO]);
+  if (key.length > MAX_ENVELOPE_CHARS) {
+    return refused(rpcRefusal(
+      400,
+      -32602,
+      `Invalid params: _meta["${META_CLIENT_CAPABILITIES}"] and _meta["${META_CLIENT_INFO}"] ` +
+        `are ${key.length} characters of JSON; at most ${MAX_ENVELOPE_CHARS} are allowed`,
+      { limit: "clientCapabilities+clientInfo", max: MAX_ENVELOPE_CHARS, actual: key.length },
+      id,
+    ));
+  }
   if (validEnvelopes.size >= MAX_VALID_ENVELOPES) validEnvelopes.clear();
-  validEnvelopes.add(envelopeKey(capsText, meta[META_CLIENT_INFO]));
+  validEnvelopes.add(key);
   return {
     era: "modern",
     kind: "request",

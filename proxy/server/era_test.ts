@@ -8,7 +8,13 @@
 import { deepStrictEqual, strictEqual } from "node:assert";
 import { z } from "zod";
 import { classifyInboundRequestV2, createMcpHandlerV2, McpServerV2 } from "../../core/sdk.ts";
-import { classifyEra, decodeMcpName, type EraOutcome, slowPath } from "./era.ts";
+import {
+  classifyEra,
+  decodeMcpName,
+  type EraOutcome,
+  MAX_ENVELOPE_CHARS,
+  slowPath,
+} from "./era.ts";
 
 const V = "2026-07-28";
 const PV = "io.modelcontextprotocol/protocolVersion";
@@ -379,4 +385,36 @@ Deno.test("era: Mcp-Name sentinels decode, invalid ones are refused", () => {
   strictEqual(decodeMcpName("plain"), "plain");
   strictEqual(decodeMcpName("=?base64?***?="), undefined);
   strictEqual(decodeMcpName("=?base64?/w==?="), undefined); // not UTF-8
+});
+
+Deno.test("era: capabilities + clientInfo over the bound are refused naming the fields, on both paths", async () => {
+  const big = { extensions: { "x.example/pad": { pad: "x".repeat(MAX_ENVELOPE_CHARS) } } };
+  for (
+    const meta of [
+      env({ [CAPS]: big }),
+      env({ [INFO]: { name: "x".repeat(MAX_ENVELOPE_CHARS), version: "1" } }),
+    ]
+  ) {
+    const body = req("tools/list", {}, meta, 7);
+    const outcome = classifyEra(request({ name: "", headers: h("tools/list"), body }), body);
+    if (outcome.era !== "refused") throw new Error(`not refused: ${outcome.era}`);
+    const a = await answerOf(outcome.response);
+    strictEqual(a.status, 400);
+    strictEqual(a.body?.error?.code, -32602);
+    strictEqual(a.body?.id, 7);
+    const message = a.body?.error?.message ?? "";
+    if (!/clientCapabilities.*clientInfo.*at most 65536/.test(message)) {
+      throw new Error(`message does not name the fields and the bound: ${message}`);
+    }
+  }
+  // Just under the bound is served.
+  const ok = req(
+    "tools/list",
+    {},
+    env({ [CAPS]: { extensions: { "x.example/pad": { pad: "x".repeat(1000) } } } }),
+  );
+  strictEqual(
+    classifyEra(request({ name: "", headers: h("tools/list"), body: ok }), ok).era,
+    "modern",
+  );
 });
