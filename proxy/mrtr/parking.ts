@@ -2,7 +2,8 @@
  * Parked calls (ADR 0010 §4): a 2026-07-28 client's call to a legacy backend that stops to ask
  * the client something (`elicitation/create`, `sampling/createMessage`, `roots/list` on the
  * backend session). The backend call stays in flight on this replica; the client gets an
- * `input_required` result listing every pending request under keys `v1`, `v2`, … and a sealed
+ * `input_required` result listing every pending request under keys `v1`, `v2`, … (those the
+ * backend sends within `gatherMs` of its first; its own progress token left out) and a sealed
  * `park` state; its retry (same method and name, `inputResponses` + `requestState`) answers
  * the pending requests and waits for the call again: the result, or the next round.
  *
@@ -23,7 +24,7 @@
  * @module
  */
 import type { Clock } from "../../core/clock.ts";
-import type { Logger } from "../../core/log.ts";
+import { type Logger, warnAtMostEvery } from "../../core/log.ts";
 import { RpcError } from "../backends/errors.ts";
 import {
   type OpenedState,
@@ -59,6 +60,12 @@ export interface ParkedCallsOptions {
   maxPendingPerIdentity?: number;
   /** This replica's id in park states. @default random */
   replicaId?: string;
+  /**
+   * After a backend's first request to the client, wait this long for the others it sends at
+   * the same time (a 2025 server asking several things with `Promise.all`) so that they reach the
+   * client in one round. 0: park at once. @default 0
+   */
+  gatherMs?: number;
 }
 
 export interface RaceOptions {
@@ -109,6 +116,9 @@ export class ParkedCalls {
   readonly #perIdentity = new Map<string, number>();
   #slots = 0;
   #pending = 0;
+  /** Refusals a client can repeat at will: one warn line a minute each, the rest at debug. */
+  readonly #warnRefused: (msg: string, fields?: Record<string, unknown>) => void;
+  readonly #warnBound: (msg: string, fields?: Record<string, unknown>) => void;
 
   constructor(opts: ParkedCallsOptions) {
     this.replicaId = opts.replicaId ?? crypto.randomUUID().replaceAll("-", "").slice(0, 16);
@@ -119,7 +129,11 @@ export class ParkedCalls {
       timeoutMs: opts.timeoutMs,
       maxPending: opts.maxPending ?? 1000,
       maxPendingPerIdentity: opts.maxPendingPerIdentity ?? 16,
+      gatherMs: opts.gatherMs ?? 0,
     };
+    const now = () => opts.clock.now();
+    this.#warnRefused = warnAtMostEvery(opts.log, 60_000, now);
+    this.#warnBound = warnAtMostEvery(opts.log, 60_000, now);
   }
 
   /** Client requests waiting for an answer on this replica. */
@@ -139,7 +153,7 @@ export class ParkedCalls {
 
   /**
    * Runs `start()` for `peer` (the call's `RequestPeer`) and answers its result, or an
-   * `input_required` result as soon as the backend asks the client something.
+   * `input_required` result once the backend asks the client something (and `gatherMs` passed).
    */
   race(
     peer: object,
@@ -274,11 +288,17 @@ export class ParkedCalls {
 
   /** Waits for the call's outcome or a pending request, whichever comes first. */
   async #wait(call: Call, signal?: AbortSignal): Promise<AnyObject> {
+    let gathered = this.#opts.gatherMs <= 0;
     for (;;) {
       if (call.outcome) {
         this.#forget(call);
         if (call.outcome.ok) return call.outcome.value;
         throw call.outcome.error;
+      }
+      if (call.pending.size > 0 && !gathered && !signal?.aborted) {
+        gathered = true;
+        await this.#gather(call, signal);
+        continue;
       }
       if (call.pending.size > 0) return this.#park(call);
       if (signal?.aborted) return this.#abandon(call, signal.reason);
@@ -292,6 +312,24 @@ export class ParkedCalls {
         signal?.addEventListener("abort", onAbort, { once: true });
       });
       call.wake = undefined;
+    }
+  }
+
+  /** Waits `gatherMs` for more requests sent together; ends early on the outcome or `signal`. */
+  async #gather(call: Call, signal?: AbortSignal): Promise<void> {
+    const stop = new AbortController();
+    const end = () => stop.abort();
+    signal?.addEventListener("abort", end, { once: true });
+    call.wake = () => {
+      if (call.outcome) end();
+    };
+    try {
+      await this.#opts.clock.sleep(this.#opts.gatherMs, stop.signal);
+    } catch {
+      // ended early
+    } finally {
+      call.wake = undefined;
+      signal?.removeEventListener("abort", end);
     }
   }
 
@@ -311,9 +349,10 @@ export class ParkedCalls {
     this.#byPark.set(call.parkId, call);
     const inputRequests: Record<string, InputRequest> = {};
     for (const p of call.pending.values()) {
-      inputRequests[p.key] = p.req.params === undefined
+      const params = withoutProgressToken(p.req.params);
+      inputRequests[p.key] = params === undefined
         ? { method: p.req.method }
-        : { method: p.req.method, params: p.req.params };
+        : { method: p.req.method, params };
     }
     const requestState = this.#opts.codec.seal(
       { kind: "park", r: this.replicaId, p: call.parkId },
@@ -395,7 +434,7 @@ export class ParkedCalls {
   }
 
   #bound(name: string, value: number, what: string, req: InputRequest): RpcError {
-    this.#opts.log.warn("backend request to a client refused: too many calls wait for input", {
+    this.#warnBound("backend request to a client refused: too many calls wait for input", {
       method: req.method,
       bound: name,
       value,
@@ -407,7 +446,19 @@ export class ParkedCalls {
   }
 
   #refuse(reason: ConstructorParameters<typeof RequestStateError>[0]): RequestStateError {
-    this.#opts.log.warn("requestState refused", { reason });
+    this.#warnRefused("requestState refused", { reason });
     return new RequestStateError(reason);
   }
+}
+
+/**
+ * The backend's progress token for its own request means nothing to a 2026-07-28 client (an
+ * embedded request gets no progress): it is left out of the relayed params.
+ */
+function withoutProgressToken(params: AnyObject | undefined): AnyObject | undefined {
+  const meta = params?._meta as AnyObject | undefined;
+  if (!params || !meta || !("progressToken" in meta)) return params;
+  const { progressToken: _, ...rest } = meta;
+  const { _meta: __, ...others } = params;
+  return Object.keys(rest).length ? { ...others, _meta: rest } : others;
 }

@@ -286,6 +286,49 @@ Deno.test("the client leaving while the call runs cancels the backend call", asy
   await waitUntil(() => parked.calls === 0);
 });
 
+Deno.test("requests a backend sends within gatherMs of each other reach the client in one round", async () => {
+  const { parked, clock, codec } = setup({ gatherMs: 25 });
+  const c = backendCall();
+  let answered = false;
+  const first = parked.race(c.peer, ALICE, () => c.promise);
+  first.finally(() => (answered = true)).catch(() => {});
+  const elicit = parked.bridge(c.peer, {
+    ...ELICIT,
+    params: { ...ELICIT.params, _meta: { progressToken: 0 } },
+  });
+  await ticks();
+  assert.equal(answered, false, "answered before the gather window ended");
+  const sample = parked.bridge(c.peer, SAMPLE);
+  clock.advance(25);
+  const round = inputRequired(await first);
+  assert.deepEqual(round.inputRequests, { v1: ELICIT, v2: SAMPLE });
+  const retry = parked.resume(codec.open(round.requestState, ALICE), {
+    v1: { action: "accept", content: { name: "Ada" } },
+    v2: { role: "assistant", content: { type: "text", text: "hi" } },
+  });
+  assert.deepEqual(await elicit, { action: "accept", content: { name: "Ada" } });
+  assert.equal(((await sample).content as AnyObject).text, "hi");
+  c.resolve({ done: true });
+  assert.deepEqual(await retry, { done: true });
+});
+
+Deno.test("a call that ends while requests are gathered answers its result", async () => {
+  const { parked } = setup({ gatherMs: 25 });
+  const c = backendCall();
+  const first = parked.race(c.peer, ALICE, () => c.promise);
+  const asked = parked.bridge(c.peer, ELICIT);
+  await ticks();
+  c.resolve({ done: true });
+  assert.deepEqual(await first, { done: true });
+  await assert.rejects(asked, /call ended before the client answered/);
+  assert.equal(parked.calls, 0);
+  assert.equal(parked.waiting, 0);
+});
+
+async function ticks() {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
 async function waitUntil(fn: () => boolean) {
   for (let i = 0; i < 1000 && !fn(); i++) await new Promise((r) => setTimeout(r, 0));
   assert.ok(fn(), "condition not reached");

@@ -10,6 +10,12 @@ import type { Logger } from "../../core/log.ts";
 import { ParkedCalls } from "./parking.ts";
 import { StateCodec, stateKeysFromEnv } from "./state.ts";
 
+/**
+ * How long a backend's first request to a 2026-07-28 client waits for the others the backend
+ * sends with it (ParkedCalls `gatherMs`): a human answers the round, so this costs nothing noticeable.
+ */
+export const INPUT_GATHER_MS = 50;
+
 export interface InputRequiredRuntime {
   codec: StateCodec;
   parked: ParkedCalls;
@@ -40,6 +46,7 @@ export function createInputRequired(
     clock,
     log,
     timeoutMs,
+    gatherMs: INPUT_GATHER_MS,
     ...(settings?.maxPending !== undefined ? { maxPending: settings.maxPending } : {}),
     ...(settings?.maxPendingPerIdentity !== undefined
       ? { maxPendingPerIdentity: settings.maxPendingPerIdentity }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../core/clock.ts";
 import { createLogger, silentLogger } from "../../core/log.ts";
-import { createInputRequired } from "./setup.ts";
+import { createInputRequired, INPUT_GATHER_MS } from "./setup.ts";
 
 const KEY = "k".repeat(40);
 
@@ -27,6 +27,8 @@ Deno.test("the config's bounds and timeout apply; a configured key makes states 
   const call = a.parked.race(peer, binding, () => new Promise((r) => (finish = r)));
   const first = a.parked.bridge(peer, { method: "roots/list" });
   await assert.rejects(a.parked.bridge(peer, { method: "roots/list" }), /maxPendingPerIdentity/);
+  await new Promise((r) => setTimeout(r, 0));
+  clock.advance(INPUT_GATHER_MS); // the round is answered once the gather window ends
   const r = await call;
   assert.equal(r.resultType, "input_required");
   clock.advance(120_000); // the configured timeout ends the round
