@@ -3,10 +3,11 @@
  * (`--inspect` + the Chrome DevTools Protocol `Profiler` domain over a WebSocket).
  *
  *   deno run -A bench/profile.ts [--concurrency 16] [--calls 6000] [--interval 50] [--top 40]
- *                                [--out FILE.cpuprofile]
+ *                                [--out FILE.cpuprofile] [--raw legacy|modern]
  *
  * Prints self time per function (and per file) as a share of the proxy's sampled time. The
- * `.cpuprofile` it can write opens in Chrome DevTools. Frames of Deno's inspector network
+ * `.cpuprofile` it can write opens in Chrome DevTools. With `--raw`, the load is raw HTTP in one
+ * protocol era (bench/raw_load.ts: same client cost for both) instead of SDK clients. Frames of Deno's inspector network
  * bridge (added to every fetch while an inspector is attached) are reported apart.
  * @module
  */
@@ -14,6 +15,7 @@
 import { parseArgs } from "node:util";
 import { freePort } from "../tests/harness/ports.ts";
 import { callTool, runLoad } from "./load.ts";
+import { type RawEra, runRawLoad } from "./raw_load.ts";
 import { proxyTarget, startBackends, vmcpLaunch } from "./targets.ts";
 
 interface CallFrame {
@@ -130,6 +132,7 @@ if (import.meta.main) {
       interval: { type: "string", default: "50" },
       top: { type: "string", default: "40" },
       out: { type: "string" },
+      raw: { type: "string" },
     },
   });
   const workDir = await Deno.makeTempDir({ prefix: "vmcp-profile-" });
@@ -143,20 +146,23 @@ if (import.meta.main) {
   );
   try {
     await subject.ready!(1);
-    const op = callTool(subject.toolName("b0", "echo"));
-    await runLoad({ url: subject.url, concurrency: 1, calls: 2000, op }); // JIT warm-up
+    const tool = subject.toolName("b0", "echo");
+    const op = callTool(tool);
+    if (v.raw !== undefined && v.raw !== "legacy" && v.raw !== "modern") {
+      throw new Error(`--raw "${v.raw}": expected legacy or modern`);
+    }
+    const era = v.raw as RawEra | undefined;
+    const load = (concurrency: number, calls: number) =>
+      era
+        ? runRawLoad({ url: subject.url, era, tool, concurrency, calls, warmup: 0 })
+        : runLoad({ url: subject.url, concurrency, calls, warmup: 0, op });
+    await load(1, 2000); // JIT warm-up
     const targets = await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json();
     const session = await cdp(targets[0].webSocketDebuggerUrl);
     await session.send("Profiler.enable");
     await session.send("Profiler.setSamplingInterval", { interval: Number(v.interval) });
     await session.send("Profiler.start");
-    const stats = await runLoad({
-      url: subject.url,
-      concurrency: Number(v.concurrency),
-      calls: Number(v.calls),
-      warmup: 0,
-      op,
-    });
+    const stats = await load(Number(v.concurrency), Number(v.calls));
     const { profile } = await session.send("Profiler.stop") as { profile: Profile };
     session.close();
     const out = (text: string) => Deno.stdout.writeSync(new TextEncoder().encode(text + "\n"));

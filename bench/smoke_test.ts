@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { QUICK_SIZES, runBench } from "./run.ts";
 import { markdown, svgChart } from "./report.ts";
+import type { ResultRow } from "./types.ts";
 
 Deno.test("the harness measures tools/call directly and through vmcp with sane numbers and a ratio", async () => {
   const lines: string[] = [];
@@ -46,6 +47,27 @@ Deno.test("the harness measures tools/call directly and through vmcp with sane n
         n.startsWith("vmcp vs floor at c=1: p50 ") && n.includes(added.replace("−", ""))
       ),
       `a note compares vmcp with the floor: ${scenario.notes.join(" | ")}`,
+    );
+    // Both eras with the raw-HTTP client: every call answered, the proxy's CPU metered, notes.
+    for (
+      const subject of [
+        "direct (raw)",
+        "floor (raw)",
+        "vmcp (raw, 2025-11-25)",
+        "vmcp (raw, 2026-07-28)",
+      ]
+    ) {
+      const row: ResultRow | undefined = scenario.rows.find((r) => r.subject === subject);
+      assert.ok(row, `a ${subject} row exists (skipped: ${scenario.skipped.join("; ")})`);
+      assert.equal(row.errors, 0, `${subject}: ${row.note ?? ""}`);
+      assert.equal(row.count, 50);
+      assert.ok(row.cpuSeconds! >= 0 && row.p50! > 0, `${subject} measured`);
+    }
+    assert.ok(
+      scenario.notes.some((n) =>
+        /^vmcp raw 2026-07-28 vs 2025-11-25 at c=1: proxy CPU per call /.test(n)
+      ),
+      `a note compares the eras: ${scenario.notes.join(" | ")}`,
     );
   } else {
     // The proxy could not run: the reason must be recorded, not silently dropped.

@@ -6,6 +6,7 @@
  */
 
 import { callTool, type LoadClient, runLoad } from "../load.ts";
+import { type RawEra, runRawLoad } from "../raw_load.ts";
 import { emptyResult, metered, startProxies, statsRow } from "../measure.ts";
 import { directSubject, startBareForwarder, type Subject } from "../targets.ts";
 import { type BenchContext, type ResultRow, type ScenarioResult, withRatios } from "../types.ts";
@@ -39,6 +40,81 @@ async function cell(
       signal: ctx.signal,
     }));
   return statsRow(name, `tools/call c=${c}`, subject, m);
+}
+
+/**
+ * One cell of the raw-HTTP client (bench/raw_load.ts): both eras at the same client cost. CPU is
+ * the subject process's over the measured phase only (no session setup, no warm-up).
+ */
+async function rawCell(
+  ctx: BenchContext,
+  subject: Subject,
+  label: string,
+  era: RawEra,
+  c: number,
+): Promise<ResultRow> {
+  const { sizes } = ctx;
+  ctx.log(`${name}: ${label} c=${c}`);
+  const s = await runRawLoad({
+    url: subject.url,
+    era,
+    tool: subject.toolName(BACKEND, "echo"),
+    concurrency: c,
+    calls: sizes.calls,
+    warmup: sizes.warmup,
+    maxSeconds: sizes.maxSeconds,
+    pid: subject.pid,
+    signal: ctx.signal,
+  });
+  if (s.count === 0) throw new Error(`${label}: no call succeeded: ${s.firstError}`);
+  return {
+    scenario: name,
+    metric: `tools/call c=${c}`,
+    subject: label,
+    p50: s.p50,
+    p90: s.p90,
+    p99: s.p99,
+    throughput: s.throughput,
+    count: s.count,
+    errors: s.errors,
+    ...(s.cpuSeconds !== undefined ? { cpuSeconds: s.cpuSeconds } : {}),
+    ...(s.firstError ? { note: `first error: ${s.firstError}` } : {}),
+  };
+}
+
+/** Microseconds of the row's process CPU per measured call. */
+export function cpuPerCall(row: ResultRow): number {
+  return row.cpuSeconds !== undefined && row.count ? 1e6 * row.cpuSeconds / row.count : NaN;
+}
+
+/**
+ * The raw-client comparison of the eras in one cell: per era the p50 added over the floor, the
+ * throughput ratio to the floor and the proxy's CPU per call (ADR 0010 step 7 judges on these).
+ */
+export function eraNotes(
+  c: number,
+  floor: ResultRow,
+  legacy: ResultRow,
+  modern: ResultRow,
+): string[] {
+  const us = (r: ResultRow) => `${cpuPerCall(r).toFixed(0)} µs`;
+  const one = (era: string, r: ResultRow) =>
+    `${overFloor(`vmcp raw ${era}`, c, r, floor)}, proxy CPU ${us(r)} per call (floor ${
+      us(floor)
+    })`;
+  const added = (r: ResultRow) => r.p50! - floor.p50!;
+  const verdict = cpuPerCall(modern) <= cpuPerCall(legacy) && added(modern) <= added(legacy)
+    ? "no worse"
+    : "worse";
+  return [
+    one("2025-11-25", legacy),
+    one("2026-07-28", modern),
+    `vmcp raw 2026-07-28 vs 2025-11-25 at c=${c}: proxy CPU per call ${
+      (cpuPerCall(modern) / cpuPerCall(legacy)).toFixed(2)
+    }×, p50 over floor ${added(modern) >= 0 ? "+" : "−"}${Math.abs(added(modern)).toFixed(3)} vs ${
+      added(legacy) >= 0 ? "+" : "−"
+    }${Math.abs(added(legacy)).toFixed(3)} ms: ${verdict} in this run`,
+  ];
 }
 
 /** The same subject measured with another client, under its own label. */
@@ -113,6 +189,23 @@ export async function run(ctx: BenchContext): Promise<ScenarioResult> {
     for (const s of started) {
       if (s.proxy.kind === "vmcp") await warm(ctx, s.subject, "v2-modern").catch(() => {});
     }
+    const rawWarm = (s: Subject, era: RawEra) =>
+      runRawLoad({
+        url: s.url,
+        era,
+        tool: s.toolName(BACKEND, "echo"),
+        concurrency: 1,
+        calls: ctx.sizes.warmup * 5,
+        warmup: 0,
+        maxSeconds: ctx.sizes.maxSeconds,
+        signal: ctx.signal,
+      }).catch(() => {});
+    for (const s of [direct, ...(floor ? [floor] : [])]) await rawWarm(s, "legacy");
+    for (const s of started) {
+      if (s.proxy.kind !== "vmcp") continue;
+      await rawWarm(s.subject, "legacy");
+      await rawWarm(s.subject, "modern");
+    }
     // Interleaved per concurrency (direct, then each proxy) so that load from elsewhere on the
     // machine hits baseline and proxies alike.
     for (const c of ctx.sizes.concurrency) {
@@ -148,6 +241,28 @@ export async function run(ctx: BenchContext): Promise<ScenarioResult> {
       } catch (err) {
         result.skipped.push(`2026-07-28 c=${c}: ${err instanceof Error ? err.message : err}`);
       }
+      // Both eras through vmcp with the raw-HTTP client (identical client cost), against direct
+      // and the floor measured with the same client (the backend speaks 2025-11-25).
+      try {
+        const base3 = await rawCell(ctx, direct, "direct (raw)", "legacy", c);
+        result.rows.push(base3);
+        const floor3 = floor
+          ? withRatios(await rawCell(ctx, floor, "floor (raw)", "legacy", c), base3)
+          : undefined;
+        if (floor3) result.rows.push(floor3);
+        const legacy = withRatios(
+          await rawCell(ctx, vmcp.subject, `${vmcp.proxy.label} (raw, 2025-11-25)`, "legacy", c),
+          base3,
+        );
+        const modern = withRatios(
+          await rawCell(ctx, vmcp.subject, `${vmcp.proxy.label} (raw, 2026-07-28)`, "modern", c),
+          base3,
+        );
+        result.rows.push(legacy, modern);
+        if (floor3) result.notes.push(...eraNotes(c, floor3, legacy, modern));
+      } catch (err) {
+        result.skipped.push(`raw c=${c}: ${err instanceof Error ? err.message : err}`);
+      }
     }
     result.notes.push(
       `${ctx.sizes.calls} measured calls per cell after ${ctx.sizes.warmup} warm-up ` +
@@ -157,7 +272,13 @@ export async function run(ctx: BenchContext): Promise<ScenarioResult> {
           ctx.sizes.jsonResponse ? "JSON" : "SSE"
         }; CPU/RSS are of the backend process (direct) or of the proxy process. ` +
         "The floor row is bench/bare_forwarder.ts: Deno.serve + vmcp's HTTP/1.1 pool relaying " +
-        "bytes, no MCP work at all: the cost of one extra HTTP hop on this machine.",
+        "bytes, no MCP work at all: the cost of one extra HTTP hop on this machine. " +
+        "The (raw) rows use bench/raw_load.ts: pre-built request bytes over one keep-alive " +
+        "connection per virtual client, a 2025-11-25 session (with its GET stream) or the " +
+        "2026-07-28 envelope and headers, so both eras cost the load generator the same; their " +
+        "CPU is the process's over the measured calls only. The eras are compared on proxy CPU " +
+        "per call and p50 added over the raw floor (ADR 0010 step 7); a single run on a shared " +
+        "machine varies by tens of µs, so the verdict needs the median of several runs.",
     );
   } finally {
     await Promise.all([...started.map((s) => s.subject.stop()), floor?.stop()]);

@@ -18,9 +18,12 @@
  *   -32021 (400).
  * - The answer is JSON unless the request carries a `progressToken` or a `logLevel`: then an SSE
  *   stream carries the call's progress and log notifications (level-filtered) before the result.
+ *   A client that does not read it holds at most `MAX_QUEUED_BYTES` of notifications in vmcp:
+ *   past that they are dropped (the result is always written).
  * - A client that goes away (the POST is aborted, or the SSE answer cancelled) aborts the backend
- *   call: a legacy backend gets `notifications/cancelled`. `request.signal` is watched only until
- *   the call settles: under `Deno.serve` it also aborts after every successful response, which is
+ *   call: a legacy backend gets `notifications/cancelled`. `request.signal` is watched from
+ *   `WATCH_CLIENT_AFTER_MS` (reading it costs ~50 µs per request) only until the call settles:
+ *   under `Deno.serve` it also aborts after every successful response, which is
  *   no cancellation.
  * - With `inputRequired` (MRTR, modern_input.ts), `tools/call`, `prompts/get` and
  *   `resources/read` whose backend asks the client something answer `input_required`; the
@@ -32,6 +35,7 @@ import type { Identity } from "../../core/auth/identity.ts";
 import { matchResource } from "../../core/aggregation/mod.ts";
 import type { Logger } from "../../core/log.ts";
 import type { AnyObject } from "../backends/connection.ts";
+import { DeadlineQueue } from "../../core/deadlines.ts";
 import { jsonTextOf } from "../preserialized.ts";
 import type { RequestExtra, Router } from "../router.ts";
 import type { Discover } from "./discover.ts";
@@ -101,11 +105,53 @@ function routedBackend(router: Router, method: string, params: AnyObject): strin
   return matchResource(view, uri) ?? matchResource(fullView, uri);
 }
 
+/** Notifications queued for an SSE answer its client does not read, at most (bytes). */
+export const MAX_QUEUED_BYTES = 1 << 20;
+
 const CACHE_HINTS = '"resultType":"complete","ttlMs":0,"cacheScope":"private"';
 const encoder = new TextEncoder();
 
 function jsonAnswer(text: string, status = 200): Response {
   return new Response(text, { status, headers: { "content-type": "application/json" } });
+}
+
+/**
+ * When a JSON-answered call starts watching its client (`request.signal`). The first read of
+ * `request.signal` costs Deno a signal, a native cancel hook and, because Deno aborts it after
+ * every successful response, a `DOMException`: about 50 µs of CPU per request on the bench
+ * machine, more than the rest of the front door. Most calls are answered well before this, so
+ * they never read it. Waiting loses no cancellation: once the body has been read, Deno aborts a
+ * running request only when its connection is closed by the server (core/http_server.ts: a
+ * connection the peer closed is looked for only once its request has run 1 s), and a later read
+ * of `request.signal` after such an abort would not see it, so the watch must begin before that.
+ */
+export const WATCH_CLIENT_AFTER_MS = 200;
+/** One timer for all watches (core/deadlines.ts), not one per request. */
+const clientWatches = new DeadlineQueue();
+
+/**
+ * Aborts `gone` when the client of `req` leaves, watching from `WATCH_CLIENT_AFTER_MS` on; the
+ * returned stop ends the watch. A cancelled deadline stays queued until the entries before it
+ * settle, so what it holds is dropped at stop (it must not keep a request alive: those held
+ * past a young-generation GC cost a full GC later).
+ */
+function watchClient(req: Request, gone: AbortController): () => void {
+  let held: { req: Request; gone: AbortController; signal?: AbortSignal } | undefined = {
+    req,
+    gone,
+  };
+  const onAbort = () => held?.gone.abort(new Error("the client closed the request"));
+  const deadline = clientWatches.add(WATCH_CLIENT_AFTER_MS, () => {
+    if (!held) return;
+    const signal = held.signal = held.req.signal;
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return () => {
+    deadline.cancel();
+    held?.signal?.removeEventListener("abort", onAbort);
+    held = undefined;
+  };
 }
 
 /** `{…}` JSON text with `extra` members appended (`extra` is `"k":v,…`). */
@@ -127,6 +173,14 @@ function decorate(result: AnyObject, cacheable: boolean): AnyObject {
     out.cacheScope = "private"; // a modern backend's ttlMs passes; what it sees is the caller's
   }
   return out;
+}
+
+/** The JSON text of `decorate(result, false)`, without copying a result that has no type. */
+function completeText(result: AnyObject): string {
+  if (result.resultType === undefined && !Object.hasOwn(result, "resultType")) {
+    return appendMembers(JSON.stringify(result), '"resultType":"complete"');
+  }
+  return JSON.stringify(decorate(result, false));
 }
 
 function errorObject(id: string | number, err: unknown): { status: number; body: AnyObject } {
@@ -266,7 +320,8 @@ export class ModernEndpoint {
       try {
         const result = await invoke();
         this.#o.metrics?.request(method, true);
-        return { status: 200, text: resultText(id, JSON.stringify(decorate(result, cacheable))) };
+        const json = cacheable ? JSON.stringify(decorate(result, true)) : completeText(result);
+        return { status: 200, text: resultText(id, json) };
       } catch (err) {
         this.#o.metrics?.request(method, false);
         const { status, body } = errorObject(id, err);
@@ -274,15 +329,14 @@ export class ModernEndpoint {
       }
     };
     if (meta.progressToken === undefined && peer.logLevel === undefined) {
-      // The client may leave before the answer: watched only until the call settles.
-      const signal = req.signal;
-      const onAbort = () => gone.abort(new Error("the client closed the request"));
-      signal.addEventListener("abort", onAbort, { once: true });
+      // The client may leave before the answer: watched from WATCH_CLIENT_AFTER_MS (see there)
+      // until the call settles.
+      const stopWatching = watchClient(req, gone);
       try {
         const { status, text } = await run();
         return jsonAnswer(text, status);
       } finally {
-        signal.removeEventListener("abort", onAbort);
+        stopWatching();
       }
     }
     // SSE: the answer is out at once; a client that leaves cancels its body (see #stream).
@@ -297,8 +351,10 @@ export class ModernEndpoint {
   ): Response {
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     let open = true;
-    const frame = (json: string) => {
+    const frame = (json: string, notification: boolean) => {
       if (!open) return;
+      // A client that does not read: its notifications are dropped past the bound.
+      if (notification && (controller.desiredSize ?? 0) <= 0) return;
       try {
         controller.enqueue(encoder.encode(`event: message\ndata: ${json}\n\n`));
       } catch {
@@ -314,11 +370,11 @@ export class ModernEndpoint {
         peer.attach(undefined);
         gone.abort(new Error("the client closed the answer stream"));
       },
-    });
-    peer.attach((m) => frame(JSON.stringify(m)));
+    }, new ByteLengthQueuingStrategy({ highWaterMark: MAX_QUEUED_BYTES }));
+    peer.attach((m) => frame(JSON.stringify(m), true));
     void run().then(({ text }) => {
       peer.attach(undefined);
-      frame(text);
+      frame(text, false);
       if (open) {
         open = false;
         try {
