@@ -5,6 +5,8 @@
  * the owner of a per-session connection and to nobody else (ADR 0006): on a connection shared by
  * several client sessions nothing on the wire says which session such a message is for, so vmcp
  * never guesses. Requests are refused with a JSON-RPC error, log messages dropped, both logged.
+ * On a per-owner Streamable HTTP connection, one that came on a call's POST answer belongs to
+ * exactly that call (ADR 0010 §7, invariant 1), however many calls are in flight.
  * @module
  */
 import { z } from "zod";
@@ -111,6 +113,10 @@ export class BackendConnection {
   readonly #inflight = new Set<CallContext>();
   /** The deadline of each call in flight: paused while the backend waits for the client. */
   readonly #deadlines = new Map<CallContext, CallDeadline>();
+  /** Each call in flight by the JSON-RPC id it was sent with (to attribute POST answers). */
+  readonly #byId = new Map<number, CallContext>();
+  /** Backend messages that came on a call's POST answer, and that call (see #hookMessages). */
+  readonly #related = new WeakMap<object, CallContext>();
   /** The progress callback of each call in flight that has one, by the token we sent. */
   readonly #progress = new Map<number, (p: Progress) => void>();
   #nextToken = 1;
@@ -137,6 +143,7 @@ export class BackendConnection {
     };
     this.client.onerror = (err) =>
       this.log.debug("backend transport error", { error: describeError(err) });
+    // The SDK hands these the message objects the transport delivered (see #hookMessages).
     this.client.fallbackRequestHandler = (req, extra) => this.#onBackendRequest(req, extra.signal);
     this.client.fallbackNotificationHandler = (n) => this.#onBackendNotification(n);
   }
@@ -167,7 +174,7 @@ export class BackendConnection {
         signal: deadline.signal,
         timeout: timeoutMs + 60_000,
       });
-      this.#deliverProgress();
+      this.#hookMessages();
     } catch (err) {
       await this.close();
       throw this.#mapError(err, deadline.signal);
@@ -195,10 +202,15 @@ export class BackendConnection {
       const meta = { ...(params?._meta as AnyObject | undefined), progressToken: token };
       params = { ...params, _meta: meta };
     }
+    // Both paths take the id from the SDK client's counter (its `request` takes the next one).
+    const sdk = this.client as unknown as { _requestMessageId: number };
+    const id = sdk._requestMessageId;
+    this.#byId.set(id, ctx);
     try {
       const t = this.#transport;
       if (!opts.onprogress && t instanceof PooledStreamableHTTPClientTransport && t.leanReady()) {
-        return await this.#leanRequest(t, method, params, deadline.signal);
+        sdk._requestMessageId++;
+        return await this.#leanRequest(t, id, method, params, deadline.signal);
       }
       return await this.client.request(
         { method, params } as unknown as Parameters<Client["request"]>[0],
@@ -216,22 +228,33 @@ export class BackendConnection {
       deadline.done();
       this.#inflight.delete(ctx);
       this.#deadlines.delete(ctx);
+      if (this.#byId.get(id) === ctx) this.#byId.delete(id);
       if (token !== undefined) this.#progress.delete(token);
     }
   }
 
   /**
-   * Delivers the progress notifications of our calls in flight as the transport reads them, in
-   * order and before a response read after them resolves its call. The SDK client would drop the
-   * last one when the response follows at once (v1.32.2: it deletes the call's progress handler
-   * when the response arrives, but runs notification handlers a microtask later). Any other
-   * message, and progress with a token that is not one of ours, goes to the SDK as before.
+   * Watches what the transport delivers, as it reads it:
+   * - A backend request or notification that came on one of our calls' POST answers
+   *   (pooled_transport.ts `answeredRequest`) is remembered with that call, for `route`.
+   * - Progress notifications of our calls in flight are delivered in order and before a
+   *   response read after them resolves its call. The SDK client would drop the last one when
+   *   the response follows at once (v1.32.2: it deletes the call's progress handler when the
+   *   response arrives, but runs notification handlers a microtask later).
+   * Any other message, and progress with a token that is not one of ours, goes to the SDK as
+   * before.
    */
-  #deliverProgress(): void {
+  #hookMessages(): void {
     const t = this.#transport;
     const sdk = t.onmessage;
     if (!sdk) return;
+    const pooled = t instanceof PooledStreamableHTTPClientTransport ? t : undefined;
     t.onmessage = (m, extra) => {
+      if (pooled && "method" in m && m.method !== PROGRESS && this.#byId.size) {
+        const id = pooled.answeredRequest();
+        const ctx = id === undefined ? undefined : this.#byId.get(Number(id));
+        if (ctx) this.#related.set(m, ctx);
+      }
       if (this.#progress.size && "method" in m && m.method === PROGRESS && !("id" in m)) {
         const { progressToken: token, ...progress } = (m.params ?? {}) as AnyObject;
         const onprogress = this.#progress.get(
@@ -256,12 +279,11 @@ export class BackendConnection {
    */
   async #leanRequest(
     t: PooledStreamableHTTPClientTransport,
+    id: number,
     method: string,
     params: AnyObject | undefined,
     signal: AbortSignal,
   ): Promise<AnyObject> {
-    const sdk = this.client as unknown as { _requestMessageId: number };
-    const id = sdk._requestMessageId++;
     let answer;
     try {
       answer = await t.call({ jsonrpc: "2.0", id, method, ...(params ? { params } : {}) }, signal);
@@ -383,27 +405,36 @@ export class BackendConnection {
 
   /**
    * The session (and its request) a backend-initiated message belongs to; undefined when it
-   * cannot be known. Only a per-session connection knows: everything on it concerns its owner
-   * (and the owner's one call in flight, when there is exactly one). On a shared connection (a
+   * cannot be known. Only a per-session connection knows: everything on it concerns its owner.
+   * A message that came on a call's POST answer (Streamable HTTP) belongs to that call; any
+   * other (the GET stream, stdio) to the owner's one call in flight, when there is exactly one,
+   * else to the owner alone (a pool owner refuses it). On a shared connection (a
    * shared stdio process, `shareHttp`, the proxy's own discovery connection) a server request
    * or log message carries nothing that names the call that caused it (progress is matched by
    * its token inside the SDK client), and "the one session in flight" is no answer either: the
    * server may be finishing work an earlier call of another session started (a timer, an async
    * tool, a subscription) while a different session happens to be waiting. So: nobody.
    */
-  route(): CallContext | undefined {
+  route(message?: object): CallContext | undefined {
     if (!this.owner) return undefined;
+    const related = message && this.#related.get(message);
+    if (related && this.#owns(related)) return related;
     let only: CallContext | undefined;
     let n = 0;
-    const key = this.owner.connectionKey;
     for (const c of this.#inflight) {
-      // A pooled connection (ADR 0010) is owned by its identity's pool entry; its calls come
-      // from that identity's requests (same connectionKey).
-      if (c.session === this.owner || (key !== undefined && c.session?.connectionKey === key)) {
-        (only = c), n++;
-      }
+      if (this.#owns(c)) (only = c), n++;
     }
     return n === 1 ? only : { session: this.owner };
+  }
+
+  /**
+   * Whether `c` is a call of this connection's owner. A pooled connection (ADR 0010) is owned by
+   * its identity's pool entry; its calls come from that identity's requests (same connectionKey).
+   */
+  #owns(c: CallContext): boolean {
+    const key = this.owner?.connectionKey;
+    return c.session !== undefined &&
+      (c.session === this.owner || (key !== undefined && c.session.connectionKey === key));
   }
 
   /** Client sessions with a call in flight here (for the log line of a refused message). */
@@ -414,7 +445,7 @@ export class BackendConnection {
   }
 
   async #onBackendRequest(req: Request, signal: AbortSignal): Promise<AnyObject> {
-    const target = this.route();
+    const target = this.route(req);
     if (!target?.session) {
       // Method and counts only: the params may hold a user's prompt or data.
       this.log.warn("backend request refused: no single client session it belongs to", {
@@ -464,7 +495,7 @@ export class BackendConnection {
       case "notifications/resources/updated":
         return this.events.onResourceUpdated(this, (n.params ?? {}) as AnyObject);
       case "notifications/message": {
-        const target = this.route();
+        const target = this.route(n);
         if (target?.session) {
           await target.session.notify(
             { method: n.method, params: n.params as AnyObject },

@@ -10,8 +10,9 @@
  * - **Owner.** Each entry has a `PoolOwner`, the `SessionPeer` its backend connection is opened
  *   for. Its identity is a copy that adopts each caller's fresh token (as ADR 0003 does for
  *   sessions), so outgoing token exchange keeps a valid subject token. A backend-initiated
- *   message reaches the owner only when it cannot be attributed to the single call in flight
- *   (connection.ts `route`): requests are then refused, log messages dropped (ADR 0006).
+ *   message reaches the owner only when it cannot be attributed to one call, by the POST answer
+ *   it came on or as the single call in flight (connection.ts `route`): requests are then
+ *   refused, log messages dropped (ADR 0006).
  * - **Bounds.** At most `max` entries (`sessionStorage.maxLocalSessions`, default 1000). A new
  *   key past it evicts the least recently used idle entry; when every entry is busy the request
  *   is refused with -32603 naming the limit. One identity holds at most

@@ -19,6 +19,11 @@
  * - a 307/308 redirect is re-sent through the SDK path (`send`), which follows it within the
  *   origin (such a POST was not processed); any other redirect is the SDK's error, not resent.
  *
+ * On both paths a message the backend sends on a request's POST answer (its SSE stream, a
+ * resumption of it, or a JSON batch) is delivered in that request's async context:
+ * `answeredRequest()`, called inside `onmessage`, names the request (Streamable HTTP: the backend
+ * sent it for that request), and is undefined on the standalone GET stream (ADR 0010 §7).
+ *
  * It applies to plain `http:` URLs that no proxy variable covers (the same rule as the pooled
  * `fetch`), and only once the SDK client has connected. Ids come from the SDK client's own
  * counter (see `BackendConnection.request`), so they never collide with its requests.
@@ -76,8 +81,18 @@ const ANSWER_KEYS = new Set(["jsonrpc", "id", "result", "error"]);
 const decoder = new TextDecoder();
 /** After a response stream ends: time for the SDK's SSE parser to deliver its last events. */
 const STREAM_END_GRACE_MS = 50;
-/** The id of the request whose SDK-path `send` is running: ties its POST's SSE stream to it. */
-const sending = new AsyncLocalStorage<RequestId>();
+/**
+ * The request whose POST answer is being read (`sdk`: sent through the SDK's `send`). Every
+ * message the SDK's stream handling delivers runs in the async context it was started in, so a
+ * message delivered under this context came on that request's answer (its SSE stream, a
+ * resumption of it, or its JSON body). The standalone GET stream runs outside any.
+ */
+interface Answering {
+  transport: PooledStreamableHTTPClientTransport;
+  id: RequestId;
+  sdk: boolean;
+}
+const answering = new AsyncLocalStorage<Answering | undefined>();
 
 function isObject(v: unknown): v is AnyObject {
   return v !== null && typeof v === "object" && !Array.isArray(v);
@@ -164,10 +179,11 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
     const sdk = this.#sdk;
     const handle = sdk._handleSseStream.bind(this);
     sdk._handleSseStream = (stream, options, isReconnectable) => {
-      const id = sending.getStore();
-      if (!stream || isReconnectable || id === undefined) {
+      const a = answering.getStore();
+      if (!stream || isReconnectable || a?.transport !== this || !a.sdk) {
         return handle(stream, options, isReconnectable);
       }
+      const id = a.id;
       const key = String(id);
       this.#sdkPending.add(key);
       handle(this.#watchEnd(stream, () => this.#sdkUnanswered(id, key)), options, false);
@@ -183,15 +199,29 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
     return this as unknown as SdkInternals;
   }
 
-  /** The SDK's `send`, remembering which request a POST's response stream answers. */
+  /**
+   * The SDK's `send`, remembering which request a POST's response stream answers. Anything
+   * else (a notification, whose `notifications/initialized` opens the GET stream; an answer to
+   * the backend) is sent outside any request's context.
+   */
   override send(
     message: JSONRPCMessage,
     options?: Parameters<StreamableHTTPClientTransport["send"]>[1],
   ): Promise<void> {
-    if ("method" in message && "id" in message) {
-      return sending.run(message.id, () => super.send(message, options));
-    }
-    return super.send(message, options);
+    const store = "method" in message && "id" in message
+      ? { transport: this, id: message.id, sdk: true }
+      : undefined;
+    return answering.run(store, () => super.send(message, options));
+  }
+
+  /**
+   * The id of the request whose POST answer (its SSE stream or JSON body) the message being
+   * delivered now came on: the backend sent it for that request (Streamable HTTP). Undefined
+   * for the standalone GET stream. Valid only synchronously inside `onmessage`.
+   */
+  answeredRequest(): RequestId | undefined {
+    const a = answering.getStore();
+    return a?.transport === this ? a.id : undefined;
   }
 
   /** The SDK's `start`, then notes answers to watched SDK-path requests. */
@@ -303,12 +333,17 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
         });
       const data = JSON.parse(text);
       if (isPlainAnswer(data, id)) return data;
-      return await this.#await(id, signal, () => {
-        const messages = Array.isArray(data) ? data : [data];
-        for (const m of messages.map((m) => JSONRPCMessageSchema.parse(m))) {
-          this.onmessage?.(m as JSONRPCMessage);
-        }
-      });
+      return await this.#await(
+        id,
+        signal,
+        () =>
+          answering.run({ transport: this, id, sdk: false }, () => {
+            const messages = Array.isArray(data) ? data : [data];
+            for (const m of messages.map((m) => JSONRPCMessageSchema.parse(m))) {
+              this.onmessage?.(m as JSONRPCMessage);
+            }
+          }),
+      );
     }
     if (type === "text/event-stream") {
       return await this.#await(id, signal, () => {
@@ -316,7 +351,10 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
         const stream = this.#watchEnd(asStream(raw.body), (cause) => {
           this.#waiters.get(key)?.reject(new ResponseStreamEnded(cause));
         });
-        this.#sdk._handleSseStream(stream, {}, false);
+        answering.run(
+          { transport: this, id, sdk: false },
+          () => this.#sdk._handleSseStream(stream, {}, false),
+        );
       });
     }
     await discard(raw.body);

@@ -100,6 +100,14 @@ function rawServer() {
         case "accepted":
           setTimeout(() => pushOnGet(answer(m.id, "on the GET stream")), 20);
           return new Response(null, { status: 202 });
+        case "get_note": // a notification on the GET stream, then the answer
+          pushOnGet({
+            jsonrpc: "2.0",
+            method: "notifications/message",
+            params: { level: "info", data: "from GET" },
+          });
+          await new Promise((r) => setTimeout(r, 20));
+          return json(answer(m.id, "plain"));
         case "status500":
           return new Response("boom", { status: 500 });
         case "redirect":
@@ -438,5 +446,33 @@ Deno.test("BackendConnection: concurrent lean calls to a real SDK backend (JSON 
       await conn.close();
       await backend.stop();
     }
+  }
+});
+
+Deno.test("answeredRequest: a message on a request's SSE or JSON answer names that request on both paths; one on the GET stream names none", async () => {
+  const srv = rawServer();
+  const { client, transport, lean, sdk } = await connect(srv.url);
+  const seen: [unknown, unknown][] = [];
+  const inner = transport.onmessage!;
+  transport.onmessage = (m) => {
+    if ("method" in m) seen.push([(m.params as Msg).data, transport.answeredRequest()]);
+    inner(m);
+  };
+  const nextId = () => (client as unknown as { _requestMessageId: number })._requestMessageId;
+  try {
+    for (const tool of ["sse", "batch"]) {
+      const leanId = nextId();
+      await lean(tool);
+      const sdkId = nextId();
+      await sdk(tool);
+      const data = tool === "sse" ? "from sse" : 1;
+      assert.deepEqual(seen.splice(0), [[data, leanId], [data, sdkId]], tool);
+    }
+    await lean("get_note");
+    await sdk("get_note");
+    assert.deepEqual(seen.splice(0), [["from GET", undefined], ["from GET", undefined]]);
+  } finally {
+    await client.close();
+    await srv.stop();
   }
 });
