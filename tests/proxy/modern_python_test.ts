@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { provisionPythonMcp } from "../harness/python.ts";
 import { describeRun, runPythonClient } from "../harness/py_client.ts";
 import { everythingServerCommand } from "../fixtures/everything.ts";
+import { serveV2Backend } from "../fixtures/v2_backend.ts";
 import { config, proxy } from "./helpers.ts";
 
 const py = await provisionPythonMcp();
@@ -81,6 +82,49 @@ Deno.test({
       assert.deepEqual(run.all("error"), [], why);
     } finally {
       await p.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "the Python SDK client through vmcp reaches a 2026-07-28-only backend (v2 SDK, " +
+    "stateless) that vmcp itself speaks 2026-07-28 to" + ignoreReason,
+  ignore: !py.ok,
+  async fn() {
+    assert.ok(py.ok);
+    const v2 = await serveV2Backend({ name: "v2" });
+    const p = await proxy(config({
+      aggregation: { conflictResolution: "priority" },
+      backends: [{ name: "v2", url: v2.url }],
+    }));
+    try {
+      const run = await runPythonClient({
+        python: py.python,
+        url: p.url,
+        calls: [
+          { name: "echo", arguments: { message: "from python to v2" } },
+          { name: "progress", arguments: { steps: 3 } },
+        ],
+      });
+      const why = describeRun(run);
+      assert.equal(run.code, 0, why);
+      assert.equal(run.first("connected")?.protocolVersion, "2026-07-28", why);
+      const names = run.first("tools")?.names as string[];
+      assert.ok(names.includes("echo") && names.includes("progress"), why);
+      assert.match(JSON.stringify(run.all("result")[0]?.result), /from python to v2/, why);
+      assert.deepEqual(run.all("progress").map((e) => e.progress), [1, 2, 3], why);
+      assert.deepEqual(run.all("error"), [], why);
+      // vmcp spoke 2026-07-28 to the backend, with no session, naming the tool in the headers.
+      const calls = v2.recorded.filter((r) => r.method === "tools/call");
+      assert.ok(calls.length >= 2, JSON.stringify(v2.recorded.map((r) => r.method)));
+      for (const c of calls) {
+        assert.equal(c.headers["mcp-protocol-version"], "2026-07-28");
+        assert.equal(c.headers["mcp-session-id"], undefined);
+      }
+      assert.deepEqual(calls.map((c) => c.headers["mcp-name"]), ["echo", "progress"]);
+    } finally {
+      await p.stop();
+      await v2.stop();
     }
   },
 });
