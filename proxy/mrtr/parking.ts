@@ -104,12 +104,54 @@ interface Call {
   cancel?: (reason: unknown) => void;
 }
 
+/**
+ * A call racing for a waiting client (`race`). Most calls never ask the client anything: they
+ * cost this and one abort listener, nothing more. The first `bridge` for the call makes its
+ * `Call` (requests map, waits, park), which from then on answers the race.
+ */
+class Racing {
+  /** Made by the first request to the client. */
+  call: Call | undefined = undefined;
+  /** The client left before the backend asked it anything: the call was cancelled. */
+  abandoned = false;
+  /** `signal` has this as its abort listener (until the call settles or is promoted). */
+  listening = false;
+  constructor(
+    readonly peer: object,
+    readonly binding: StateBinding,
+    readonly opts: RaceOptions,
+    readonly resolve: (value: AnyObject) => void,
+    readonly reject: (err: unknown) => void,
+  ) {}
+
+  /** The client's request went away (the abort listener on `opts.signal`). */
+  handleEvent(): void {
+    this.unlisten();
+    if (this.call || this.abandoned) return;
+    const reason = this.opts.signal?.reason;
+    this.abandoned = true;
+    this.opts.cancel?.(reason);
+    this.reject(reason);
+  }
+
+  listen(): void {
+    this.listening = true;
+    this.opts.signal?.addEventListener("abort", this);
+  }
+
+  unlisten(): void {
+    if (!this.listening) return;
+    this.listening = false;
+    this.opts.signal?.removeEventListener("abort", this);
+  }
+}
+
 /** The parked calls of one replica. */
 export class ParkedCalls {
   readonly replicaId: string;
   readonly #opts: Required<Omit<ParkedCallsOptions, "replicaId">>;
   /** Calls by the peer they run for (the bridge finds them by it). */
-  readonly #byPeer = new Map<object, Call>();
+  readonly #byPeer = new Map<object, Racing>();
   /** Parked (or resumable) calls by park id. */
   readonly #byPark = new Map<string, Call>();
   /** Calls holding a slot (they asked the client something and are not finished with). */
@@ -162,18 +204,14 @@ export class ParkedCalls {
     opts: RaceOptions = {},
   ): Promise<AnyObject> {
     if (this.#byPeer.has(peer)) throw new Error("ParkedCalls.race: this peer already has a call");
-    const call: Call = {
-      binding,
-      parkId: "", // made when it first parks (most calls never do)
-      round: 0,
-      phase: "running",
-      pending: new Map(),
-      nextKey: 0,
-      listening: true,
-      slot: false,
-      ...(opts.cancel ? { cancel: opts.cancel } : {}),
-    };
-    this.#byPeer.set(peer, call);
+    let resolve!: (value: AnyObject) => void;
+    let reject!: (err: unknown) => void;
+    const answer = new Promise<AnyObject>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const racing = new Racing(peer, binding, opts, resolve, reject);
+    this.#byPeer.set(peer, racing);
     let promise: Promise<AnyObject>;
     try {
       promise = start();
@@ -181,10 +219,59 @@ export class ParkedCalls {
       promise = Promise.reject(err);
     }
     promise.then(
-      (value) => this.#settled(peer, call, { ok: true, value }),
-      (error) => this.#settled(peer, call, { ok: false, error }),
+      (value) => this.#ended(racing, true, value),
+      (error) => this.#ended(racing, false, error),
     );
-    return this.#wait(call, opts.signal);
+    if (!racing.call) {
+      // One check when the client is gone already, one listener while it waits.
+      if (opts.signal?.aborted) racing.handleEvent();
+      else if (opts.signal) racing.listen();
+    }
+    return answer;
+  }
+
+  /** The backend call of `racing` settled. */
+  #ended(racing: Racing, ok: boolean, valueOrError: unknown): void {
+    const call = racing.call;
+    if (call) {
+      const outcome = ok
+        ? { ok: true as const, value: valueOrError as AnyObject }
+        : { ok: false as const, error: valueOrError };
+      return this.#settled(racing.peer, call, outcome);
+    }
+    this.#byPeer.delete(racing.peer);
+    racing.unlisten();
+    if (racing.abandoned) {
+      // The client left and the call was cancelled: nobody reads this.
+      this.#opts.log.info("a parked call finished with no client waiting; its result is dropped", {
+        method: racing.binding.method,
+        ok,
+      });
+      return;
+    }
+    if (ok) racing.resolve(valueOrError as AnyObject);
+    else racing.reject(valueOrError);
+  }
+
+  /**
+   * The backend asks the client of `racing` something for the first time: a `Call` takes over
+   * (`bridge` starts its wait once the request is pending).
+   */
+  #promote(racing: Racing): Call {
+    racing.unlisten();
+    const call: Call = {
+      binding: racing.binding,
+      parkId: "", // made when it first parks
+      round: 0,
+      phase: "running",
+      pending: new Map(),
+      nextKey: 0,
+      listening: true,
+      slot: false,
+      ...(racing.opts.cancel ? { cancel: racing.opts.cancel } : {}),
+    };
+    racing.call = call;
+    return call;
   }
 
   /**
@@ -227,8 +314,11 @@ export class ParkedCalls {
     req: InputRequest,
     opts: { signal?: AbortSignal } = {},
   ): Promise<AnyObject> {
-    const call = this.#byPeer.get(peer);
-    if (!call || call.phase === "done" || call.outcome) {
+    const racing = this.#byPeer.get(peer);
+    const known = racing?.call;
+    if (
+      !racing || racing.abandoned || (known && (known.phase === "done" || known.outcome))
+    ) {
       return Promise.reject(
         new RpcError(
           -32603,
@@ -237,8 +327,8 @@ export class ParkedCalls {
       );
     }
     const { maxPending, maxPendingPerIdentity } = this.#opts;
-    const id = call.binding.identityKey;
-    if (!call.slot) {
+    const id = racing.binding.identityKey;
+    if (!known?.slot) {
       if (this.#slots >= maxPending) {
         return Promise.reject(
           this.#bound("maxPending", maxPending, "calls wait for client input on this replica", req),
@@ -254,10 +344,11 @@ export class ParkedCalls {
           ),
         );
       }
+      const call = known ?? this.#promote(racing);
       call.slot = true;
       this.#slots++;
       this.#perIdentity.set(id, (this.#perIdentity.get(id) ?? 0) + 1);
-    } else if (call.pending.size >= maxPendingPerIdentity) {
+    } else if (known.pending.size >= maxPendingPerIdentity) {
       // One call asking many things at once: bounded like a caller's calls.
       return Promise.reject(
         this.#bound(
@@ -268,7 +359,8 @@ export class ParkedCalls {
         ),
       );
     }
-    return new Promise<AnyObject>((resolve, reject) => {
+    const call = racing.call!;
+    const asked = new Promise<AnyObject>((resolve, reject) => {
       const p: Pending = { key: `v${++call.nextKey}`, req, resolve, reject };
       call.pending.set(p.key, p);
       this.#pending++;
@@ -284,6 +376,14 @@ export class ParkedCalls {
       }
       call.wake?.();
     });
+    if (!known) {
+      // A microtask later, as a waiting race wakes: requests sent together share a round.
+      Promise.resolve().then(() => this.#wait(call, racing.opts.signal)).then(
+        racing.resolve,
+        racing.reject,
+      );
+    }
+    return asked;
   }
 
   /** Waits for the call's outcome or a pending request, whichever comes first. */

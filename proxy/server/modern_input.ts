@@ -172,30 +172,23 @@ export class ModernInput {
   /** A call run anew: the first request, or a pass-through retry (`slot.retry`). */
   async #first(call: InputCall, slot?: PassSlot, previous?: OpenedState): Promise<AnyObject> {
     call.peer.pass = slot;
-    let settled = false;
-    let parkId: string | undefined;
-    const start = () => {
-      const running = call.start();
-      running.then(done, done);
-      return running;
-    };
-    const done = () => {
-      settled = true;
-      if (parkId !== undefined) this.#peers.delete(parkId);
-    };
-    const result = await this.#parked.race(call.peer, call.binding, start, {
+    // The backend call: a parked one's peer is forgotten once it settles (watched only then).
+    let running: Promise<AnyObject> | undefined;
+    const result = await this.#parked.race(call.peer, call.binding, () => running = call.start(), {
       signal: call.gone,
       cancel: (reason) => call.cancel(reason),
     });
     if (slot?.from !== undefined && result.resultType === "input_required") {
       return sealPassThrough(result, slot.from, this.#codec, call.binding, previous);
     }
-    if (result.resultType === "input_required" && !settled) {
+    if (result.resultType === "input_required" && running) {
       // The park id, from the state just sealed (a retry finds the peer by it).
       const opened = this.#codec.open(result.requestState, call.binding);
       if (opened.kind === "park") {
-        parkId = opened.p;
+        const parkId = opened.p;
         this.#peers.set(parkId, call.peer);
+        const forget = () => this.#peers.delete(parkId);
+        running.then(forget, forget);
       }
     }
     return result;
