@@ -27,6 +27,7 @@ import { processLimitError, stdioPerSession, stdioSettings } from "./stdio_isola
 import { BackendEra, legacyRefused } from "./backend_era.ts";
 import { BackendSessionPool, DEFAULT_POOL_MAX, type PooledPeer } from "./identity_pool.ts";
 import type { Clock } from "../../core/clock.ts";
+import { ModernSubscriptions } from "./modern_subscriptions.ts";
 
 /** Outgoing-auth headers for an identity (undefined identity: the proxy's own connection). */
 export type HeadersFor = (
@@ -81,6 +82,8 @@ export class Backend {
   readonly #era: BackendEra;
   /** Per-identity backend sessions of modern callers (keyed by `connectionKey`, ADR 0010). */
   readonly #pool: BackendSessionPool;
+  /** Resource subscriptions when the backend is modern: listen streams per identity. */
+  #modernSubs: ModernSubscriptions | undefined;
 
   constructor(opts: BackendOptions) {
     this.#opts = opts;
@@ -383,8 +386,34 @@ export class Backend {
     return this.#pool.hold(peer);
   }
 
-  /** Subscribes `session` to `uri` (once per backend on a shared connection). */
+  /** The modern backend's resource subscriptions (undefined: legacy backend). */
+  async #modern(): Promise<ModernSubscriptions | undefined> {
+    let conn = this.#era.resolve();
+    if (conn instanceof Promise) conn = await conn;
+    if (!conn || !this.config.url) return undefined;
+    const url = this.config.url;
+    return this.#modernSubs ??= new ModernSubscriptions({
+      backend: this.name,
+      url,
+      discover: async () => {
+        let c = this.#era.resolve();
+        if (c instanceof Promise) c = await c;
+        if (!c) throw new BackendUnavailableError(this.name, "no longer speaks MCP 2026-07-28");
+        return c.discoverResult;
+      },
+      ...(this.#opts.headersFor ? { headersFor: this.#opts.headersFor } : {}),
+      log: this.#opts.log.with({ backend: this.name }),
+      onUpdated: (owner, params) => this.#opts.events.onResourceUpdated(this.name, owner, params),
+    });
+  }
+
+  /**
+   * Subscribes `session` to `uri` (once per backend on a shared connection; on a modern
+   * backend through the identity's listen stream, modern_subscriptions.ts).
+   */
   async subscribe(session: SessionPeer, uri: string, signal?: AbortSignal): Promise<void> {
+    const modern = await this.#modern();
+    if (modern) return await modern.subscribe(session, uri);
     if (!this.sharesConnection) {
       await this.request("resources/subscribe", { uri }, {
         session,
@@ -408,6 +437,9 @@ export class Backend {
 
   /** Unsubscribes `session` from `uri` (the backend only when nobody else listens). */
   async unsubscribe(session: SessionPeer, uri: string, signal?: AbortSignal): Promise<void> {
+    if (this.#modernSubs && this.#era.verdict === "modern") {
+      return await this.#modernSubs.unsubscribe(session, uri);
+    }
     if (!this.sharesConnection) {
       await this.request("resources/unsubscribe", { uri }, {
         session,
@@ -426,6 +458,7 @@ export class Backend {
    * ends its backend session (DELETE, bounded by the backend timeout, at most 5 s).
    */
   async closeSession(sessionId: string, terminate = false): Promise<void> {
+    void this.#modernSubs?.dropOwner(sessionId);
     for (const [uri, set] of this.#subs) {
       if (set.delete(sessionId) && set.size === 0) {
         this.#subs.delete(uri);
@@ -449,6 +482,11 @@ export class Backend {
     return this.#pool.sweep();
   }
 
+  /** Identities with a resource listen stream to this modern backend (for tests). */
+  get modernSubscriptionStreams(): number {
+    return this.#modernSubs?.size ?? 0;
+  }
+
   /** Pooled backend sessions of modern callers (for tests and /status). */
   get identitySessionCount(): number {
     return this.#pool.size;
@@ -470,6 +508,7 @@ export class Backend {
     this.#shared = undefined;
     this.#perSession.clear();
     this.#subs.clear();
+    await this.#modernSubs?.close();
     await Promise.all(all.map((c) => c?.then((conn) => conn.close(), () => {})));
   }
 }

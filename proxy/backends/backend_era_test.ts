@@ -66,6 +66,7 @@ Deno.test("Backend: a legacy backend upgraded to 2026-07-28 behind the same URL 
       "in_region",
       "log",
       "progress",
+      "touch",
     ]);
     const r = await backend.request("tools/call", { name: "echo", arguments: { message: "up" } });
     assert.deepEqual(r.content, [{ type: "text", text: "up" }]);

@@ -8,10 +8,10 @@
  *   (`Router.resourceBackend`: a URI the identity may not read is unknown); on a legacy backend `resources/subscribe` is sent on the
  *   identity's pooled backend session (identity_pool.ts), which is held (never evicted or
  *   expired) until `release`. That session's `notifications/resources/updated` reach only this
- *   identity's streams (`ProxyRuntime` → `ListenHub.publish`).
+ *   identity's streams (`ProxyRuntime` → `ListenHub.publish`). On a modern backend the URI
+ *   joins the identity's backend listen stream instead (modern_subscriptions.ts, `listenOwner`).
  * - Refused (a rejection: the hub leaves the URI out of the acknowledgement): an unknown URI, a
- *   context that is not this identity's request peer, a modern backend (a per-identity backend
- *   listen stream is not built yet), and a backend whose sessions share one connection
+ *   context that is not this identity's request peer, and a backend whose sessions share one connection
  *   (`shareHttp`, shared stdio): its updates could not be told apart per identity.
  * - `release(identityKey, uri)`: `resources/unsubscribe` on the same session, then the hold
  *   ends (the entry may expire again).
@@ -20,7 +20,9 @@
 import type { Logger } from "../../core/log.ts";
 import type { Backend } from "../backends/backend.ts";
 import type { PooledPeer } from "../backends/identity_pool.ts";
+import type { SessionPeer } from "../backends/connection.ts";
 import type { ResourceSubscriptionSink } from "./listen_resources.ts";
+import { listenOwner } from "../backends/modern_subscriptions.ts";
 
 /** What the sink needs of a backend (`Backend`). */
 export type SubscribableBackend = Pick<
@@ -39,7 +41,7 @@ export interface PooledResourceSubscriptionsOptions {
 
 interface Held {
   backend: SubscribableBackend;
-  peer: PooledPeer;
+  peer: SessionPeer;
   release: () => void;
 }
 
@@ -67,16 +69,17 @@ export class PooledResourceSubscriptions implements ResourceSubscriptionSink {
       throw new TypeError("resource subscription needs the listen request's peer of its identity");
     }
     const backend = this.#o.route(uri, context);
+    if (await backend.isModern()) {
+      // The identity's backend listen stream (modern_subscriptions.ts), no pooled session.
+      const owner = listenOwner(context);
+      await backend.subscribe(owner, uri);
+      this.#held.set(`${identityKey}\u0000${uri}`, { backend, peer: owner, release: () => {} });
+      return;
+    }
     if (backend.sharesConnection) {
       throw new Error(
         `backend "${backend.name}" shares one connection among clients (shareHttp or shared ` +
           "stdio): per-identity resource subscriptions are not available on it",
-      );
-    }
-    if (await backend.isModern()) {
-      throw new Error(
-        `backend "${backend.name}" speaks MCP 2026-07-28: resource subscriptions through it ` +
-          "are not supported yet",
       );
     }
     const release = backend.holdIdentitySession(context);

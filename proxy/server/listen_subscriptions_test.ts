@@ -55,12 +55,19 @@ Deno.test("PooledResourceSubscriptions subscribes on the identity's held session
   assert.equal(sink.size, 0);
 });
 
-Deno.test("PooledResourceSubscriptions refuses modern and shared-connection backends, foreign peers and failed subscribes", async () => {
+Deno.test("PooledResourceSubscriptions subscribes a modern backend for the identity's listen owner, without a held session", async () => {
   const modern = backend({ modern: true });
-  let sink = new PooledResourceSubscriptions({ route: () => modern.b, log: silentLogger });
-  await assert.rejects(sink.acquire("alice", "u", peer("alice")), /speaks MCP 2026-07-28/);
+  const sink = new PooledResourceSubscriptions({ route: () => modern.b, log: silentLogger });
+  const subscribed: unknown[] = [];
+  modern.b.subscribe = (owner, uri) => (subscribed.push([owner.id, uri]), Promise.resolve());
+  await sink.acquire("alice", "u", peer("alice"));
+  assert.deepEqual(subscribed, [["listen\u0000alice", "u"]]);
   assert.equal(modern.holds(), 0);
+  assert.equal(sink.size, 1);
+});
 
+Deno.test("PooledResourceSubscriptions refuses shared-connection legacy backends, foreign peers and failed subscribes", async () => {
+  let sink: PooledResourceSubscriptions;
   const shared = backend({ shares: true });
   sink = new PooledResourceSubscriptions({ route: () => shared.b, log: silentLogger });
   await assert.rejects(sink.acquire("alice", "u", peer("alice")), /shares one connection/);
