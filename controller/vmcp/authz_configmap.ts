@@ -11,8 +11,8 @@
 import type { VirtualMCPServerSpec } from "../../crds/virtualmcpserver.ts";
 import type { Problem } from "../../core/config/problems.ts";
 import { entitiesProblems, parseAuthzFile, policyProblems } from "../../core/authz/policies.ts";
-import type { KubeObject } from "../runtime/kube.ts";
-import { TYPES, type View } from "../view.ts";
+import type { View } from "../view.ts";
+import { readConfigMapKey } from "./configmap_key.ts";
 
 /** Name of the ConfigMap a VirtualMCPServer spec (raw or parsed) takes its policies from. */
 export function authzConfigMapName(spec: unknown): string | undefined {
@@ -33,33 +33,14 @@ export async function resolveAuthzConfigMap(
 ): Promise<{ spec: VirtualMCPServerSpec; problems: Problem[] }> {
   const ac = spec.incomingAuth?.authzConfig;
   if (ac?.type !== "configMap" || !ac.configMap) return { spec, problems: [] };
-  const { name, key } = ac.configMap;
-  const at = "spec.incomingAuth.authzConfig.configMap";
-  const cm = await view.get<KubeObject & { data?: Record<string, string> }>(
-    TYPES.configMap,
+  const read = await readConfigMapKey(
+    view,
     namespace,
-    name,
+    ac.configMap,
+    "spec.incomingAuth.authzConfig.configMap",
   );
-  if (!cm) {
-    return {
-      spec,
-      problems: [{ path: `${at}.name`, message: `ConfigMap "${name}" not found`, value: name }],
-    };
-  }
-  const text = cm.data?.[key];
-  if (text === undefined) {
-    return {
-      spec,
-      problems: [{
-        path: `${at}.key`,
-        message: `ConfigMap "${name}" has no key "${key}"; its keys: ${
-          Object.keys(cm.data ?? {}).join(", ") || "(none)"
-        }`,
-        value: key,
-      }],
-    };
-  }
-  const where = `ConfigMap ${name} key ${key}`;
+  if ("problems" in read) return { spec, problems: read.problems };
+  const { text, where } = read;
   let src;
   try {
     src = parseAuthzFile(text);

@@ -10,8 +10,8 @@ import YAML from "yaml";
 import { OidcInlineSchema } from "../../crds/auth.ts";
 import type { VirtualMCPServerSpec } from "../../crds/virtualmcpserver.ts";
 import { type Problem, problemsFromZod } from "../../core/config/problems.ts";
-import type { KubeObject } from "../runtime/kube.ts";
-import { TYPES, type View } from "../view.ts";
+import type { View } from "../view.ts";
+import { readConfigMapKey } from "./configmap_key.ts";
 
 /** Name of the ConfigMap a VirtualMCPServer spec (raw or parsed) takes its OIDC settings from. */
 export function oidcConfigMapName(spec: unknown): string | undefined {
@@ -32,33 +32,14 @@ export async function resolveOidcConfigMap(
 ): Promise<{ spec: VirtualMCPServerSpec; problems: Problem[] }> {
   const oc = spec.incomingAuth?.oidcConfig;
   if (oc?.type !== "configMap" || !oc.configMap) return { spec, problems: [] };
-  const { name, key } = oc.configMap;
-  const at = "spec.incomingAuth.oidcConfig.configMap";
-  const cm = await view.get<KubeObject & { data?: Record<string, string> }>(
-    TYPES.configMap,
+  const read = await readConfigMapKey(
+    view,
     namespace,
-    name,
+    oc.configMap,
+    "spec.incomingAuth.oidcConfig.configMap",
   );
-  if (!cm) {
-    return {
-      spec,
-      problems: [{ path: `${at}.name`, message: `ConfigMap "${name}" not found`, value: name }],
-    };
-  }
-  const text = cm.data?.[key];
-  if (text === undefined) {
-    return {
-      spec,
-      problems: [{
-        path: `${at}.key`,
-        message: `ConfigMap "${name}" has no key "${key}"; its keys: ${
-          Object.keys(cm.data ?? {}).join(", ") || "(none)"
-        }`,
-        value: key,
-      }],
-    };
-  }
-  const where = `ConfigMap ${name} key ${key}`;
+  if ("problems" in read) return { spec, problems: read.problems };
+  const { text, where } = read;
   let raw: unknown;
   try {
     raw = YAML.parse(text, { version: "1.1" });
