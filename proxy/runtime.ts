@@ -378,6 +378,14 @@ export class ProxyRuntime implements RouterState {
   async applyConfig(config: VmcpConfig): Promise<void> {
     const healthChanged = JSON.stringify(config.operational?.failureHandling) !==
       JSON.stringify(this.config.operational?.failureHandling);
+    if (
+      JSON.stringify(config.operational?.inputRequired) !==
+        JSON.stringify(this.config.operational?.inputRequired)
+    ) {
+      this.log.warn(
+        "operational.inputRequired changed; the proxy keeps the settings it started with until restarted",
+      );
+    }
     this.config = config;
     const authz = authzFromConfig(config, this.#authz);
     if (authz !== this.#authz) {

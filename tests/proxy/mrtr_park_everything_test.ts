@@ -20,7 +20,7 @@ import { ParkedCalls } from "../../proxy/mrtr/parking.ts";
 import { StateCodec } from "../../proxy/mrtr/state.ts";
 import { startEverythingHttp } from "../harness/everything_http.ts";
 
-const TIMEOUT_MS = 2_000;
+const TIMEOUT_MS = 5_000;
 
 /** What the modern endpoint's `RequestPeer` does with a backend's request: park it. */
 function parkingPeer(parked: ParkedCalls): SessionPeer {
