@@ -7,9 +7,12 @@
  *
  * 1. cached `tools/list` (the page object with its JSON text, as the transports send it) p50,
  *    without and with authz (same caller, decisions cached);
- * 2. the first `tools/list` of a new caller (1000 engine decisions), and of a new caller with
- *    the same rights as an earlier one (decisions again, list text shared);
- * 3. authorization per call: cached decision (after a list), and one engine decision.
+ * 2. the first `tools/list` of a caller the policies have not seen (new groups: the engine is
+ *    asked once per kind of tool its policies can tell apart, here backend × annotations, not
+ *    once per tool: proxy/authz/sharing.ts), and of a new caller the policies cannot tell from an
+ *    earlier one (other subject and email, same groups: decisions and list shared);
+ * 3. authorization per call: cached decision (after a list), and one engine decision (a fresh
+ *    principal each time, so nothing is shared).
  *
  * Targets: cached list ≤ 2× without authz; per call ≤ 50 µs p50. Prints JSON on stdout.
  * @module
@@ -111,7 +114,21 @@ for (let round = 0; round < 5; round++) {
   withAll.push(...await timeAsync(N / 5, list(gated, root)));
 }
 
-const coldNew = await timeAsync(5, (i) => gated.listTools(undefined, who(`new${i}`, ["g5"])));
+const coldNew = await timeAsync(
+  5,
+  (i) => gated.listTools(undefined, who(`new${i}`, ["g5", `extra${i}`])),
+);
+// The same first list with one engine decision per tool (no slices, nothing shared): the
+// cost without proxy/authz/sharing.ts and slices.ts, in the same run.
+const unshared = CedarAuthorizer.create({ policies, entitiesJson: "[]" }, undefined, {
+  slicing: false,
+});
+const coldUnshared = await timeAsync(
+  2,
+  (i) => new Router(state(new AuthzGate(unshared))).listTools(undefined, who(`u${i}`, ["g5"])),
+);
+unshared.dispose();
+const sameRights = await timeAsync(5, (i) => gated.listTools(undefined, who(`same${i}`, ["g5"])));
 const visible = (await gated.listTools(undefined, alice)).tools as Tool[];
 
 const first = visible[0]!;
@@ -126,15 +143,15 @@ const cachedCall = await timeAsync(
   N,
   () => Promise.resolve(gate.allows(alice, "call_tool", resource, route.tool)),
 );
-const principal = cedar.principal(alice);
+// A fresh principal each time: its shared-decision cache is empty (one engine call).
 const engineCall = await timeAsync(
   Math.min(N, 500),
-  () => Promise.resolve(cedar.isAuthorized(principal, "call_tool", resource)),
+  () => Promise.resolve(cedar.isAuthorized(cedar.principal(alice), "call_tool", resource)),
 );
 
 // ToolHive's common form names the tool in the scope: most requests then need few policies
 // (policy slices) or none (deny without the engine).
-const scoped = new AuthzGate(CedarAuthorizer.create({
+const scopedCedar = CedarAuthorizer.create({
   policies: [
     ...Array.from(
       { length: 49 },
@@ -146,10 +163,14 @@ const scoped = new AuthzGate(CedarAuthorizer.create({
     "forbid(principal, action, resource) when { resource has destructiveHint && resource.destructiveHint };",
   ],
   entitiesJson: "[]",
-}));
-const scopedRouter = new Router(state(scoped));
-const coldScoped = await timeAsync(5, (i) => scopedRouter.listTools(undefined, who(`s${i}`, [])));
-scoped.dispose();
+});
+// These policies read nothing of the caller: all callers share one principal, so each round
+// takes a new gate (no decisions yet; the preparsed slices stay, as they do in the proxy).
+const coldScoped = await timeAsync(
+  5,
+  (i) => new Router(state(new AuthzGate(scopedCedar))).listTools(undefined, who(`s${i}`, [])),
+);
+scopedCedar.dispose();
 
 const result = {
   tools: view.tools.length,
@@ -163,7 +184,9 @@ const result = {
   cachedListRatioAllVisible: +(p50(withAll) / p50(without)).toFixed(2),
   firstListOfNewCallerMs: {
     conditionPolicies: +(p50(coldNew) / 1000).toFixed(1),
-    scopeNamedPolicies: +(p50(coldScoped) / 1000).toFixed(1),
+    conditionPoliciesOneDecisionPerTool: +(p50(coldUnshared) / 1000).toFixed(1),
+    sameRightsAsAnEarlierCaller: +(p50(sameRights) / 1000).toFixed(3),
+    scopeNamedPolicies: +(p50(coldScoped) / 1000).toFixed(2),
   },
   perCallP50us: {
     cachedDecision: +p50(cachedCall).toFixed(2),

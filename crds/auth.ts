@@ -98,22 +98,31 @@ export const AuthzConfigSchema = z.strictObject({
   ),
   inline: z.strictObject({
     policies: z.array(z.string().min(1)).min(1).describe(
-      'Cedar policies, one per entry, with ToolHive\'s entity model: principal Client::"<sub>" (token claims as claim_<name> attributes; members of THVGroup::"<g>" for each entry of the groups, roles or cognito:groups claim), actions Action::"call_tool", Action::"get_prompt", Action::"read_resource", resources Tool::"<advertised name>", Prompt::"<advertised name>", Resource::"<uri>" (attributes name, backend, and a tool\'s annotations such as readOnlyHint; parent Backend::"<backend>"). Nothing is allowed unless a policy permits it.',
+      'Cedar policies, one per entry, with ToolHive\'s entity model so its policies work unchanged: principal Client::"<sub>" (token claims as claim_<name> attributes, also in context; members of THVGroup::"<g>" for each entry of the first of the groups, roles or cognito:groups claims that is an array), actions Action::"call_tool", Action::"get_prompt", Action::"read_resource", resources Tool::"<advertised name>", Prompt::"<advertised name>", Resource::"<uri>" (ToolHive\'s sanitized id, e.g. Resource::"file____data_readme_txt", names the same resource) with attributes name, backend, operation, feature, uri, a tool\'s annotation hints such as readOnlyHint, and the call\'s or prompt\'s arguments as arg_<name> (also in context); parents Backend::"<backend>" and MCP::"<server name>". Whole numbers are Cedar longs, others decimals. One decision filters tools/list, prompts/list and resources/list per caller and gates the call; resources/templates/list shows a template when read_resource on Resource::"<uriTemplate>" is allowed (attributes uri, name and uriTemplate: the template). Nothing is allowed unless a policy permits it; a forbid always wins.',
     ),
     entitiesJson: z.string().default("[]").describe(
       "Cedar entities as JSON text (an array of {uid, attrs, parents}), e.g. THVGroup hierarchies.",
+    ),
+    groupClaimName: z.string().min(1).optional().describe(
+      'Claim holding the caller\'s groups (its group-entity parents), e.g. "https://example.com/groups" or a dotted path such as "realm_access.roles" (a top-level claim of that exact name wins). When the token lacks it, the groups, roles and cognito:groups claims are tried, as when unset.',
+    ),
+    roleClaimName: z.string().min(1).optional().describe(
+      "Claim holding the caller's roles (same forms as groupClaimName); its entries become parents too, besides the groups. Unset: no roles.",
+    ),
+    groupEntityType: z.string().min(1).optional().describe(
+      'Cedar entity type of the group and role parents (default THVGroup), a plain Cedar identifier such as "Group" (no "::" namespace).',
     ),
   }).optional().describe("The policies (type inline)."),
   configMap: z.strictObject({
     name: z.string().min(1).describe("Name of the ConfigMap (same namespace)."),
     key: z.string().min(1).default("authz.json").describe(
-      'Key holding ToolHive\'s authz file: JSON or YAML {version: "1.0", type: "cedarv1", cedar: {policies: [...], entities_json: "[]"}}.',
+      'Key holding ToolHive\'s authz file: JSON or YAML {version: "1.0", type: "cedarv1", cedar: {policies: [...], entities_json: "[]", group_claim_name, role_claim_name, group_entity_type}} (the last three optional, as inline.groupClaimName, roleClaimName, groupEntityType).',
     ),
   }).optional().describe(
-    "ConfigMap holding the policies (type configMap). The controller renders them as inline policies and re-renders when the ConfigMap changes; the proxy applies them without dropping sessions. Kubernetes only: a standalone config uses inline.",
+    "ConfigMap holding the policies (type configMap). The controller renders them as inline policies and re-renders when the ConfigMap changes; the proxy applies them without dropping sessions. A missing ConfigMap sets AuthConfigured False with reason AuthzConfigMapNotFound; a missing key or content that is not valid policies, AuthzConfigMapInvalid. Kubernetes only: a standalone config uses inline.",
   ),
 }).describe(
-  "Cedar authorization of every tools/call, prompts/get and resources/read; tools/list, prompts/list and resources/list show each caller only what it may use.",
+  "Cedar authorization of every tools/call, prompts/get and resources/read, for both protocol eras; tools/list, prompts/list, resources/list and resources/templates/list show each caller only what it may use, and a refused request is answered as one for a name that does not exist. Composite tools are authorized as themselves and each step again.",
 );
 export type AuthzConfig = z.infer<typeof AuthzConfigSchema>;
 

@@ -10,9 +10,20 @@
  */
 import type { VirtualMCPServerSpec } from "../../crds/virtualmcpserver.ts";
 import type { Problem } from "../../core/config/problems.ts";
-import { entitiesProblems, parseAuthzFile, policyProblems } from "../../core/authz/policies.ts";
+import {
+  entitiesProblems,
+  groupEntityTypeProblems,
+  parseAuthzFile,
+  policyProblems,
+} from "../../core/authz/policies.ts";
 import type { View } from "../view.ts";
 import { readConfigMapKey } from "./configmap_key.ts";
+
+/**
+ * `AuthConfigured` reasons for a policy ConfigMap that cannot be used (ToolHive's): the
+ * ConfigMap does not exist, or it exists but its key is missing or does not hold valid policies.
+ */
+export type AuthzConfigMapReason = "AuthzConfigMapNotFound" | "AuthzConfigMapInvalid";
 
 /** Name of the ConfigMap a VirtualMCPServer spec (raw or parsed) takes its policies from. */
 export function authzConfigMapName(spec: unknown): string | undefined {
@@ -30,28 +41,37 @@ export async function resolveAuthzConfigMap(
   view: View,
   namespace: string,
   spec: VirtualMCPServerSpec,
-): Promise<{ spec: VirtualMCPServerSpec; problems: Problem[] }> {
+): Promise<{ spec: VirtualMCPServerSpec; problems: Problem[]; reason?: AuthzConfigMapReason }> {
   const ac = spec.incomingAuth?.authzConfig;
   if (ac?.type !== "configMap" || !ac.configMap) return { spec, problems: [] };
-  const read = await readConfigMapKey(
-    view,
-    namespace,
-    ac.configMap,
-    "spec.incomingAuth.authzConfig.configMap",
-  );
-  if ("problems" in read) return { spec, problems: read.problems };
+  const at = "spec.incomingAuth.authzConfig.configMap";
+  const read = await readConfigMapKey(view, namespace, ac.configMap, at);
+  if ("problems" in read) {
+    // The ConfigMap itself is absent (the name is at fault), or it lacks the key (its payload).
+    const notFound = read.problems.some((p) => p.path === `${at}.name`);
+    return {
+      spec,
+      problems: read.problems,
+      reason: notFound ? "AuthzConfigMapNotFound" : "AuthzConfigMapInvalid",
+    };
+  }
   const { text, where } = read;
   let src;
   try {
     src = parseAuthzFile(text);
   } catch (err) {
-    return { spec, problems: [{ path: where, message: (err as Error).message }] };
+    return {
+      spec,
+      problems: [{ path: where, message: (err as Error).message }],
+      reason: "AuthzConfigMapInvalid",
+    };
   }
   const problems = [
     ...policyProblems(src.policies, `${where}: cedar.policies`),
     ...entitiesProblems(src.entitiesJson, `${where}: cedar.entities_json`),
+    ...groupEntityTypeProblems(src.groupEntityType, `${where}: cedar.group_entity_type`),
   ];
-  if (problems.length > 0) return { spec, problems };
+  if (problems.length > 0) return { spec, problems, reason: "AuthzConfigMapInvalid" };
   return {
     spec: {
       ...spec,

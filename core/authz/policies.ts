@@ -15,6 +15,28 @@ export interface CedarSource {
   policies: string[];
   /** JSON text of an array of Cedar entities. */
   entitiesJson: string;
+  /** Claim of the caller's groups (ToolHive's `group_claim_name`); default: well-known ones. */
+  groupClaimName?: string | undefined;
+  /** Claim of the caller's roles (ToolHive's `role_claim_name`); default: none. */
+  roleClaimName?: string | undefined;
+  /** Entity type of group and role parents (ToolHive's `group_entity_type`); default THVGroup. */
+  groupEntityType?: string | undefined;
+}
+
+/** Problems of a group entity type: a plain Cedar identifier (ToolHive's rule). */
+export function groupEntityTypeProblems(type: string | undefined, path: string): Problem[] {
+  if (type === undefined) return [];
+  const ok = !type.includes("::") &&
+    cedar.checkParsePolicySet({
+        staticPolicies: { p: `permit(principal in ${type}::"x", action, resource);` },
+      }).type === "success";
+  if (ok) return [];
+  return [{
+    path,
+    message:
+      'Not a plain Cedar identifier (letters, digits and "_", not starting with a digit, not a reserved word, no "::" namespace), e.g. "THVGroup" or "Group"',
+    value: type,
+  }];
 }
 
 const encoder = new TextEncoder();
@@ -128,6 +150,9 @@ export function authzProblems(
   }
   out.push(...policyProblems(cfg.inline.policies, `${path}.inline.policies`));
   out.push(...entitiesProblems(cfg.inline.entitiesJson, `${path}.inline.entitiesJson`));
+  out.push(
+    ...groupEntityTypeProblems(cfg.inline.groupEntityType, `${path}.inline.groupEntityType`),
+  );
   return out;
 }
 
@@ -142,7 +167,10 @@ export function parseAuthzFile(text: string): CedarSource {
   } catch (err) {
     throw new Error(`not JSON or YAML: ${(err as Error).message}`);
   }
-  const d = doc as { type?: unknown; cedar?: { policies?: unknown; entities_json?: unknown } };
+  const d = doc as {
+    type?: unknown;
+    cedar?: { policies?: unknown; entities_json?: unknown; [k: string]: unknown };
+  };
   if (!d || typeof d !== "object") throw new Error("expected an object {version, type, cedar}");
   if (d.type !== undefined && d.type !== "cedarv1") {
     throw new Error(`type "${String(d.type)}" is not supported; only "cedarv1"`);
@@ -158,5 +186,17 @@ export function parseAuthzFile(text: string): CedarSource {
   if (typeof entities !== "string") {
     throw new Error("cedar.entities_json must be a string holding a JSON array");
   }
-  return { policies: policies as string[], entitiesJson: entities };
+  const out: CedarSource = { policies: policies as string[], entitiesJson: entities };
+  const names = {
+    group_claim_name: "groupClaimName",
+    role_claim_name: "roleClaimName",
+    group_entity_type: "groupEntityType",
+  } as const;
+  for (const [file, field] of Object.entries(names)) {
+    const v = (d.cedar as Record<string, unknown>)[file];
+    if (v === undefined || v === "") continue;
+    if (typeof v !== "string") throw new Error(`cedar.${file} must be a string`);
+    out[field] = v;
+  }
+  return out;
 }

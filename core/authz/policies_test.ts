@@ -67,3 +67,33 @@ Deno.test("ToolHive's authz file is read (JSON), other types refused", () => {
   );
   assert.throws(() => parseAuthzFile('{"cedar":{"policies":[]}}'), /non-empty array/);
 });
+
+Deno.test("parseAuthzFile reads ToolHive's group options; a bad group_entity_type is named", () => {
+  const src = parseAuthzFile(JSON.stringify({
+    version: "1.0",
+    type: "cedarv1",
+    cedar: {
+      policies: ["permit(principal, action, resource);"],
+      entities_json: "[]",
+      group_claim_name: "https://example.com/groups",
+      role_claim_name: "realm_access.roles",
+      group_entity_type: "Group",
+    },
+  }));
+  assert.equal(src.groupClaimName, "https://example.com/groups");
+  assert.equal(src.roleClaimName, "realm_access.roles");
+  assert.equal(src.groupEntityType, "Group");
+  const problems = authzProblems(
+    {
+      type: "inline",
+      inline: {
+        policies: ["permit(principal, action, resource);"],
+        entitiesJson: "[]",
+        groupEntityType: "if",
+      },
+    },
+    "incomingAuth.authzConfig",
+    true,
+  );
+  assert.equal(problems[0]?.path, "incomingAuth.authzConfig.inline.groupEntityType");
+});

@@ -1,7 +1,8 @@
 /**
  * The proxy's authorization from its config: a gate (gate.ts) over the Cedar policies of
  * `incomingAuth.authzConfig.inline` (the controller renders a ConfigMap's policies there), or
- * none. A reload with the same policies keeps the gate and its cached decisions.
+ * none. Resources have the parent `MCP::"<config name>"` (ToolHive's server scope). A reload
+ * with the same policies keeps the gate and its cached decisions.
  * @module
  */
 import type { VmcpConfig } from "../../crds/vmcp_config.ts";
@@ -21,13 +22,20 @@ export interface ConfiguredAuthz {
  */
 export function authzFromConfig(config: VmcpConfig, previous?: ConfiguredAuthz): ConfiguredAuthz {
   const inline = config.incomingAuth?.authzConfig?.inline;
-  const key = inline ? JSON.stringify([inline.policies, inline.entitiesJson]) : "";
+  const key = inline ? JSON.stringify([inline, config.name]) : "";
   if (previous && previous.key === key) return previous;
   const gate = inline
-    ? new AuthzGate(CedarAuthorizer.create({
-      policies: inline.policies,
-      entitiesJson: inline.entitiesJson ?? "[]",
-    }))
+    ? new AuthzGate(CedarAuthorizer.create(
+      {
+        policies: inline.policies,
+        entitiesJson: inline.entitiesJson ?? "[]",
+        groupClaimName: inline.groupClaimName,
+        roleClaimName: inline.roleClaimName,
+        groupEntityType: inline.groupEntityType,
+      },
+      undefined,
+      { serverName: config.name },
+    ))
     : undefined;
   previous?.gate?.dispose();
   return { gate, key };

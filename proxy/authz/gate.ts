@@ -2,9 +2,13 @@
  * One Cedar decision per (caller, item) both filters the lists a caller sees and gates its
  * calls (proxy/router.ts asks here). Decisions are cached:
  *
- * - per principal: the caller's subject and claims, minus the per-token ones (`exp`, `iat`,
- *   `nbf`, `jti`, `auth_time`) unless a policy mentions them; at most `maxPrincipals`
- *   principals (least recently used dropped);
+ * - per principal, as far as the policies can tell callers apart (sharing.ts: the subject only
+ *   when a policy uses it, the claims some policy reads, the groups; per-token claims such as
+ *   `exp` only when a policy reads them), so callers with the same rights share decisions and
+ *   lists; at most `maxPrincipals` principals (least recently used dropped);
+ * - inside a principal, the engine's decisions by (policy slice, item as the slice's policies
+ *   see it: type, backend, annotations, and the id only when a policy reads it), so a first list
+ *   asks the engine once per distinct kind of item (cedar.ts);
  * - per item object (a tool, prompt or resource of the current lists: a recompute makes new
  *   objects, so changed annotations are decided again), or per URI for resources read by
  *   template (bounded per principal);
@@ -18,7 +22,6 @@
 import type { Identity } from "../../core/auth/identity.ts";
 import type { AuthzAction, AuthzResource, CedarAuthorizer, CedarPrincipal } from "./cedar.ts";
 
-const VOLATILE_CLAIMS = ["exp", "iat", "nbf", "jti", "auth_time"];
 /** Keyed decisions (resources by URI) kept per principal. */
 const MAX_KEYED = 1024;
 /** Distinct allowed sets kept per list. */
@@ -42,12 +45,10 @@ export class AuthzGate {
   readonly #principals = new Map<string, PrincipalState>();
   readonly #byIdentity = new WeakMap<Identity, PrincipalState>();
   readonly #shared = new WeakMap<readonly unknown[], Map<string, readonly unknown[]>>();
-  readonly #volatile: string[];
 
   constructor(authorizer: CedarAuthorizer, opts: AuthzGateOptions = {}) {
     this.#cedar = authorizer;
     this.#max = opts.maxPrincipals ?? 1024;
-    this.#volatile = VOLATILE_CLAIMS.filter((c) => !authorizer.mentions(`claim_${c}`));
   }
 
   /** Principals whose decisions are cached now. */
@@ -60,11 +61,7 @@ export class AuthzGate {
   }
 
   #fingerprint(identity: Identity): string {
-    const claims: Record<string, unknown> = {};
-    for (const k of Object.keys(identity.claims).sort()) {
-      if (!this.#volatile.includes(k)) claims[k] = identity.claims[k];
-    }
-    return `${identity.subject}\u0000${JSON.stringify(claims)}`;
+    return this.#cedar.principalKey(identity);
   }
 
   #principal(identity: Identity): PrincipalState {

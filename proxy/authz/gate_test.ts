@@ -58,9 +58,28 @@ Deno.test("the principal cache is bounded", () => {
     }),
     { maxPrincipals: 2 },
   );
+  // Distinct groups: callers the policies could tell apart.
   for (let i = 0; i < 5; i++) {
-    assert.equal(g.visible(id(`u${i}`, []), "call_tool", tools, describe), tools);
+    assert.equal(g.visible(id(`u${i}`, [`g${i}`]), "call_tool", tools, describe), tools);
   }
   assert.equal(g.cachedPrincipals, 2);
   g.dispose();
+});
+
+Deno.test("callers the policies cannot tell apart share one principal; the subject counts when a policy uses it", () => {
+  const byGroup = gate([
+    'permit(principal, action, resource) when { principal.claim_groups.contains("eng") };',
+  ]);
+  for (const sub of ["a", "b", "c"]) {
+    byGroup.visible(id(sub, ["eng"]), "call_tool", tools, describe);
+  }
+  assert.equal(byGroup.cachedPrincipals, 1);
+  byGroup.dispose();
+  const bySubject = gate(['permit(principal == Client::"a", action, resource);']);
+  const seen = ["a", "b", "c"].map((sub) =>
+    bySubject.visible(id(sub, ["eng"]), "call_tool", tools, describe).length
+  );
+  assert.deepEqual(seen, [3, 0, 0]);
+  assert.equal(bySubject.cachedPrincipals, 3);
+  bySubject.dispose();
 });

@@ -11,6 +11,7 @@ import type { Tool } from "../../core/sdk.ts";
 import type { AnyObject } from "../backends/connection.ts";
 import type { RouterState } from "../router.ts";
 import type { AuthzResource } from "./cedar.ts";
+import type { ViewSet } from "../capability_views.ts";
 
 /** A tool as Cedar sees it (`backend` undefined for composite tools). */
 function toolResource(tool: Tool, backend: string | undefined): AuthzResource {
@@ -22,9 +23,13 @@ function toolResource(tool: Tool, backend: string | undefined): AuthzResource {
   };
 }
 
-/** The tools `identity` may call, as listed. */
-export function visibleTools(state: RouterState, identity?: Identity): readonly Tool[] {
-  const tools = state.lists.tools;
+/** The tools `identity` may call, as listed (`views`: its capability set's, else the base). */
+export function visibleTools(
+  state: RouterState,
+  identity?: Identity,
+  views: ViewSet = state,
+): readonly Tool[] {
+  const tools = views.lists.tools;
   if (!state.authz) return tools;
   return state.authz.visible(
     identity ?? ANONYMOUS_IDENTITY,
@@ -33,30 +38,61 @@ export function visibleTools(state: RouterState, identity?: Identity): readonly 
     (t) =>
       toolResource(
         t,
-        state.extraTools.has(t.name) ? undefined : state.view.toolRoutes.get(t.name)?.backend,
+        state.extraTools.has(t.name) ? undefined : views.view.toolRoutes.get(t.name)?.backend,
       ),
   );
 }
 
-/** The resources `identity` may read, as listed. */
-export function visibleResources(state: RouterState, identity?: Identity): readonly AnyObject[] {
-  const resources = state.lists.resources;
+/** The resources `identity` may read, as listed (`views`: its capability set's, else the base). */
+export function visibleResources(
+  state: RouterState,
+  identity?: Identity,
+  views: ViewSet = state,
+): readonly AnyObject[] {
+  const resources = views.lists.resources;
   if (!state.authz) return resources;
   return state.authz.visible(identity ?? ANONYMOUS_IDENTITY, "read_resource", resources, (r) => ({
     type: "Resource",
     id: String(r.uri),
-    backend: state.view.resourceRoutes.get(String(r.uri)),
+    backend: views.view.resourceRoutes.get(String(r.uri)),
   }));
 }
 
+/**
+ * The resource templates `identity` is shown: those it may read as `Resource::"<uriTemplate>"`
+ * (cedar.ts), so a policy on a URI pattern (`resource.uri like "file:///data/*"`) or on the
+ * template itself shows it. Reads of the URIs it expands to are decided one by one.
+ */
+export function visibleResourceTemplates(
+  state: RouterState,
+  identity?: Identity,
+  views: ViewSet = state,
+): readonly AnyObject[] {
+  const templates = views.lists.resourceTemplates;
+  if (!state.authz) return templates;
+  return state.authz.visible(identity ?? ANONYMOUS_IDENTITY, "read_resource", templates, (t) => {
+    const uriTemplate = String(t.uriTemplate);
+    return {
+      type: "Resource",
+      id: uriTemplate,
+      backend: views.view.templateRoutes.find((r) => r.uriTemplate === uriTemplate)?.backend,
+      template: true,
+    };
+  });
+}
+
 /** The prompts `identity` may get, as listed. */
-export function visiblePrompts(state: RouterState, identity?: Identity): readonly AnyObject[] {
-  const prompts = state.lists.prompts;
+export function visiblePrompts(
+  state: RouterState,
+  identity?: Identity,
+  views: ViewSet = state,
+): readonly AnyObject[] {
+  const prompts = views.lists.prompts;
   if (!state.authz) return prompts;
   return state.authz.visible(identity ?? ANONYMOUS_IDENTITY, "get_prompt", prompts, (p) => ({
     type: "Prompt",
     id: String(p.name),
-    backend: state.view.promptRoutes.get(String(p.name))?.backend,
+    backend: views.view.promptRoutes.get(String(p.name))?.backend,
   }));
 }
 
@@ -81,13 +117,15 @@ export function mayReadResource(state: RouterState, identity: Identity, uri: unk
   return state.authz.allows(identity, "read_resource", { type: "Resource", id: uri, backend });
 }
 
-/** Whether `identity` may get the prompt `name` served by `backend`. */
+/** Whether `identity` may get the prompt `name` served by `backend` (with `args`: `arg_*`). */
 export function mayGetPrompt(
   state: RouterState,
   identity: Identity,
   name: string,
   backend: string,
+  args?: unknown,
 ): boolean {
   if (!state.authz) return true;
-  return state.authz.allows(identity, "get_prompt", { type: "Prompt", id: name, backend });
+  const resource = { type: "Prompt" as const, id: name, backend };
+  return state.authz.allows(identity, "get_prompt", resource, undefined, args as AnyObject);
 }

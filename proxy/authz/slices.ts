@@ -64,9 +64,17 @@ export class PolicySlices {
   /** Slice key (policy indices) → preparsed set id, or null when no permit applies. */
   readonly #slices = new Map<string, string | null>();
   readonly #byRequest = new Map<string, string | null>();
+  /** Per policy: reads the item's id beyond its scope (sharing.ts). */
+  readonly #idSensitive: readonly boolean[];
+  /** The preparsed sets whose decisions may depend on the item's id. */
+  readonly #sensitiveSets = new Set<string>();
 
-  /** `full`: the preparsed id of the whole set; slices get ids `${full}/…`. */
-  constructor(policies: Record<string, string>, full: string) {
+  /**
+   * `full`: the preparsed id of the whole set; slices get ids `${full}/…`. `idSensitive[i]`:
+   * policy `i` reads the item's id beyond its scope (default: all do).
+   */
+  constructor(policies: Record<string, string>, full: string, idSensitive?: readonly boolean[]) {
+    this.#idSensitive = idSensitive ?? Object.keys(policies).map(() => true);
     this.#policies = policies;
     this.#ids = Object.keys(policies);
     this.#scopes = this.#ids.map((id) => scopeOf(policies[id]!));
@@ -90,8 +98,10 @@ export class PolicySlices {
     });
     let set: string | null;
     if (!permits) set = null;
-    else if (picked.length === this.#ids.length) set = this.#full;
-    else {
+    else if (picked.length === this.#ids.length) {
+      set = this.#full;
+      if (this.#idSensitive.some((x) => x)) this.#sensitiveSets.add(set);
+    } else {
       const sliceKey = picked.join(",");
       const existing = this.#slices.get(sliceKey);
       if (existing !== undefined) set = existing;
@@ -101,12 +111,24 @@ export class PolicySlices {
           picked.map((i) => [this.#ids[i]!, this.#policies[this.#ids[i]!]!]),
         );
         if (cedar.preparsePolicySet(set, { staticPolicies }).type !== "success") set = this.#full;
+        if (set === this.#full || picked.some((i) => this.#idSensitive[i])) {
+          this.#sensitiveSets.add(set);
+        }
         this.#slices.set(sliceKey, set);
       }
     }
     if (this.#byRequest.size >= MAX_REQUESTS) this.#byRequest.clear();
     this.#byRequest.set(key, set);
     return set;
+  }
+
+  /**
+   * Whether decisions with `set` (from `setFor`) may differ between items of the same type,
+   * backend and annotations: some policy in it reads the item's id beyond the scope that put
+   * it in the slice (a `resource == T::"id"` scope is settled by the slice itself).
+   */
+  idSensitive(set: string): boolean {
+    return this.#sensitiveSets.has(set);
   }
 
   /** Frees the engine's copies of the slices. */

@@ -1,6 +1,7 @@
 /**
- * Cedar authorization, continued (real proxy, real JWKS issuer, real SDK backend, legacy
- * clients): a composite tool is authorized as itself and each of its steps again; new
+ * Cedar authorization, continued (real proxy, real JWKS issuer, real SDK backend): a composite
+ * tool is authorized as itself and each of its steps again, for legacy (2025-11-25) and
+ * 2026-07-28 clients; new
  * policies (a config reload, as the proxy's config watch or the controller's ConfigMap render
  * applies them) take effect on open sessions without dropping them, and tell them the tool list
  * changed.
@@ -8,7 +9,7 @@
 import assert from "node:assert/strict";
 import { startOidcIssuer } from "../fixtures/oidc_issuer.ts";
 import { serveHttpBackend } from "../fixtures/serve_http.ts";
-import { authProxy, config, connectWithToken, oidcIncoming, waitFor } from "./helpers.ts";
+import { authProxy, config, connectWithToken, oidcIncoming, post, waitFor } from "./helpers.ts";
 import type { VmcpConfigInput } from "../../crds/vmcp_config.ts";
 import { ToolListChangedNotificationSchema } from "../../core/sdk.ts";
 
@@ -22,12 +23,44 @@ const COMPOSITE: NonNullable<VmcpConfigInput["compositeTools"]> = [{
   steps: [{ id: "e", tool: "web_echo", arguments: { message: "{{.params.m}}" } }],
 }];
 
+const V = "2026-07-28";
+let nextId = 1;
+
+/** A 2026-07-28 (stateless) tools/call: the result's text (with " (isError)") or the error. */
+async function modernCall(url: string, token: string, name: string, args: unknown) {
+  const r = await post(
+    url,
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id: nextId++,
+      method: "tools/call",
+      params: {
+        name,
+        arguments: args,
+        _meta: {
+          "io.modelcontextprotocol/protocolVersion": V,
+          "io.modelcontextprotocol/clientCapabilities": {},
+        },
+      },
+    }),
+    {
+      "mcp-protocol-version": V,
+      "mcp-method": "tools/call",
+      "mcp-name": name,
+      authorization: `Bearer ${token}`,
+    },
+  );
+  const j = r.json as { result?: { isError?: boolean }; error?: { message: string } };
+  if (j.error) return `error: ${j.error.message}`;
+  return textOf(j.result) + (j.result?.isError ? " (isError)" : "");
+}
+
 function textOf(r: unknown): string {
   const c = (r as { content?: { type: string; text?: string }[] }).content ?? [];
   return c.map((x) => x.text ?? "").join("\n");
 }
 
-Deno.test("authz: a composite tool is authorized as itself and each step again", async () => {
+Deno.test("authz: a composite tool is authorized as itself and each step again, both eras", async () => {
   const idp = await startOidcIssuer();
   const web = await serveHttpBackend({ name: "web" });
   const cfg = (policies: string[]) =>
@@ -46,9 +79,8 @@ Deno.test("authz: a composite tool is authorized as itself and each step again",
     permit("bob", "shout"),
     permit("carol", "web_echo"),
   ]));
-  const [a, b, c] = await Promise.all(
-    ["alice", "bob", "carol"].map(async (sub) => connectWithToken(p.url, await idp.sign({ sub }))),
-  );
+  const tokens = await Promise.all(["alice", "bob", "carol"].map((sub) => idp.sign({ sub })));
+  const [a, b, c] = await Promise.all(tokens.map((t) => connectWithToken(p.url, t)));
   try {
     await waitFor(
       async () => (await a!.client.listTools()).tools.some((t) => t.name === "shout"),
@@ -76,6 +108,14 @@ Deno.test("authz: a composite tool is authorized as itself and each step again",
       /Unknown tool "shout"/,
     );
     assert.equal(web.state.calls.length, 1);
+
+    // 2026-07-28 clients: the same three decisions.
+    const [ta, tb, tc] = tokens as [string, string, string];
+    assert.doesNotMatch(await modernCall(p.url, ta, "shout", { m: "hey" }), /isError|error:/);
+    assert.equal(web.state.calls.length, 2);
+    assert.match(await modernCall(p.url, tb, "shout", { m: "hey" }), /Unknown tool "web_echo"/);
+    assert.equal(await modernCall(p.url, tc, "shout", { m: "hey" }), 'error: Unknown tool "shout"');
+    assert.equal(web.state.calls.length, 2, "the backend never saw a refused step");
   } finally {
     await Promise.all([a!.close(), b!.close(), c!.close()]);
     await p.stop();

@@ -51,7 +51,7 @@ async function auth(kube: KubeClient, ns: string) {
   return condition((await getVmcp(kube, ns, "v"))!.status, "AuthConfigured");
 }
 
-Deno.test("authz: a bad inline policy or a missing/bad ConfigMap sets AuthConfigured False saying where", async () => {
+Deno.test("authz: a bad inline policy or a missing/bad ConfigMap sets AuthConfigured False saying where and why (AuthInvalid, AuthzConfigMapNotFound, AuthzConfigMapInvalid)", async () => {
   await using ns = await createTestNamespace(cluster, "vmcp-authz");
   const kube = testClient(cluster);
   await createAll(kube, [
@@ -88,17 +88,45 @@ Deno.test("authz: a bad inline policy or a missing/bad ConfigMap sets AuthConfig
   );
   await reconcileOnce(kube, ns.name, "v");
   a = await auth(kube, ns.name);
+  assert.equal(a?.status, "False");
+  assert.equal(a?.reason, "AuthzConfigMapNotFound");
   assert.match(a!.message!, /authzConfig\.configMap\.name: ConfigMap "policies" not found/);
 
-  await createAll(kube, [
-    policiesConfigMap(ns.name, { "authz.json": authzFile(["permit(principal"]) }),
-  ]);
+  // The ConfigMap exists but lacks the key: its payload is at fault.
+  await createAll(kube, [policiesConfigMap(ns.name, { "other.json": "{}" })]);
   await reconcileOnce(kube, ns.name, "v");
   a = await auth(kube, ns.name);
+  assert.equal(a?.reason, "AuthzConfigMapInvalid");
+  assert.match(a!.message!, /ConfigMap "policies" has no key "authz\.json"/);
+
+  await kube.patch(
+    { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "policies", namespace: ns.name } },
+    { data: { "authz.json": authzFile(["permit(principal"]) } },
+  );
+  await reconcileOnce(kube, ns.name, "v");
+  a = await auth(kube, ns.name);
+  assert.equal(a?.status, "False");
+  assert.equal(a?.reason, "AuthzConfigMapInvalid");
   assert.match(
     a!.message!,
     /ConfigMap policies key authz\.json: cedar\.policies\[0\]: Invalid Cedar policy 0: line 1/,
   );
+
+  // ToolHive's group options in the file are rendered inline with the policies.
+  const file = JSON.parse(authzFile([permitEcho]));
+  file.cedar.group_claim_name = "realm_access.roles";
+  file.cedar.group_entity_type = "Group";
+  await kube.patch(
+    { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "policies", namespace: ns.name } },
+    { data: { "authz.json": JSON.stringify(file) } },
+  );
+  await reconcileOnce(kube, ns.name, "v");
+  assert.equal((await auth(kube, ns.name))?.status, "True");
+  const inline = (await renderedConfig(kube, ns.name, "v"))?.config.incomingAuth?.authzConfig
+    ?.inline;
+  assert.deepEqual(inline?.policies, [permitEcho]);
+  assert.equal(inline?.groupClaimName, "realm_access.roles");
+  assert.equal(inline?.groupEntityType, "Group");
 });
 
 Deno.test({

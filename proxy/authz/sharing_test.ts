@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import type { Identity } from "../../core/auth/identity.ts";
+import { type AuthzAction, type AuthzResource, CedarAuthorizer } from "./cedar.ts";
+import { PolicyReads } from "./sharing.ts";
+
+Deno.test("PolicyReads: the subject, claims and item id only when some policy reads them", () => {
+  const r = new PolicyReads([
+    'permit(principal in THVGroup::"eng", action, resource in Backend::"b") when { principal.claim_level > 2 };',
+    'permit(principal, action, resource) when { context has claim_act && resource.backend == "x" };',
+    'permit(principal, action, resource) when { resource.name like "read_*" };',
+    'permit(principal, action, resource is Tool in Tool::"t");',
+  ], "[]");
+  assert.deepEqual(r.idSensitive, [false, false, true, true]);
+  const k = (sub: string, claims: Record<string, unknown>, groups: string[] = []) =>
+    r.principalKey(sub, claims, groups);
+  assert.equal(k("a", { level: 3, email: "a@x" }), k("b", { level: 3, email: "b@x", exp: 9 }));
+  assert.notEqual(k("a", { level: 3 }), k("a", { level: 4 }));
+  assert.notEqual(k("a", { level: 3 }), k("a", { level: 3, act: { sub: "x" } }));
+  assert.notEqual(k("a", {}, ["eng"]), k("a", {}, []));
+
+  const bySubject = new PolicyReads(['permit(principal == Client::"a", action, resource);'], "[]");
+  assert.notEqual(bySubject.principalKey("a", {}, []), bySubject.principalKey("b", {}, []));
+  const wholeContext = new PolicyReads(
+    ["permit(principal, action, resource) when { context == {} };"],
+    "[]",
+  );
+  assert.notEqual(
+    wholeContext.principalKey("a", { x: 1 }, []),
+    wholeContext.principalKey("a", { x: 2 }, []),
+  );
+  const membersInEntities = new PolicyReads(
+    ["permit(principal, action, resource);"],
+    JSON.stringify([{
+      uid: { type: "THVGroup", id: "g" },
+      attrs: { m: { __entity: { type: "Client", id: "a" } } },
+      parents: [],
+    }]),
+  );
+  assert.notEqual(
+    membersInEntities.principalKey("a", {}, []),
+    membersInEntities.principalKey("b", {}, []),
+  );
+});
+
+Deno.test("shared decisions equal the engine's one by one (sliced and cached vs whole set)", () => {
+  const policies = [
+    'permit(principal, action == Action::"call_tool", resource) when { principal.claim_groups.contains("g1") && resource.backend == "b1" };',
+    'permit(principal, action == Action::"call_tool", resource == Tool::"b2_t3");',
+    'permit(principal, action, resource) when { resource.name like "*_t1" && context.claim_level > 1 };',
+    'forbid(principal, action, resource) when { resource has destructiveHint && resource.destructiveHint && !principal.claim_groups.contains("admin") };',
+    'permit(principal in THVGroup::"ops", action == Action::"call_tool", resource in Backend::"b0");',
+    'permit(principal == Client::"root", action, resource);',
+    'permit(principal, action == Action::"read_resource", resource) when { resource.uri like "file:///pub/*" };',
+  ];
+  const shared = CedarAuthorizer.create({ policies, entitiesJson: "[]" });
+  const whole = CedarAuthorizer.create({ policies, entitiesJson: "[]" }, undefined, {
+    slicing: false,
+  });
+  const who = (sub: string, claims: Record<string, unknown>): Identity => ({
+    issuer: "i",
+    subject: sub,
+    claims: { sub, ...claims },
+  });
+  const callers = [
+    who("a", { groups: ["g1"], level: 2 }),
+    who("b", { groups: ["g1"], level: 2 }),
+    who("c", { groups: ["ops"], level: 1 }),
+    who("d", { groups: ["g1", "admin"] }),
+    who("root", {}),
+  ];
+  const items: [AuthzAction, AuthzResource][] = [];
+  for (let b = 0; b < 3; b++) {
+    for (let t = 0; t < 5; t++) {
+      items.push(["call_tool", {
+        type: "Tool",
+        id: `b${b}_t${t}`,
+        backend: `b${b}`,
+        annotations: { destructiveHint: t === 4, readOnlyHint: t === 0 },
+      }]);
+    }
+    items.push(["read_resource", { type: "Resource", id: `file:///pub/${b}`, backend: `b${b}` }]);
+    items.push(["read_resource", { type: "Resource", id: `file:///priv/${b}`, backend: `b${b}` }]);
+  }
+  let allowed = 0;
+  for (const c of callers) {
+    const [ps, pw] = [shared.principal(c), whole.principal(c)];
+    for (let round = 0; round < 2; round++) {
+      for (const [action, r] of items) {
+        const got = shared.isAuthorized(ps, action, r);
+        assert.equal(got, whole.isAuthorized(pw, action, r), `${c.subject} ${action} ${r.id}`);
+        if (got) allowed++;
+      }
+    }
+  }
+  assert.ok(allowed > 0);
+  shared.dispose();
+  whole.dispose();
+});
