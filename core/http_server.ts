@@ -145,6 +145,8 @@ class Conn {
   busySince = 0;
   /** `connectionKey` of the TCP connection (undefined when unknown). */
   key: string | undefined;
+  /** The client's `host:port` (undefined when unknown). */
+  remote: string | undefined;
   get busy(): boolean {
     return this.active > 0;
   }
@@ -171,6 +173,11 @@ export function trackBody<T>(req: Request, read: Promise<T>): Promise<T> {
   if (!conn) return read;
   if (conn.bodyReads++ === 0) conn.bodySince = Date.now();
   return read.finally(() => void conn.bodyReads--);
+}
+
+/** The client address (`host:port`) of a request served by {@link serveGuarded}, else undefined. */
+export function remoteAddress(req: Request): string | undefined {
+  return requestConn.get(req)?.remote;
 }
 
 const encoder = new TextEncoder();
@@ -348,6 +355,8 @@ export function serveGuarded(opts: GuardedServeOptions, handler: Handler): Guard
     const c = new Conn(Date.now());
     try {
       c.key = connectionKey(tcp.localAddr as Deno.NetAddr, tcp.remoteAddr as Deno.NetAddr);
+      const r = tcp.remoteAddr as Deno.NetAddr;
+      c.remote = r.hostname.includes(":") ? `[${r.hostname}]:${r.port}` : `${r.hostname}:${r.port}`;
     } catch { /* no address: not watched for a peer close */ }
     conns.add(c);
     const done = () => {

@@ -7,6 +7,10 @@ import { ConditionsSchema, duration, LocalObjectRefSchema, SecretKeyRefSchema } 
 import { IncomingAuthSchema, OutgoingAuthSchema, TokenCacheSchema } from "./auth.ts";
 import { AggregationSchema, OperationalSchema } from "./aggregation.ts";
 import { CompositeToolSpecSchema } from "./composite_tool.ts";
+import { OptimizerSchema } from "./optimizer.ts";
+import { AuditConfigSchema } from "./audit.ts";
+import { RateLimitingSchema } from "./rate_limit.ts";
+import { TelemetryConfigSchema } from "./telemetry.ts";
 
 export const SessionStorageSchema = z.strictObject({
   provider: z.enum(["memory", "redis"]).default("memory").describe(
@@ -53,6 +57,10 @@ export const VmcpCommonFields = {
     "VirtualMCPCompositeToolDefinitions (same namespace) to expose as tools.",
   ),
   sessionStorage: SessionStorageSchema.optional(),
+  audit: AuditConfigSchema.optional(),
+  rateLimiting: RateLimitingSchema.optional(),
+  telemetry: TelemetryConfigSchema.optional(),
+  optimizer: OptimizerSchema.optional(),
 };
 
 export const VirtualMCPServerSpecSchema = z.strictObject({

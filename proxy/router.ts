@@ -7,7 +7,11 @@
  * `tools/list` otherwise) and fails with that backend's `BackendUnavailableError` if not.
  * With Cedar authorization (`RouterState.authz`, authz/gate.ts) lists show each caller only
  * what it may use, and a refused call, prompt or read is answered exactly as one of a name that
- * does not exist; composite tools are authorized as themselves and each step again.
+ * does not exist; composite tools are authorized as themselves and each step again. With the
+ * audit trail on (`RouterState.audit`, proxy/audit/) each call, get and read is recorded (a
+ * refusal as `denied`: the `AuthzDeniedError` it throws answers like an unknown name).
+ * With rate limits (`RouterState.rateLimits`, rate_limit/limiter.ts) a `tools/call` takes its
+ * tokens after authorization, before any backend sees it; composite steps count per tool.
  * @module
  */
 import type { AggregatedView } from "../core/aggregation/mod.ts";
@@ -26,14 +30,26 @@ import {
   mayReadResource,
   visiblePrompts,
   visibleResources,
+  visibleResourceTemplates,
   visibleTools,
 } from "./authz/route_checks.ts";
-import { ErrorCode, type Progress, type RequestId, type Tool } from "../core/sdk.ts";
+import {
+  type ClientCapabilities,
+  ErrorCode,
+  type Progress,
+  type RequestId,
+  type Tool,
+} from "../core/sdk.ts";
+import type { ViewSet } from "./capability_views.ts";
 import type { Backend } from "./backends/backend.ts";
 import type { AnyObject, SessionPeer } from "./backends/connection.ts";
 import { BACKEND_UNAVAILABLE, BackendUnavailableError, RpcError } from "./backends/errors.ts";
 import { PageTextCache } from "./preserialized.ts";
 import type { AuthzGate } from "./authz/gate.ts";
+import type { RateLimiter } from "./rate_limit/limiter.ts";
+import { AuthzDeniedError } from "./authz/denied.ts";
+import type { Auditor } from "./audit/auditor.ts";
+import type { OptimizerTools } from "./optimizer/meta_tools.ts";
 
 /** Items per page of every list answered to clients. */
 export const PAGE_SIZE = 1000;
@@ -59,6 +75,8 @@ export interface ExtraToolContext {
   signal: AbortSignal;
   /** Calls any routable tool, hidden ones included (`name` or `backend.originalTool`). */
   callTool(ref: string, args: AnyObject, opts?: { signal?: AbortSignal }): Promise<AnyObject>;
+  /** The audit trail (composite workflow and step events); absent when off. */
+  audit?: Auditor | undefined;
 }
 
 /** A tool served by the proxy itself (the composite-tools seam). */
@@ -97,6 +115,19 @@ export interface RouterState {
   undiscoveredBackends(): { name: string; reason: string }[];
   /** Cedar authorization (incomingAuth.authzConfig); absent: everyone may use everything. */
   readonly authz?: AuthzGate | undefined;
+  /** Rate limits on tools/call (`rateLimiting`, proxy/rate_limit/); absent when off. */
+  readonly rateLimits?: RateLimiter | undefined;
+  /** The audit trail (proxy/audit/); absent when off (one null check per request). */
+  readonly audit?: Auditor | undefined;
+  /** Tool search (`optimizer`, optimizer/meta_tools.ts): clients see find_tool and call_tool. */
+  readonly optimizer?: OptimizerTools | undefined;
+  /**
+   * The views of callers declaring `caps` (capability_views.ts); absent: everyone sees the base
+   * views (`view`, `fullView`, `lists`).
+   */
+  viewsFor?(caps: ClientCapabilities): ViewSet | Promise<ViewSet>;
+  /** Forwards a client's `notifications/roots/list_changed` to its own backend sessions. */
+  clientRootsChanged?(session: SessionPeer): void;
 }
 
 export interface RequestExtra {
@@ -176,24 +207,59 @@ export class Router {
     return this.#pageTexts.mark(items, cursor, result);
   }
 
-  async listTools(params: AnyObject | undefined, identity?: Identity): Promise<AnyObject> {
-    await this.#failFast();
-    return this.#page("tools", visibleTools(this.state, identity), params);
+  /**
+   * The views of a caller declaring `caps` (capability_views.ts): the base ones when it gave
+   * none or the state keeps no others.
+   */
+  #viewsOf(caps: ClientCapabilities | undefined): ViewSet | Promise<ViewSet> {
+    const viewsFor = this.state.viewsFor;
+    return caps === undefined || viewsFor === undefined
+      ? this.state
+      : viewsFor.call(this.state, caps);
   }
 
-  async listResources(params: AnyObject | undefined, identity?: Identity): Promise<AnyObject> {
+  /** `caps`: the capabilities the caller declared (what it is listed depends on them). */
+  async listTools(
+    params: AnyObject | undefined,
+    identity?: Identity,
+    caps?: ClientCapabilities,
+  ): Promise<AnyObject> {
     await this.#failFast();
-    return this.#page("resources", visibleResources(this.state, identity), params);
+    const optimizer = this.state.optimizer;
+    if (optimizer !== undefined) return this.#page("tools", optimizer.tools, params);
+    const views = await this.#viewsOf(caps);
+    return this.#page("tools", visibleTools(this.state, identity, views), params);
   }
 
-  async listResourceTemplates(params: AnyObject | undefined): Promise<AnyObject> {
+  async listResources(
+    params: AnyObject | undefined,
+    identity?: Identity,
+    caps?: ClientCapabilities,
+  ): Promise<AnyObject> {
     await this.#failFast();
-    return this.#page("resourceTemplates", this.state.lists.resourceTemplates, params);
+    const views = await this.#viewsOf(caps);
+    return this.#page("resources", visibleResources(this.state, identity, views), params);
   }
 
-  async listPrompts(params: AnyObject | undefined, identity?: Identity): Promise<AnyObject> {
+  async listResourceTemplates(
+    params: AnyObject | undefined,
+    identity?: Identity,
+    caps?: ClientCapabilities,
+  ): Promise<AnyObject> {
     await this.#failFast();
-    return this.#page("prompts", visiblePrompts(this.state, identity), params);
+    const views = await this.#viewsOf(caps);
+    const templates = visibleResourceTemplates(this.state, identity, views);
+    return this.#page("resourceTemplates", templates, params);
+  }
+
+  async listPrompts(
+    params: AnyObject | undefined,
+    identity?: Identity,
+    caps?: ClientCapabilities,
+  ): Promise<AnyObject> {
+    await this.#failFast();
+    const views = await this.#viewsOf(caps);
+    return this.#page("prompts", visiblePrompts(this.state, identity, views), params);
   }
 
   /** The backend for a route, or an error saying why it cannot take the request. */
@@ -204,31 +270,76 @@ export class Router {
     return backend;
   }
 
-  async callTool(session: SessionPeer, params: AnyObject, extra: RequestExtra) {
+  callTool(session: SessionPeer, params: AnyObject, extra: RequestExtra): Promise<AnyObject> {
+    // Tool search on (optimizer/meta_tools.ts): only find_tool and call_tool are callable.
+    const optimizer = this.state.optimizer;
+    if (optimizer !== undefined) return this.#optimizerCall(optimizer, session, params, extra);
+    return this.#auditedCall(session, params, extra);
+  }
+
+  /** find_tool / call_tool; call_tool's call takes the plain path below (#auditedCall). */
+  #optimizerCall(
+    optimizer: OptimizerTools,
+    session: SessionPeer,
+    params: AnyObject,
+    extra: RequestExtra,
+  ): Promise<AnyObject> {
+    return optimizer.call(params, extra.signal, {
+      all: this.state.lists.tools,
+      visible: async () => {
+        let views = this.#viewsOf(session.clientCapabilities());
+        if (views instanceof Promise) views = await views;
+        return visibleTools(this.state, session.identity, views);
+      },
+      callPlain: (inner) => this.#auditedCall(session, inner, extra),
+    });
+  }
+
+  #auditedCall(session: SessionPeer, params: AnyObject, extra: RequestExtra): Promise<AnyObject> {
+    const audit = this.state.audit;
+    if (audit === undefined) return this.#callTool(session, params, extra);
+    return audit.request(
+      "tools/call",
+      this.state,
+      session,
+      params,
+      () => this.#callTool(session, params, extra),
+    );
+  }
+
+  async #callTool(session: SessionPeer, params: AnyObject, extra: RequestExtra) {
     const name = params.name;
     if (typeof name !== "string") throw invalid("tools/call: params.name must be a string");
     const extraTool = this.state.extraTools.get(name);
     if (extraTool) {
       // A tool the caller may not call is unknown to it (the same answer: existence not told).
       if (!mayCallTool(this.state, session.identity, extraTool.tool, undefined, params.arguments)) {
-        throw invalid(`Unknown tool "${name}"`, { tool: name });
+        throw new AuthzDeniedError(`Unknown tool "${name}"`, { tool: name });
       }
       // Not listed while a backend it needs is not routable: refuse as for that backend's tools.
       for (const b of extraTool.backends ?? []) this.#backendFor(b);
+      // Counted as a call of the composite tool; its steps count per tool (#callExtra).
+      const limits = this.state.rateLimits;
+      if (limits) await limits.check(session.identity, name);
       return await this.#callExtra(extraTool, session, params, extra);
     }
-    let route = this.state.view.toolRoutes.get(name);
+    // What the caller would be offered with its capabilities (capability_views.ts).
+    let views = this.#viewsOf(session.clientCapabilities());
+    if (views instanceof Promise) views = await views;
+    let route = views.view.toolRoutes.get(name);
     if (!route || route.hidden) {
       // Not routable in the clients' view. A tool of a discovered backend is either refused as
       // unavailable (#call throws) or, when its backend is routable again (or this call is its
       // trial) before the view is recomputed, routed: never "Unknown tool".
-      const known = this.state.fullView.toolRoutes.get(name);
+      const known = views.fullView.toolRoutes.get(name);
       if (!known || known.hidden) this.#unknownTool(name);
       route = known;
     }
     if (!mayCallTool(this.state, session.identity, route.tool, route.backend, params.arguments)) {
-      throw invalid(`Unknown tool "${name}"`, { tool: name });
+      throw new AuthzDeniedError(`Unknown tool "${name}"`, { tool: name });
     }
+    const limits = this.state.rateLimits;
+    if (limits) await limits.check(session.identity, name);
     const meta = params._meta as AnyObject | undefined;
     return await this.#call(session, route, params.arguments as AnyObject | undefined, meta, extra);
   }
@@ -317,6 +428,7 @@ export class Router {
       requestId: extra.requestId,
       session,
       signal: extra.signal,
+      audit: this.state.audit,
       progress: (p) => {
         if (token === undefined) return;
         session.notify(
@@ -328,13 +440,24 @@ export class Router {
       callTool: (ref, args, opts) => {
         const route = resolveToolRef(this.state.fullView, ref);
         // Each step is authorized again, as the tool it calls (hidden ones included).
-        if (!route || !mayCallTool(this.state, session.identity, route.tool, route.backend, args)) {
-          return Promise.reject(invalid(`Unknown tool "${ref}"`, { tool: ref }));
+        if (!route) return Promise.reject(invalid(`Unknown tool "${ref}"`, { tool: ref }));
+        if (!mayCallTool(this.state, session.identity, route.tool, route.backend, args)) {
+          return Promise.reject(new AuthzDeniedError(`Unknown tool "${ref}"`, { tool: ref }));
         }
-        return this.#call(session, route, args, undefined, {
-          requestId: extra.requestId,
-          signal: opts?.signal ?? extra.signal,
-        });
+        const run = () =>
+          this.#call(session, route, args, undefined, {
+            requestId: extra.requestId,
+            signal: opts?.signal ?? extra.signal,
+          });
+        // A step counts only against the per-tool limits of the tool it calls.
+        const limits = this.state.rateLimits;
+        if (!limits) return run();
+        try {
+          const wait = limits.check(session.identity, route.advertisedName, true);
+          return wait ? wait.then(run) : run();
+        } catch (err) {
+          return Promise.reject(err);
+        }
       },
     };
     return await tool.handler((params.arguments ?? {}) as AnyObject, ctx);
@@ -363,11 +486,23 @@ export class Router {
   /** Throws "Unknown resource" (as for one that does not exist) when the caller may not read it. */
   #assertMayRead(identity: Identity, uri: unknown): void {
     if (!mayReadResource(this.state, identity, uri)) {
-      throw invalid(`Unknown resource "${uri}"`, { uri });
+      throw new AuthzDeniedError(`Unknown resource "${uri}"`, { uri });
     }
   }
 
-  async readResource(
+  readResource(session: SessionPeer, params: AnyObject, extra: RequestExtra): Promise<AnyObject> {
+    const audit = this.state.audit;
+    if (audit === undefined) return this.#readResource(session, params, extra);
+    return audit.request(
+      "resources/read",
+      this.state,
+      session,
+      params,
+      () => this.#readResource(session, params, extra),
+    );
+  }
+
+  async #readResource(
     session: SessionPeer,
     params: AnyObject,
     extra: RequestExtra,
@@ -377,6 +512,14 @@ export class Router {
     const out = withMeta({ uri: params.uri }, params._meta);
     const opts = { session, relatedRequestId: extra.requestId, signal: extra.signal };
     return cleanResult(await backend.request("resources/read", out, opts));
+  }
+
+  /**
+   * The client of `session` says its roots changed: each backend session that is its own hears
+   * it (and asks it again); shared ones do not (ADR 0006: nothing they ask could be attributed).
+   */
+  rootsChanged(session: SessionPeer): void {
+    this.state.clientRootsChanged?.(session);
   }
 
   async subscribe(
@@ -405,7 +548,19 @@ export class Router {
     return {};
   }
 
-  async getPrompt(
+  getPrompt(session: SessionPeer, params: AnyObject, extra: RequestExtra): Promise<AnyObject> {
+    const audit = this.state.audit;
+    if (audit === undefined) return this.#getPrompt(session, params, extra);
+    return audit.request(
+      "prompts/get",
+      this.state,
+      session,
+      params,
+      () => this.#getPrompt(session, params, extra),
+    );
+  }
+
+  async #getPrompt(
     session: SessionPeer,
     params: AnyObject,
     extra: RequestExtra,
@@ -414,8 +569,10 @@ export class Router {
     if (typeof name !== "string") throw invalid("prompts/get: params.name must be a string");
     const route = this.state.view.promptRoutes.get(name) ??
       this.state.fullView.promptRoutes.get(name); // as for tools: refused or routed, not unknown
-    if (!route || !mayGetPrompt(this.state, session.identity, name, route.backend)) {
-      throw invalid(`Unknown prompt "${name}"`, { prompt: name });
+    const args = params.arguments;
+    if (!route) throw invalid(`Unknown prompt "${name}"`, { prompt: name });
+    if (!mayGetPrompt(this.state, session.identity, name, route.backend, args)) {
+      throw new AuthzDeniedError(`Unknown prompt "${name}"`, { prompt: name });
     }
     const backend = this.#backendFor(route.backend);
     const out: AnyObject = { name: route.originalName };

@@ -26,7 +26,14 @@ import { CompositeToolRegistry } from "./composite/registry.ts";
 import { ListenHub, type ListenOwner } from "./server/listen.ts";
 import { PROXY_CAPABILITIES } from "./server/session.ts";
 import type { AuthzGate } from "./authz/gate.ts";
+import type { Auditor } from "./audit/auditor.ts";
 import { authzFromConfig, type ConfiguredAuthz } from "./authz/from_config.ts";
+import { optimizerFromConfig } from "./optimizer/from_config.ts";
+import type { OptimizerTools } from "./optimizer/meta_tools.ts";
+import { CapabilityViews, type ViewBackend, type ViewSet } from "./capability_views.ts";
+import type { ClientCapabilities } from "../core/sdk.ts";
+import { RuntimeRateLimits } from "./rate_limit/from_config.ts";
+import type { RateLimiter } from "./rate_limit/limiter.ts";
 
 export interface RuntimeOptions {
   config: VmcpConfig;
@@ -58,8 +65,14 @@ export class ProxyRuntime implements RouterState {
   #collisions = "[]";
   lists: Lists = { tools: [], resources: [], resourceTemplates: [], prompts: [] };
   readonly extraTools = new Map<string, ExtraTool>();
+  /** The audit trail (`config.audit`, set by serve.ts); undefined while off. */
+  audit: Auditor | undefined = undefined;
   /** Cedar authorization (incomingAuth.authzConfig), replaced when the policies change. */
   #authz: ConfiguredAuthz;
+  /** Tool search (`optimizer`): its index follows `lists.tools` (recompute). */
+  #optimizer: OptimizerTools | undefined;
+  /** Rate limits (`rateLimiting`); the limiter is undefined while off. */
+  readonly #rateLimits: RuntimeRateLimits;
   /** Composite tools compiled from `config.compositeTools`, kept in `extraTools`. */
   readonly composites: CompositeToolRegistry;
   readonly sessions = new Map<string, ProxySession>();
@@ -82,9 +95,24 @@ export class ProxyRuntime implements RouterState {
     this.config = opts.config;
     this.log = opts.log;
     this.#authz = authzFromConfig(opts.config);
+    this.#optimizer = optimizerFromConfig(opts.config, undefined, {
+      log: opts.log,
+      ...(opts.clock ? { clock: opts.clock } : {}),
+    });
     this.composites = new CompositeToolRegistry(opts.log);
     this.#clock = opts.clock ?? systemClock;
+    this.#rateLimits = new RuntimeRateLimits(opts.config, {
+      clock: this.#clock,
+      log: opts.log,
+      registry: opts.metrics?.registry,
+    });
     this.#ready = new Promise((r) => (this.#markReady = r));
+    this.#capabilityViews = new CapabilityViews({
+      backends: () => this.#viewBackends(),
+      aggregation: () => this.config.aggregation,
+      extraTools: this.extraTools,
+      base: () => this,
+    }, { log: opts.log, clock: this.#clock });
     this.listenHub = new ListenHub({
       log: opts.log,
       clock: this.#clock,
@@ -98,6 +126,14 @@ export class ProxyRuntime implements RouterState {
     return this.#authz.gate;
   }
 
+  get optimizer(): OptimizerTools | undefined {
+    return this.#optimizer;
+  }
+
+  get rateLimits(): RateLimiter | undefined {
+    return this.#rateLimits.limiter;
+  }
+
   /** True once the first discovery finished (readiness). */
   get isReady(): boolean {
     return this.#isReady;
@@ -105,6 +141,30 @@ export class ProxyRuntime implements RouterState {
 
   ready(): Promise<void> {
     return this.#ready;
+  }
+
+  /** Views of clients declaring other capabilities than vmcp's discovery (ADR 0012). */
+  readonly #capabilityViews: CapabilityViews;
+
+  viewsFor(caps: ClientCapabilities): ViewSet | Promise<ViewSet> {
+    return this.#capabilityViews.viewFor(caps);
+  }
+
+  clientRootsChanged(session: SessionPeer): void {
+    for (const b of this.backends.values()) {
+      void b.notifySession(session.id, "notifications/roots/list_changed");
+    }
+  }
+
+  *#viewBackends(): Iterable<ViewBackend> {
+    for (const b of this.backends.values()) {
+      yield {
+        name: b.name,
+        caps: b.caps,
+        routable: !this.health.get(b.name)?.blockReason(),
+        discover: (caps) => b.discoverFor(caps),
+      };
+    }
   }
 
   backend(name: string): Backend | undefined {
@@ -210,6 +270,7 @@ export class ProxyRuntime implements RouterState {
     const aggregation = this.config.aggregation;
     this.view = aggregate(routable, aggregation);
     this.fullView = routable.length === all.length ? this.view : aggregate(all, aggregation);
+    this.#capabilityViews.invalidate(); // other capability sets' views: rebuilt on next use
     this.composites.sync(this.config, this.fullView, this.extraTools);
     for (const w of this.view.warnings) this.log.debug("aggregation", { warning: w });
     // Names left claimed twice after conflict resolution (all backends): warn once per change.
@@ -233,8 +294,13 @@ export class ProxyRuntime implements RouterState {
       resourceTemplates: this.view.resourceTemplates as AnyObject[],
       prompts: this.view.prompts as AnyObject[],
     };
+    this.#optimizer?.search.sync(this.lists.tools);
     this.#notifyChanges();
     this.#opts.metrics?.setTools(this.lists.tools.length);
+    if ([...this.backends.values()].every((b) => b.caps)) {
+      const routes = this.fullView.toolRoutes;
+      this.#rateLimits.warnUnmatchedTools((n) => routes.has(n) || this.extraTools.has(n));
+    }
   }
 
   #notifyChanges(): void {
@@ -334,7 +400,10 @@ export class ProxyRuntime implements RouterState {
           // are unknown), then refreshed: it may have restarted with other ones.
           this.recompute();
           this.scheduleRediscover(backend.name);
-        } else this.recompute();
+        } else {
+          backend.failInFlight(monitor.snapshot().message);
+          this.recompute();
+        }
       },
       onDiscovered: () => this.recompute(),
     });
@@ -387,6 +456,20 @@ export class ProxyRuntime implements RouterState {
       );
     }
     this.config = config;
+    this.#rateLimits.apply(config);
+    let optimizer = this.#optimizer;
+    try {
+      optimizer = optimizerFromConfig(config, this.#optimizer, { log: this.log, clock: this.#clock });
+    } catch (err) {
+      this.log.error("optimizer settings not applied; the previous ones stay", {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+    if (optimizer !== this.#optimizer) {
+      this.#optimizer?.search.close();
+      this.#optimizer = optimizer;
+      this.#signatures = { ...this.#signatures, tools: "" }; // clients re-list their tools
+    }
     const authz = authzFromConfig(config, this.#authz);
     if (authz !== this.#authz) {
       this.#authz = authz;
@@ -424,6 +507,7 @@ export class ProxyRuntime implements RouterState {
   async close(opts: { endSessions?: boolean } = {}): Promise<void> {
     this.#closed = true;
     this.#authz.gate?.dispose();
+    this.#optimizer?.search.close();
     this.listenHub.close();
     for (const t of this.#pending.values()) clearTimeout(t);
     this.#pending.clear();
@@ -432,5 +516,6 @@ export class ProxyRuntime implements RouterState {
     await Promise.all(sessions.map((s) => opts.endSessions ? s.end() : s.close()));
     this.sessions.clear();
     await Promise.all([...this.backends.values()].map((b) => b.close()));
+    await this.#rateLimits.close();
   }
 }

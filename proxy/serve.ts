@@ -12,16 +12,19 @@ import { parseDuration } from "../core/duration.ts";
 import { type GuardedServer, serveGuarded, type ServerLimits } from "../core/http_server.ts";
 import type { HeadersFor } from "./backends/backend.ts";
 import { Router } from "./router.ts";
+import { describeError } from "./backends/errors.ts";
 import { ProxyRuntime } from "./runtime.ts";
 import { createHttpHandler } from "./server/http.ts";
 import { PooledResourceSubscriptions } from "./server/listen_subscriptions.ts";
 import { type Authenticate, McpEndpoint } from "./server/mcp_endpoint.ts";
 import { ProxyMetrics } from "./server/metrics.ts";
+import { startTelemetry } from "./telemetry/setup.ts";
 import { createSessionStore } from "./sessions/create_store.ts";
 import { createInputRequired } from "./mrtr/setup.ts";
 import { createParkRelay } from "./mrtr/relay_setup.ts";
 import type { ResumePark } from "./server/modern_input.ts";
 import type { SessionStore } from "./sessions/store.ts";
+import { AuditTrail } from "./audit/trail.ts";
 
 export interface StartOptions {
   config: VmcpConfig;
@@ -105,6 +108,8 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     });
   }
   const metrics = new ProxyMetrics();
+  // OpenTelemetry (config.telemetry; nothing when off). Changes take effect at restart.
+  const otel = startTelemetry(config.telemetry, { defaultServiceName: config.name, log });
   const runtime = new ProxyRuntime({
     config,
     log,
@@ -113,6 +118,15 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     ...(opts.outgoingAuthFor ? { outgoingAuthFor: opts.outgoingAuthFor } : {}),
     ...(opts.shareHttp ? { shareHttp: true } : {}),
   });
+  // The audit trail (config.audit): throws naming audit.filePath when it cannot be opened.
+  const audit = new AuditTrail(metrics.registry, log);
+  try {
+    runtime.audit = await audit.apply(config.audit);
+  } catch (err) {
+    await relay.stop();
+    await store.close();
+    throw err;
+  }
   const router = new Router(runtime);
   // Modern listen streams' resource subscriptions: on each identity's pooled backend sessions.
   runtime.listenHub.setResourceSubscriptions(
@@ -167,6 +181,7 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     }, handler);
   } catch (err) {
     await runtime.close(); // e.g. the port is taken: leave no stdio child behind
+    await audit.close();
     await relay.stop();
     await store.close();
     throw err;
@@ -188,7 +203,16 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     metrics,
     endpoint,
     ready,
-    reload: (next) => runtime.applyConfig(next),
+    reload: async (next) => {
+      try {
+        runtime.audit = await audit.apply(next.audit);
+      } catch (err) {
+        log.error("audit settings not applied; the audit trail keeps its current output", {
+          error: describeError(err),
+        });
+      }
+      await runtime.applyConfig(next);
+    },
     stop: () =>
       stopped ??= (async () => {
         clearInterval(sweep);
@@ -197,9 +221,11 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
         // Sessions (their streams end; with an in-process store they end for good, backend
         // sessions included) and backends (stdio children).
         await runtime.close({ endSessions: store.kind === "memory" });
+        await audit.close(); // after the sessions' closing events
         await server.finished;
         await relay.stop(); // relayed retries waiting here or served here end as not pending
         await store.close(); // last: closing local sessions never terminates them in the store
+        await otel?.shutdown(); // sends the spans and metrics still buffered
       })(),
   };
 }

@@ -20,7 +20,11 @@ import { validateCompositeTool } from "../../core/composite/validate.ts";
 import type { KubeObject } from "../runtime/kube.ts";
 import { TYPES, type View } from "../view.ts";
 import { checkPodTemplateSpec } from "./pod_template.ts";
-import { resolveAuthzConfigMap, splitAuthzProblems } from "./authz_configmap.ts";
+import {
+  type AuthzConfigMapReason,
+  resolveAuthzConfigMap,
+  splitAuthzProblems,
+} from "./authz_configmap.ts";
 import { resolveOidcConfigMap } from "./oidc_configmap.ts";
 import { type MemberServer, renderProxyConfig, type RenderResult } from "./render_config.ts";
 
@@ -35,6 +39,8 @@ export interface VmcpInputs {
   authProblems: Problem[];
   compositeProblems: Problem[];
   compositeReason?: "CompositeToolRefNotFound" | "CompositeToolRefInvalid";
+  /** Why the policy ConfigMap cannot be used (the `AuthConfigured` reason), if so. */
+  authReason?: AuthzConfigMapReason;
   anonymous: boolean;
   /** Group members whose spec could not be read (also in `configProblems`). */
   discoveryProblems: Problem[];
@@ -197,6 +203,7 @@ export async function observeVmcp(view: View, vmcp: KubeObject): Promise<VmcpInp
   const spec = authzFrom.spec;
   out.spec = spec;
   out.authProblems.push(...fromConfigMap.problems, ...authzFrom.problems);
+  if (authzFrom.reason) out.authReason = authzFrom.reason;
   out.anonymous = (spec.incomingAuth?.type ?? "anonymous") === "anonymous";
   const group = await view.get(TYPES.group, namespace, spec.groupRef.name);
   const phase = (group?.status as { phase?: string } | undefined)?.phase;

@@ -160,6 +160,7 @@ export async function reconcileVirtualMCPServer(
     configProblems: [...inputs.configProblems, ...applyProblems],
     podTemplateProblems: inputs.podTemplateProblems,
     authProblems: inputs.authProblems,
+    authReason: inputs.authReason,
     anonymous: inputs.anonymous,
     compositeProblems: inputs.compositeProblems,
     compositeReason: inputs.compositeReason,

@@ -15,6 +15,7 @@ import { validateConfig } from "../../core/config/load.ts";
 import { mcpServerEndpoint } from "../mcpserver/backend.ts";
 import { VMCP_PORT, vmcpNames, vmcpUrl } from "../meta.ts";
 import { SecretEnvCollector, type SecretEnvVar } from "./secret_env.ts";
+import { renderOptimizer } from "./render_optimizer.ts";
 import {
   type AuthContext,
   convertExternalAuthConfig,
@@ -176,6 +177,11 @@ export function renderProxyConfig(input: RenderInput): RenderResult {
   setIf(config, "operational", spec.operational && renderOperational(spec.operational, env));
   setIf(config, "compositeTools", renderCompositeTools(input, compositeProblems));
   if (spec.sessionStorage) config.sessionStorage = resolveSessionStorage(spec.sessionStorage, ctx);
+  setIf(config, "audit", spec.audit && structuredClone(spec.audit));
+  setIf(config, "rateLimiting", spec.rateLimiting && structuredClone(spec.rateLimiting));
+  // Spans and metrics name the VirtualMCPServer unless the spec names the service.
+  setIf(config, "telemetry", spec.telemetry && { serviceName: input.name, ...spec.telemetry });
+  setIf(config, "optimizer", spec.optimizer && renderOptimizer(spec.optimizer, env));
   config.backends = renderBackends(input, ctx);
   config.server = {
     host: "0.0.0.0",

@@ -4,7 +4,9 @@
  *
  * Conditions and reasons (README "Troubleshooting by condition reason"):
  * - `GroupRefValidated`: `GroupRefValid` | `GroupRefNotFound` | `GroupRefNotReady`.
- * - `AuthConfigured`: `AuthValid` | `AnonymousAuth` (True, a warning) | `AuthInvalid`.
+ * - `AuthConfigured`: `AuthValid` | `AnonymousAuth` (True, a warning) | `AuthInvalid` |
+ *   `AuthzConfigMapNotFound` | `AuthzConfigMapInvalid` (False: the Cedar policy ConfigMap is
+ *   missing, or its key is missing or holds no valid policies).
  * - `PodTemplateSpecValid`, `CompositeToolRefsValidated`, `Valid`: False means the
  *   configuration is invalid (phase `Failed`).
  * - `BackendsDiscovered`: `BackendsDiscoveredSuccessfully` | `NoBackends` (False: the group
@@ -50,6 +52,8 @@ export interface VmcpObservation {
   podTemplateProblems: readonly Problem[];
   /** Unresolvable auth references and missing Secrets or Secret keys. */
   authProblems: readonly Problem[];
+  /** `AuthConfigured` reason for a policy ConfigMap that is missing or invalid (else `AuthInvalid`). */
+  authReason?: "AuthzConfigMapNotFound" | "AuthzConfigMapInvalid" | undefined;
   /** `incomingAuth` omitted or `anonymous`. */
   anonymous: boolean;
   compositeProblems: readonly Problem[];
@@ -134,7 +138,7 @@ export function computeConditions(o: VmcpObservation): ConditionInput[] {
     out.push({
       type: "AuthConfigured",
       status: "False",
-      reason: "AuthInvalid",
+      reason: o.authReason ?? "AuthInvalid",
       message: formatProblems(o.authProblems),
     });
   } else if (o.anonymous) {

@@ -8,6 +8,8 @@ import { seedAggregationProblems, seedIncomingProblems } from "./seed_fields.ts"
 import type { IncomingAuth, OutgoingAuth, TokenCache } from "../../crds/auth.ts";
 import type { Aggregation } from "../../crds/aggregation.ts";
 import type { BackendAuthStrategy } from "../../crds/auth.ts";
+import type { RateLimiting } from "../../crds/rate_limit.ts";
+import { rateLimitProblems } from "./rate_limit.ts";
 
 export interface SemanticInput {
   incomingAuth?: IncomingAuth | undefined;
@@ -23,8 +25,10 @@ export interface SemanticInput {
   operational?: {
     inputRequired?: { stateKeyRef?: unknown; previousStateKeyRef?: unknown } | undefined;
   } | undefined;
+  optimizer?: { embeddingApiKeyRef?: unknown } | undefined;
   /** Standalone configs only: `publicUrl` is the default OIDC audience. */
   server?: { publicUrl?: string | undefined } | undefined;
+  rateLimiting?: RateLimiting | undefined;
 }
 
 /** `host:port`, `[v6]:port` or `host`, as the proxy's Redis client parses it. */
@@ -168,7 +172,13 @@ export function checkSemantics(
   });
   out.push(...tokenCacheProblems(spec.tokenCache, options.standalone));
   out.push(...sessionStorageProblems(spec.sessionStorage, options.standalone));
+  out.push(...rateLimitProblems(spec.rateLimiting, spec.incomingAuth?.type));
   if (options.standalone) {
+    out.push(...secretRefProblem(
+      spec.optimizer?.embeddingApiKeyRef,
+      "optimizer.embeddingApiKeyRef",
+      "embeddingApiKeyEnv",
+    ));
     const ir = spec.operational?.inputRequired;
     const env = "the environment variable VMCP_REQUEST_STATE_KEY";
     out.push(

@@ -14,7 +14,7 @@
 import type { BackendConfig } from "../../crds/vmcp_config.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Identity } from "../../core/auth/identity.ts";
-import type { Progress, RequestId } from "../../core/sdk.ts";
+import type { ClientCapabilities, Progress, RequestId } from "../../core/sdk.ts";
 import {
   type AnyObject,
   BackendConnection,
@@ -22,12 +22,19 @@ import {
   type SessionPeer,
 } from "./connection.ts";
 import { type BackendCapabilities, discoverCapabilities } from "./discovery.ts";
-import { BackendTimeoutError, BackendUnavailableError, isBackendAnswer } from "./errors.ts";
+import { discoverForCapabilities } from "./capability_discovery.ts";
+import {
+  BackendTimeoutError,
+  BackendUnavailableError,
+  inFlightFailure,
+  isBackendAnswer,
+} from "./errors.ts";
 import { processLimitError, stdioPerSession, stdioSettings } from "./stdio_isolation.ts";
 import { BackendEra, legacyRefused } from "./backend_era.ts";
 import { BackendSessionPool, DEFAULT_POOL_MAX, type PooledPeer } from "./identity_pool.ts";
 import type { Clock } from "../../core/clock.ts";
 import { ModernSubscriptions } from "./modern_subscriptions.ts";
+import { telemetry } from "../telemetry/instrument.ts";
 
 /** Outgoing-auth headers for an identity (undefined identity: the proxy's own connection). */
 export type HeadersFor = (
@@ -220,10 +227,21 @@ export class Backend {
   }
 
   /** Sends one request for `opts.session`, with this backend's deadline. */
-  async request(
+  request(
     method: string,
     params: AnyObject | undefined,
     opts: CallOptions = {},
+  ): Promise<AnyObject> {
+    // OpenTelemetry (off: `telemetry` is undefined): a client span around the request.
+    return telemetry
+      ? telemetry.backendCall(this.name, method, params, () => this.#request(method, params, opts))
+      : this.#request(method, params, opts);
+  }
+
+  async #request(
+    method: string,
+    params: AnyObject | undefined,
+    opts: CallOptions,
   ): Promise<AnyObject> {
     const started = performance.now();
     let ok = false;
@@ -340,6 +358,27 @@ export class Backend {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * Lists what the backend offers a client declaring `capabilities` (a backend session of its
+   * own, capability_discovery.ts); bounded by the backend's timeout per step.
+   */
+  async discoverFor(
+    capabilities: ClientCapabilities,
+    signal?: AbortSignal,
+  ): Promise<BackendCapabilities> {
+    let modern = this.#era.resolve();
+    if (modern instanceof Promise) modern = await modern;
+    return await discoverForCapabilities({
+      config: this.config,
+      capabilities,
+      timeoutMs: this.timeoutMs,
+      log: this.#opts.log,
+      headersFor: this.#opts.headersFor,
+      modern,
+      signal,
+    });
   }
 
   /**
@@ -492,10 +531,28 @@ export class Backend {
     return this.#pool.size;
   }
 
-  /** Sends a notification on every open connection (e.g. roots/list_changed). */
-  async notifyAll(method: string, params?: AnyObject): Promise<void> {
-    const all = [this.#shared, ...this.#perSession.values()].filter((c) => c !== undefined);
-    await Promise.all(all.map((c) => c!.then((conn) => conn.notify(method, params), () => {})));
+  /**
+   * Sends a notification of client session `sessionId` (e.g. `notifications/roots/list_changed`)
+   * on its own backend connection, if it has one open. Never on a shared connection: its backend
+   * session is everyone's, and what the backend asks back could not be attributed (ADR 0006).
+   */
+  async notifySession(sessionId: string, method: string, params?: AnyObject): Promise<void> {
+    if (this.sharesConnection) return;
+    await this.#perSession.get(sessionId)?.then((c) => c.notify(method, params), () => {});
+  }
+
+  /**
+   * Fails every call in flight on any of this backend's connections now (it stopped being
+   * routable, `why`: its health): each caller gets `BackendUnavailableError` naming the backend
+   * instead of waiting for the backend's timeout. The connections stay (they are reset when the
+   * backend is routable again).
+   */
+  failInFlight(why: string): void {
+    const err = inFlightFailure(this.name, why);
+    this.#era.connection?.failInFlight(err);
+    for (const c of [this.#shared, ...this.#perSession.values()]) {
+      c?.then((conn) => conn.failInFlight(err), () => {});
+    }
   }
 
   /** Closes every connection; a stdio child is terminated. */

@@ -72,6 +72,11 @@ export class BackendEra {
     if (this.protocol === "legacy") this.#verdict = "legacy";
   }
 
+  /** The stateless connection of the last modern verdict, if any (no probe). */
+  get connection(): StatelessBackendConnection | undefined {
+    return this.#conn;
+  }
+
   /** The last verdict; undefined until probed (or after it was forgotten). */
   get verdict(): Era | undefined {
     return this.#verdict;

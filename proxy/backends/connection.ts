@@ -32,12 +32,14 @@ import {
   BackendUnavailableError,
   describeError,
   findCause,
+  isProxyError,
   passThrough,
   RpcError,
 } from "./errors.ts";
 import { stdioPerSession } from "./stdio_isolation.ts";
 import { createTransport, type HeadersProvider } from "./transport.ts";
 import { PooledStreamableHTTPClientTransport } from "./pooled_transport.ts";
+import { LISTEN_WAIT_MS, settledWithin, watchListenStream } from "./listen_ready.ts";
 
 /** Any JSON object: results are relayed, not re-validated (lean hot path). */
 export const AnyResult = z.looseObject({});
@@ -101,6 +103,8 @@ const SDK_BACKSTOP_MS = 2_147_483_647;
 
 /** A request's deadline; paused while the backend waits for the client (ADR 0010 §4). */
 interface CallDeadline {
+  /** Its controller: aborted at the deadline, by the caller, or by `failInFlight`. */
+  ac: AbortController;
   signal: AbortSignal;
   done(): void;
   pause(): void;
@@ -121,6 +125,8 @@ export class BackendConnection {
   readonly #progress = new Map<number, (p: Progress) => void>();
   #nextToken = 1;
   #closed = false;
+  /** Why a transport failure closed this connection (the other calls in flight say it too). */
+  #closedBy: string | undefined;
   #droppedLogs = 0;
 
   constructor(
@@ -169,11 +175,16 @@ export class BackendConnection {
   /** Connects and initializes within `timeoutMs`; on failure everything is closed again. */
   async connect(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = this.#deadline(timeoutMs, signal, "initialize");
+    // A session's own connection: its first request waits for the GET stream (listen_ready.ts).
+    const listening = this.owner ? watchListenStream(this.#transport) : undefined;
     try {
       await this.client.connect(this.#transport, {
         signal: deadline.signal,
         timeout: timeoutMs + 60_000,
       });
+      if (listening) {
+        await settledWithin(listening(), Math.min(timeoutMs, LISTEN_WAIT_MS), deadline.signal);
+      }
       this.#hookMessages();
     } catch (err) {
       await this.close();
@@ -303,6 +314,15 @@ export class BackendConnection {
     return answer.result;
   }
 
+  /**
+   * Fails every request in flight now with `err` (the backend stopped being routable); a lean
+   * request's backend is sent `notifications/cancelled`. Returns how many.
+   */
+  failInFlight(err: BackendUnavailableError): number {
+    for (const d of this.#deadlines.values()) d.ac.abort(err);
+    return this.#deadlines.size;
+  }
+
   /** Sends a notification (e.g. `notifications/roots/list_changed`); errors are logged. */
   async notify(method: string, params?: AnyObject): Promise<void> {
     if (this.#closed) return;
@@ -359,6 +379,7 @@ export class BackendConnection {
     if (outer?.aborted) onAbort();
     else outer?.addEventListener("abort", onAbort, { once: true });
     return {
+      ac,
       signal: ac.signal,
       done: () => {
         timer?.cancel();
@@ -379,14 +400,16 @@ export class BackendConnection {
   }
 
   #mapError(err: unknown, signal: AbortSignal): unknown {
-    if (signal.aborted && signal.reason instanceof BackendTimeoutError) return signal.reason;
+    if (signal.aborted && isProxyError(signal.reason)) return signal.reason; // deadline, outage
     if (signal.aborted) return err; // cancelled by the client: nobody reads the answer
     if (err instanceof McpError) {
       if (
         err.code === ErrorCode.ConnectionClosed &&
         (this.#closed || /Connection closed/.test(err.message))
       ) {
-        return new BackendUnavailableError(this.name, "connection closed");
+        // "Connection closed: <why>" (pooled_transport.ts: an answer stream that broke) says why.
+        const why = /Connection closed: (.+)$/s.exec(err.message)?.[1];
+        return new BackendUnavailableError(this.name, why ?? this.#closedBy ?? "connection closed");
       }
       return passThrough(err); // sent by the backend: code, message and data untouched
     }
@@ -394,11 +417,15 @@ export class BackendConnection {
     const credentials = findCause(err, "OutgoingAuthError");
     if (credentials) return new BackendCredentialsError(this.name, credentials.message);
     // Transport-level failure (refused, HTTP error, broken pipe): this connection is done.
-    if (!this.#closed) void this.close().then(() => this.events.onClosed(this));
+    const why = describeError(err);
+    if (!this.#closed) {
+      this.#closedBy = why;
+      void this.close().then(() => this.events.onClosed(this));
+    }
     const status = (err as { code?: unknown }).code;
     return new BackendUnavailableError(
       this.name,
-      describeError(err),
+      why,
       typeof status === "number" && status >= 100 && status < 600 ? status : undefined,
     );
   }

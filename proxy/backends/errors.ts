@@ -91,7 +91,12 @@ export class BackendUnavailableError extends RpcError {
  */
 export class ResponseStreamEnded extends Error {
   constructor(cause?: unknown) {
-    super("the response stream ended without an answer", cause ? { cause } : undefined);
+    super(
+      `the response stream ended without an answer${
+        cause instanceof Error ? ` (${cause.message})` : ""
+      }`,
+      cause ? { cause } : undefined,
+    );
     this.name = "ResponseStreamEnded";
   }
 }
@@ -210,6 +215,19 @@ export function refusal(backend: string, why: string): BackendUnavailableError {
   return new BackendUnavailableError(
     backend,
     `${NOT_SENT} (marked unavailable by earlier failures: ${ownReason(backend, why)})`,
+  );
+}
+
+/**
+ * A call in flight failed because its backend stopped being routable (`why`: its health); it
+ * was sent, so it may have run.
+ */
+export function inFlightFailure(backend: string, why: string): BackendUnavailableError {
+  return new BackendUnavailableError(
+    backend,
+    `the call was in flight when the backend was marked unavailable (${
+      ownReason(backend, why)
+    }); the outcome is unknown (it may have run)`,
   );
 }
 

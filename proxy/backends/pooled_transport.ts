@@ -47,8 +47,9 @@ import {
   StreamableHTTPClientTransport,
   StreamableHTTPError,
 } from "../../core/sdk.ts";
-import { ResponseStreamEnded } from "./errors.ts";
+import { OUTCOME_UNKNOWN, ResponseStreamEnded } from "./errors.ts";
 import type { HeadersProvider } from "./transport.ts";
+import { telemetry } from "../telemetry/instrument.ts";
 
 type AnyObject = Record<string, unknown>;
 
@@ -68,6 +69,17 @@ interface SdkInternals {
     options: Record<string, unknown>,
     isReconnectable: boolean,
   ): void;
+  _scheduleReconnection(options: Record<string, unknown>, attemptCount?: number): void;
+}
+
+/**
+ * A request's POST answer stream being watched (`#watchEnd`). `fail` ends the request at once
+ * when it has no answer yet; `broken` is set when the stream's connection broke (the backend
+ * died or dropped it), which fails the request even when the stream was resumable.
+ */
+interface Watched {
+  fail(cause?: unknown): void;
+  broken: boolean;
 }
 
 interface Waiter {
@@ -159,6 +171,11 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
   readonly #waiters = new Map<number, Waiter>();
   /** SDK-path requests whose response stream is watched, until their answer arrives. */
   readonly #sdkPending = new Set<string>();
+  /**
+   * Watched answer streams by the `onresumptiontoken` function passed with them: the SDK hands
+   * that function back to `_scheduleReconnection` when it resumes the stream.
+   */
+  readonly #watched = new WeakMap<object, Watched>();
   #hooked = false;
   #closed = false;
   #prefix = "";
@@ -186,7 +203,21 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
       const id = a.id;
       const key = String(id);
       this.#sdkPending.add(key);
-      handle(this.#watchEnd(stream, () => this.#sdkUnanswered(id, key)), options, false);
+      const [watched, opts] = this.#watch(options, (cause) => this.#sdkUnanswered(id, key, cause));
+      handle(this.#watchEnd(stream, watched), opts, false);
+    };
+    // Both paths: the SDK resumes a resumable answer stream that ended (Last-Event-ID); a
+    // resumption that fails (the backend is gone) fails its request now, and a stream whose
+    // connection broke is not resumed (its request already failed, see `#watchEnd`).
+    const schedule = sdk._scheduleReconnection.bind(this);
+    sdk._scheduleReconnection = (options, attemptCount = 0) => {
+      const tag = options?.onresumptiontoken;
+      const w = typeof tag === "function" ? this.#watched.get(tag) : undefined;
+      if (w?.broken) return;
+      if (w && attemptCount > 0) {
+        return w.fail(new Error("resuming it failed"));
+      }
+      schedule(options, attemptCount);
     };
     this.#pool = opts.pool;
     this.#url = url;
@@ -241,16 +272,33 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
    * A watched SDK-path request got no answer on its stream: answer it "Connection closed" (the
    * connection maps that to `BackendUnavailableError`), as when the transport closes.
    */
-  #sdkUnanswered(id: RequestId, key: string): void {
+  #sdkUnanswered(id: RequestId, key: string, cause?: unknown): void {
     if (!this.#sdkPending.delete(key) || this.#closed) return;
+    const why = cause instanceof Error ? ` (${cause.message})` : "";
     this.onmessage?.({
       jsonrpc: "2.0",
       id,
       error: {
         code: ErrorCode.ConnectionClosed,
-        message: "Connection closed: the response stream ended without an answer",
+        message: `Connection closed: ${OUTCOME_UNKNOWN}: the response stream ended without an ` +
+          `answer${why}`,
       },
     } as JSONRPCMessage);
+  }
+
+  /**
+   * A watch of one answer stream, and the options to hand the SDK's stream handling with it
+   * (their `onresumptiontoken` names the watch when the SDK resumes the stream).
+   */
+  #watch(
+    options: Record<string, unknown>,
+    fail: (cause?: unknown) => void,
+  ): [Watched, Record<string, unknown>] {
+    const inner = options.onresumptiontoken as ((token: string) => void) | undefined;
+    const tag = (token: string) => inner?.(token);
+    const watched: Watched = { fail, broken: false };
+    this.#watched.set(tag, watched);
+    return [watched, { ...options, onresumptiontoken: tag }];
   }
 
   /**
@@ -293,8 +341,9 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
 
   async #call(request: JSONRPCRequest, signal: AbortSignal): Promise<RpcAnswer> {
     if (this.#closed) throw connectionClosed();
-    const extra = this.#headers ? await this.#headers(signal) : undefined;
+    let extra = this.#headers ? await this.#headers(signal) : undefined;
     if (this.#closed) throw connectionClosed(); // closed while the headers were fetched
+    if (telemetry) extra = telemetry.inject(extra); // W3C traceparent of the backend span
     const bytes = encodeJsonPost(this.#headPrefix(), extra, JSON.stringify(request), USER_AGENT);
     let raw: RawResponse;
     try {
@@ -348,12 +397,13 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
     if (type === "text/event-stream") {
       return await this.#await(id, signal, () => {
         const key = Number(id);
-        const stream = this.#watchEnd(asStream(raw.body), (cause) => {
+        const [watched, opts] = this.#watch({}, (cause) => {
           this.#waiters.get(key)?.reject(new ResponseStreamEnded(cause));
         });
+        const stream = this.#watchEnd(asStream(raw.body), watched);
         answering.run(
           { transport: this, id, sdk: false },
-          () => this.#sdk._handleSseStream(stream, {}, false),
+          () => this.#sdk._handleSseStream(stream, opts, false),
         );
       });
     }
@@ -393,22 +443,22 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
   }
 
   /**
-   * `stream` as it is, noticing its end: when a response stream ends (or breaks) `unanswered`
-   * runs, which fails the request at once if its answer has not come (lean path:
-   * `ResponseStreamEnded`, the request was sent and its outcome is unknown) instead of at the
-   * deadline. A stream with an event id is resumable
-   * (the SDK reconnects with Last-Event-ID), so its end is left to the SDK. The check runs a
-   * short grace after the end, once the SDK's parser has delivered the last events.
+   * `stream` as it is, noticing its end: when a response stream ends or breaks, `watched.fail`
+   * runs, which fails the request at once if its answer has not come (the request was sent and
+   * its outcome is unknown) instead of at the deadline. A stream with an event id that ends
+   * cleanly is resumable: the SDK reconnects with Last-Event-ID (a failed resumption fails the
+   * request, see the constructor). One whose connection broke (the backend died) fails at once,
+   * resumable or not. The check runs a short grace after the end, once the SDK's parser has
+   * delivered the last events.
    */
-  #watchEnd(
-    stream: ReadableStream<Uint8Array>,
-    unanswered: (cause?: unknown) => void,
-  ): ReadableStream<Uint8Array> {
+  #watchEnd(stream: ReadableStream<Uint8Array>, watched: Watched): ReadableStream<Uint8Array> {
     const reader = stream.getReader();
     let resumable = false;
     let last = "\n";
     const ended = (cause?: unknown) => {
-      if (!resumable) setTimeout(() => unanswered(cause), STREAM_END_GRACE_MS);
+      if (!resumable || watched.broken) {
+        setTimeout(() => watched.fail(cause), STREAM_END_GRACE_MS);
+      }
     };
     return new ReadableStream<Uint8Array>({
       async pull(controller) {
@@ -416,6 +466,7 @@ export class PooledStreamableHTTPClientTransport extends StreamableHTTPClientTra
         try {
           r = await reader.read();
         } catch (err) {
+          watched.broken = true;
           ended(err);
           controller.error(err);
           return;

@@ -46,12 +46,14 @@ import {
   BackendUnavailableError,
   describeError,
   findCause,
+  isProxyError,
   RpcError,
 } from "./errors.ts";
 import { ModernHttp, plainJson } from "./modern_http.ts";
 import { modernHeaders, readAnswer, VMCP_CLIENT_INFO, withEnvelope } from "./modern_wire.ts";
 import type { RpcAnswer } from "./pooled_transport.ts";
 import { type ParamHeader, paramHeaders, scanParamHeaders } from "./param_headers.ts";
+import { telemetry } from "../telemetry/instrument.ts";
 import { driveInputRequired, type RoundParams } from "../mrtr/drive.ts";
 import { passParams, passSlotOf } from "../mrtr/pass.ts";
 
@@ -109,6 +111,8 @@ export class StatelessBackendConnection {
   #discover: AnyObject;
   #nextId = 1;
   #inflight = 0;
+  /** The controller of each exchange in flight (for `failInFlight`). */
+  readonly #exchanges = new Set<AbortController>();
   #closed = false;
   #listen: McpSubscriptionV2 | undefined;
   /** `x-mcp-header` declarations of the listed tools that have any (by the backend's name). */
@@ -269,14 +273,22 @@ export class StatelessBackendConnection {
     const onAbort = () => ac.abort(outer!.reason);
     if (outer?.aborted) onAbort();
     else outer?.addEventListener("abort", onAbort, { once: true });
+    this.#exchanges.add(ac);
     try {
       return await send(ac.signal);
     } catch (err) {
       throw this.#mapError(err, ac.signal);
     } finally {
+      this.#exchanges.delete(ac);
       timer.cancel();
       outer?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /** Fails every exchange in flight now with `err` (the backend stopped being routable). */
+  failInFlight(err: BackendUnavailableError): number {
+    for (const ac of this.#exchanges) ac.abort(err);
+    return this.#exchanges.size;
   }
 
   #noteParamHeaders(tools: unknown): void {
@@ -317,11 +329,12 @@ export class StatelessBackendConnection {
     if (opts.onprogress && meta.progressToken === undefined) meta.progressToken = `vmcp-${id}`;
     const token = meta.progressToken;
     const auth = this.headersFor ? await this.headersFor(peer?.identity, signal) : {};
-    const headers = {
+    let headers: Record<string, string> = {
       ...auth,
       ...modernHeaders(method, params),
       ...this.#callHeaders(method, params),
     };
+    if (telemetry) headers = telemetry.inject(headers)!; // W3C traceparent of the backend span
     const got = await this.#http.post(
       headers,
       JSON.stringify({ jsonrpc: "2.0", id, method, params: p }),
@@ -382,7 +395,7 @@ export class StatelessBackendConnection {
   }
 
   #mapError(err: unknown, signal: AbortSignal): unknown {
-    if (signal.aborted && signal.reason instanceof BackendTimeoutError) return signal.reason;
+    if (signal.aborted && isProxyError(signal.reason)) return signal.reason; // deadline, outage
     if (signal.aborted) return err; // cancelled by the caller: nobody reads the answer
     if (err instanceof RpcError) return err;
     if (err instanceof ProtocolErrorV2) {

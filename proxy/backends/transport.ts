@@ -10,6 +10,7 @@ import { createBackendFetch } from "../../core/http_client.ts";
 import { Http1Pool } from "../../core/http1.ts";
 import { SSEClientTransport, StdioClientTransport, type Transport } from "../../core/sdk.ts";
 import { PooledStreamableHTTPClientTransport } from "./pooled_transport.ts";
+import { telemetry } from "../telemetry/instrument.ts";
 
 /** Supplies the outgoing-auth headers of one connection (refreshed per HTTP request). */
 export type HeadersProvider = (signal?: AbortSignal) => Promise<Record<string, string>>;
@@ -55,11 +56,15 @@ function safeEnv(name: string): string | undefined {
 
 const baseFetch = createBackendFetch();
 
-/** A fetch that adds the connection's auth headers to every request. */
+/**
+ * A fetch that adds the connection's auth headers to every request, and (OpenTelemetry on) the
+ * current backend span's `traceparent`.
+ */
 function authedFetch(headers: HeadersProvider | undefined, base = baseFetch) {
-  if (!headers) return base;
+  if (!headers && !telemetry) return base;
   return async (url: string | URL, init?: RequestInit): Promise<Response> => {
-    const extra = await headers(init?.signal ?? undefined);
+    let extra = headers ? await headers(init?.signal ?? undefined) : {};
+    if (telemetry) extra = telemetry.inject(extra)!;
     const merged = new Headers(init?.headers);
     for (const [k, v] of Object.entries(extra)) merged.set(k, v);
     return await base(url, { ...init, headers: merged });

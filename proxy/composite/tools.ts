@@ -32,6 +32,8 @@ import type { ExtraTool, ExtraToolContext } from "../router.ts";
 import { compositeAnnotations } from "./annotations.ts";
 import { compositeBackends } from "./backends.ts";
 import { type RoutedToolInfo, viewCatalogue } from "./catalogue.ts";
+import { WorkflowAudit } from "../audit/workflow.ts";
+import { type WorkflowSpans, workflowSpans } from "../telemetry/workflow.ts";
 
 export interface CompositeTools {
   /** Tool name → served tool (only the definitions without problems). */
@@ -118,14 +120,23 @@ export async function runComposite(
   log: Logger,
 ): Promise<AnyObject> {
   let sequence = 0;
-  const run = await executeWorkflow(wf, args, workflowDeps(ctx), {
+  // The audit trail (when on): workflow and step events, step calls as tool-call events.
+  const audit = ctx.audit ? new WorkflowAudit(ctx.audit, ctx, wf) : undefined;
+  audit?.started(args);
+  const spans = workflowSpans(wf.name); // OpenTelemetry (when tracing): workflow + step spans
+  const run = await executeWorkflow(wf, args, workflowDeps(ctx, audit, spans), {
     signal: ctx.signal,
+    ...(audit ? { workflowId: audit.workflowId } : {}),
     onProgress: (e) => {
+      audit?.step(e);
+      spans?.onStep(e);
       if (!STATE_CHANGES.has(e.status)) return;
       // `progress` must increase with every notification: count the state changes.
       ctx.progress({ progress: ++sequence, message: `step ${e.stepId} ${e.status}` });
     },
   });
+  audit?.finished(run);
+  spans?.end(run.status, run.workflowId);
   const fields = {
     tool: wf.name,
     workflowId: run.workflowId,
@@ -143,12 +154,18 @@ function errorOf(result: CallToolResult): string | undefined {
 }
 
 /** Step calls through the router; elicitation relayed to the calling client. */
-export function workflowDeps(ctx: ExtraToolContext): WorkflowDeps {
+export function workflowDeps(
+  ctx: ExtraToolContext,
+  audit?: WorkflowAudit,
+  spans?: WorkflowSpans,
+): WorkflowDeps {
   return {
     callTool: async (ref, args, opts) => {
       // The compiled reference always routes back to the tool the step was checked against.
       const callRef = (opts.tool as RoutedToolInfo | undefined)?.callRef ?? ref;
-      return await ctx.callTool(callRef, args, { signal: opts.signal }) as CallToolResult;
+      const send = () => ctx.callTool(callRef, args, { signal: opts.signal });
+      const call = spans ? () => spans.inStep(opts.stepId, send) : send;
+      return await (audit ? audit.call(opts, callRef, args, call) : call()) as CallToolResult;
     },
     elicit: (message, schema, opts) => elicit(ctx, message, schema, opts),
   };

@@ -8,12 +8,19 @@
  * @module
  */
 import { z } from "zod";
-import { type RequestHandlerExtra, Server } from "../../core/sdk.ts";
+import {
+  ErrorCode,
+  type RequestHandlerExtra,
+  RootsListChangedNotificationSchema,
+  Server,
+} from "../../core/sdk.ts";
+import { RpcError } from "../backends/errors.ts";
 import type { AnyObject } from "../backends/connection.ts";
 import type { Router } from "../router.ts";
 import type { ProxyMetrics } from "./metrics.ts";
 import { LOGGING_LEVELS, type ProxySession } from "./session.ts";
 import type { SessionPatch } from "../sessions/store.ts";
+import { telemetry } from "../telemetry/instrument.ts";
 
 type Extra = RequestHandlerExtra<never, never>;
 type Handler = (params: AnyObject, extra: Extra) => Promise<AnyObject> | AnyObject;
@@ -37,6 +44,17 @@ const baseSetRequestHandler = Object.getPrototypeOf(Server.prototype).setRequest
 
 const LOG_LEVELS = new Set<string>(LOGGING_LEVELS);
 
+/** `logging/setLevel` with a level that is not one: -32602 naming the field and what is allowed. */
+function invalidLevel(level: unknown): RpcError {
+  return new RpcError(
+    ErrorCode.InvalidParams,
+    `Invalid params: level ${
+      JSON.stringify(level) ?? "(missing)"
+    } is not a logging level; expected one of ${LOGGING_LEVELS.join(", ")}`,
+    { field: "level", allowed: LOGGING_LEVELS },
+  );
+}
+
 /** Records a change of the session's stored state (subscriptions, log level). */
 export type PersistState = (session: ProxySession, patch: SessionPatch) => void;
 
@@ -54,9 +72,11 @@ export function installHandlers(
       try {
         const result = await fn(params, extra);
         metrics?.request(method, true);
+        if (telemetry && result.isError === true) telemetry.toolError();
         return result;
       } catch (err) {
         metrics?.request(method, false);
+        if (telemetry) telemetry.failed(err);
         throw err;
       }
     };
@@ -69,12 +89,17 @@ export function installHandlers(
   };
   const x = (extra: Extra) => ({ requestId: extra.requestId, signal: extra.signal });
 
-  on("tools/list", (p) => router.listTools(p, session.identity));
+  // Lists depend on the capabilities the client declared (capability_views.ts).
+  const caps = () => session.clientCapabilities() ?? {};
+  on("tools/list", (p) => router.listTools(p, session.identity, caps()));
   const toolsCall = on("tools/call", (p, e) => router.callTool(session, p, x(e)));
   // The JSON-only fast path (fast_call.ts) runs the same handler, SDK dispatch skipped.
   session.toolsCall = (p, e) => toolsCall(p, e as Extra);
-  on("resources/list", (p) => router.listResources(p, session.identity));
-  on("resources/templates/list", (p) => router.listResourceTemplates(p));
+  on("resources/list", (p) => router.listResources(p, session.identity, caps()));
+  on(
+    "resources/templates/list",
+    (p) => router.listResourceTemplates(p, session.identity, caps()),
+  );
   on("resources/read", (p, e) => router.readResource(session, p, x(e)));
   const subscriptionsChanged = <T>(result: T): T => {
     persist?.(session, { subscriptions: [...session.subscriptions] });
@@ -88,14 +113,17 @@ export function installHandlers(
     "resources/unsubscribe",
     async (p, e) => subscriptionsChanged(await router.unsubscribe(session, p, x(e))),
   );
-  on("prompts/list", (p) => router.listPrompts(p, session.identity));
+  on("prompts/list", (p) => router.listPrompts(p, session.identity, caps()));
+  server.setNotificationHandler(RootsListChangedNotificationSchema, () => {
+    session.lastSeen = Date.now();
+    router.rootsChanged(session);
+  });
   on("prompts/get", (p, e) => router.getPrompt(session, p, x(e)));
   on("completion/complete", (p, e) => router.complete(session, p, x(e)));
   on("logging/setLevel", (p) => {
-    if (typeof p.level === "string" && LOG_LEVELS.has(p.level)) {
-      session.logLevel = p.level as ProxySession["logLevel"];
-      persist?.(session, { logLevel: p.level });
-    }
+    if (typeof p.level !== "string" || !LOG_LEVELS.has(p.level)) throw invalidLevel(p.level);
+    session.logLevel = p.level as ProxySession["logLevel"];
+    persist?.(session, { logLevel: p.level });
     return {};
   });
 }

@@ -13,6 +13,7 @@
  */
 import type { VmcpConfig } from "../../crds/vmcp_config.ts";
 import { type Logger, warnAtMostEvery } from "../../core/log.ts";
+import { remoteAddress } from "../../core/http_server.ts";
 import { describeError } from "../backends/errors.ts";
 import type { ProxyRuntime } from "../runtime.ts";
 import { HostCheck, hostRefused } from "./host.ts";
@@ -184,7 +185,10 @@ export function createHttpHandler(opts: HttpOptions): (req: Request) => Promise<
         case "/status": {
           if (opts.authenticate) {
             const got = await opts.authenticate(req);
-            if (got instanceof Response) return got;
+            if (got instanceof Response) {
+              opts.runtime.audit?.authFailed(req, got, remoteAddress(req));
+              return got;
+            }
           }
           return json(statusDocument(opts.runtime));
         }

@@ -35,7 +35,8 @@ import { Discover } from "./discover.ts";
 import { type ListenOpener, ModernEndpoint } from "./modern_endpoint.ts";
 import type { InputBridge } from "./request_peer.ts";
 import type { ModernInputOptions } from "./modern_input.ts";
-import { trackBody } from "../../core/http_server.ts";
+import { telemetry } from "../telemetry/instrument.ts";
+import { remoteAddress, trackBody } from "../../core/http_server.ts";
 
 /** Authenticates a request: the caller's identity, or the response to send instead. */
 export type Authenticate = (req: Request) => Promise<Identity | Response>;
@@ -181,7 +182,12 @@ export class McpEndpoint {
     });
   }
 
-  async handle(req: Request): Promise<Response> {
+  handle(req: Request): Promise<Response> {
+    // OpenTelemetry (off: `telemetry` is undefined): the request's server span.
+    return telemetry ? telemetry.serve(req, () => this.#pinned(req)) : this.#pinned(req);
+  }
+
+  async #pinned(req: Request): Promise<Response> {
     const pinned: ProxySession[] = [];
     try {
       return await this.#handle(req, pinned);
@@ -194,7 +200,10 @@ export class McpEndpoint {
     let identity: Identity = ANONYMOUS_IDENTITY;
     if (this.#o.authenticate) {
       const got = await this.#o.authenticate(req);
-      if (got instanceof Response) return got;
+      if (got instanceof Response) {
+        this.#o.runtime.audit?.authFailed(req, got, remoteAddress(req));
+        return got;
+      }
       identity = got;
     }
     // The body first (cheap checks, no session work for a body that is refused anyway).
@@ -203,6 +212,7 @@ export class McpEndpoint {
       const parsed = await this.#readJson(req);
       if (parsed instanceof Response) return parsed;
       body = parsed.body;
+      if (telemetry) telemetry.describe(req, body);
     }
     const era = classifyEra(req, body);
     if (era.era !== "legacy") {
@@ -225,7 +235,13 @@ export class McpEndpoint {
         req,
         active,
       );
-      if (got instanceof Response) return got;
+      if (got instanceof Response) {
+        // 403: another identity's session (audited; the owner keeps it).
+        if (got.status === 403) {
+          this.#o.runtime.audit?.sessionRefused(identity, sessionId, remoteAddress(req));
+        }
+        return got;
+      }
       session = got;
       // Not evicted by the local cache before the transport has taken the request.
       session.inUse++;

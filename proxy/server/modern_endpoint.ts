@@ -39,12 +39,14 @@ import { DeadlineQueue } from "../../core/deadlines.ts";
 import { jsonTextOf } from "../preserialized.ts";
 import type { RequestExtra, Router } from "../router.ts";
 import type { Discover } from "./discover.ts";
-import type { ModernRequest } from "./era.ts";
+import { META_CLIENT_CAPABILITIES, type ModernRequest } from "./era.ts";
+import type { ClientCapabilities } from "../../core/sdk.ts";
 import type { ProxyMetrics } from "./metrics.ts";
 import { bindingOf, ModernInput, type ModernInputOptions } from "./modern_input.ts";
 import { ModernTools } from "./param_check.ts";
 import { visibleTools } from "../authz/route_checks.ts";
 import { type InputBridge, RequestPeer } from "./request_peer.ts";
+import { telemetry } from "../telemetry/instrument.ts";
 
 /** The listen hub's entry (proxy/server/listen.ts `ListenHub`). */
 export interface ListenOpener {
@@ -76,11 +78,13 @@ export interface ModernEndpointOptions {
 type Handler = (peer: RequestPeer, params: AnyObject, extra: RequestExtra) => Promise<AnyObject>;
 
 /** Methods as map keys (a method name like `constructor` must not find an Object member). */
-const LISTS = new Map<string, (r: Router, p: AnyObject, i: Identity) => Promise<AnyObject>>([
-  ["tools/list", (r, p, i) => r.listTools(p, i)],
-  ["prompts/list", (r, p, i) => r.listPrompts(p, i)],
-  ["resources/list", (r, p, i) => r.listResources(p, i)],
-  ["resources/templates/list", (r, p) => r.listResourceTemplates(p)],
+type List = (r: Router, p: AnyObject, i: Identity, c: ClientCapabilities) => Promise<AnyObject>;
+/** `c`: the envelope's clientCapabilities (what is listed depends on them, ADR 0012). */
+const LISTS = new Map<string, List>([
+  ["tools/list", (r, p, i, c) => r.listTools(p, i, c)],
+  ["prompts/list", (r, p, i, c) => r.listPrompts(p, i, c)],
+  ["resources/list", (r, p, i, c) => r.listResources(p, i, c)],
+  ["resources/templates/list", (r, p, i, c) => r.listResourceTemplates(p, i, c)],
 ]);
 
 const CALLS: Record<string, (r: Router) => Handler> = {
@@ -241,7 +245,8 @@ export class ModernEndpoint {
     const list = LISTS.get(method);
     try {
       if (list) {
-        let page = await list(this.#o.router, params, identity);
+        const caps = (msg.meta[META_CLIENT_CAPABILITIES] ?? {}) as ClientCapabilities;
+        let page = await list(this.#o.router, params, identity, caps);
         if (method === "tools/list") {
           page = this.#tools.page(this.#o.router.state.lists.tools, page);
         }
@@ -251,6 +256,7 @@ export class ModernEndpoint {
       }
     } catch (err) {
       this.#o.metrics?.request(method, false);
+      if (telemetry) telemetry.failed(err);
       const { status, body } = errorObject(id, err);
       return jsonAnswer(JSON.stringify(body), status);
     }
@@ -320,10 +326,12 @@ export class ModernEndpoint {
       try {
         const result = await invoke();
         this.#o.metrics?.request(method, true);
+        if (telemetry && result.isError === true) telemetry.toolError();
         const json = cacheable ? JSON.stringify(decorate(result, true)) : completeText(result);
         return { status: 200, text: resultText(id, json) };
       } catch (err) {
         this.#o.metrics?.request(method, false);
+        if (telemetry) telemetry.failed(err);
         const { status, body } = errorObject(id, err);
         return { status, text: JSON.stringify(body) };
       }

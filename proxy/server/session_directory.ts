@@ -212,6 +212,7 @@ export class SessionDirectory {
       onClosed: (s) => {
         this.#unused.delete(s);
         if (!s.id) return;
+        runtime.audit?.sessionClosed(s, s.ending);
         this.cache.deleteIf(s.id, s);
         if (runtime.sessions.get(s.id) === s) {
           void runtime.closeSession(s).catch((err) =>
@@ -298,6 +299,7 @@ export class SessionDirectory {
     this.stats.created++;
     this.#unused.add(session, now);
     this.#register(session, record);
+    this.#o.runtime.audit?.sessionOpened(session);
     // Cheap (oldest first, stops at the first recent one): new sessions retire abandoned ones.
     void this.endUnused(now).catch(() => {});
     this.#o.log.debug("session opened", { session: session.id });

@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import type { VmcpConfig } from "../../crds/vmcp_config.ts";
+import { RATE_LIMIT_CASES } from "./rate_limit_cases.ts";
+import { OPTIMIZER_CASES } from "./optimizer_cases.ts";
 
 export interface TruthCase {
   name: string;
@@ -361,4 +363,119 @@ export const CASES: TruthCase[] = [
     config: authz([]),
     path: "incomingAuth.authzConfig.inline.policies",
   },
+  {
+    name: "authzConfig inline with ToolHive's group claim options",
+    config: {
+      incomingAuth: {
+        type: "anonymous",
+        authzConfig: {
+          type: "inline",
+          inline: {
+            policies: ['permit(principal in Group::"eng", action, resource);'],
+            groupClaimName: "realm_access.roles",
+            roleClaimName: "https://example.com/roles",
+            groupEntityType: "Group",
+          },
+        },
+      },
+    },
+    check: (c) => {
+      const inline = c.incomingAuth?.authzConfig?.inline;
+      assert.equal(inline?.groupClaimName, "realm_access.roles");
+      assert.equal(inline?.roleClaimName, "https://example.com/roles");
+      assert.equal(inline?.groupEntityType, "Group");
+    },
+  },
+  {
+    name: "authzConfig inline with a namespaced groupEntityType",
+    config: {
+      incomingAuth: {
+        type: "anonymous",
+        authzConfig: {
+          type: "inline",
+          inline: { policies: ["permit(principal, action, resource);"], groupEntityType: "A::B" },
+        },
+      },
+    },
+    path: "incomingAuth.authzConfig.inline.groupEntityType",
+    message: /Not a plain Cedar identifier/,
+  },
+  {
+    name: "telemetry tracingEnabled without an endpoint",
+    config: { telemetry: { tracingEnabled: true } },
+    path: "telemetry.endpoint",
+    message: /Required when tracingEnabled or metricsEnabled/,
+  },
+  {
+    name: "telemetry endpoint with tracing and metrics both off",
+    config: { telemetry: { endpoint: "otel-collector:4318" } },
+    path: "telemetry.endpoint",
+    value: "otel-collector:4318",
+    message: /unused/,
+  },
+  {
+    name: "telemetry samplingRate above 1",
+    config: {
+      telemetry: { endpoint: "http://otel:4318", tracingEnabled: true, samplingRate: 1.5 },
+    },
+    path: "telemetry.samplingRate",
+    value: 1.5,
+  },
+  {
+    name: "telemetry endpoint with a gRPC-only scheme",
+    config: { telemetry: { endpoint: "grpc://otel:4317", metricsEnabled: true } },
+    path: "telemetry.endpoint",
+    value: "grpc://otel:4317",
+    message: /only http and https/,
+  },
+  {
+    name: "telemetry host:port endpoint with insecure (ToolHive's form)",
+    config: {
+      telemetry: { endpoint: "otel-collector:4318", insecure: true, tracingEnabled: true },
+    },
+    check: (c) =>
+      assert.deepEqual(c.telemetry, {
+        endpoint: "otel-collector:4318",
+        insecure: true,
+        tracingEnabled: true,
+        metricsEnabled: false,
+        samplingRate: 0.05,
+      }),
+    // In a cluster the spans name the VirtualMCPServer unless serviceName is given.
+    inCluster: {
+      valid: true,
+      check: (r) => assert.equal((r.telemetry as { serviceName?: string }).serviceName, "v"),
+    },
+  },
+  {
+    name: "audit block without fields (off, the defaults)",
+    config: { audit: {} },
+    check: (c) =>
+      assert.deepEqual(c.audit, {
+        enabled: false,
+        includeRequestData: false,
+        maxDataSize: 1024,
+        output: "stderr",
+        maxBufferedEvents: 10_000,
+      }),
+    inCluster: {
+      valid: true,
+      check: (r) => assert.equal((r.audit as { maxDataSize?: number }).maxDataSize, 1024),
+    },
+  },
+  {
+    name: "audit output file without filePath",
+    config: { audit: { enabled: true, output: "file" } },
+    path: "audit.filePath",
+    message: /Required with output "file"/,
+  },
+  {
+    name: "audit eventTypes with a type the proxy does not know",
+    config: { audit: { enabled: true, eventTypes: ["mcp_tool_call", "mcp_everything"] } },
+    path: "audit.eventTypes[1]",
+    value: "mcp_everything",
+    message: /allowed: "session_opened"/,
+  },
+  ...RATE_LIMIT_CASES,
+  ...OPTIMIZER_CASES,
 ];

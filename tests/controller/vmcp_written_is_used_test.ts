@@ -9,7 +9,11 @@ import assert from "node:assert/strict";
 import { createTestNamespace, getTestCluster } from "../harness/kube.ts";
 import type { KubeClient, KubeObject } from "../../controller/runtime/kube.ts";
 import { resolveStrategy } from "../../core/auth/resolve_strategy.ts";
+import { optimizerFromConfig } from "../../proxy/optimizer/from_config.ts";
 import { createIncomingAuth } from "../../proxy/auth/incoming.ts";
+import { AuditTrail } from "../../proxy/audit/trail.ts";
+import { silentLogger } from "../../core/log.ts";
+import { Registry } from "prom-client";
 import { GV, installCrds, testClient } from "./_setup.ts";
 import {
   condition,
@@ -116,6 +120,86 @@ Deno.test("with the default (discovered) source an outgoingAuth.backends entry i
   assert.deepEqual(env.find((e) => e.name === "VMCP_SECRET_GH_HEADER_VALUE")?.valueFrom, {
     secretKeyRef: { name: "entry-secret", key: "key" },
   });
+});
+
+Deno.test("spec.audit is rendered into the proxy config and the proxy's audit trail runs with it", async () => {
+  await using ns = await createTestNamespace(cluster, "vmcp-audit");
+  const kube = testClient(cluster);
+  const audit = {
+    enabled: true,
+    eventTypes: ["mcp_tool_call", "auth_failed"],
+    excludeEventTypes: ["auth_failed"],
+    includeRequestData: true,
+    maxDataSize: 512,
+    maxBufferedEvents: 2000,
+  };
+  await createAll(kube, [
+    group(ns.name, "g"),
+    urlServer(ns.name, "a", "g"),
+    vmcp(ns.name, "v", { groupRef: { name: "g" }, audit }),
+  ]);
+  await reconcileGroupOnce(kube, ns.name, "g");
+  await reconcileOnce(kube, ns.name, "v");
+  const { config } = await renderedConfig(kube, ns.name, "v");
+  assert.deepEqual(config.audit, { ...audit, output: "stderr" });
+  // What the proxy does with it at start (proxy/serve.ts): an audit trail with these settings.
+  const trail = new AuditTrail(new Registry(), silentLogger);
+  const auditor = await trail.apply(config.audit);
+  try {
+    assert.ok(auditor, "audit is on");
+    assert.equal(auditor.wants("mcp_tool_call"), true);
+    assert.equal(auditor.wants("auth_failed"), false, "excludeEventTypes wins");
+    assert.equal(auditor.wants("session_opened"), false, "not in eventTypes");
+    assert.deepEqual(auditor.requestData({ password: "p", q: "x".repeat(600) }).truncated, true);
+  } finally {
+    await trail.close();
+  }
+});
+
+Deno.test("spec.optimizer is rendered into the proxy config (its API key Secret as an env var) and the proxy's tool search runs with it", async () => {
+  await using ns = await createTestNamespace(cluster, "vmcp-optimizer");
+  const kube = testClient(cluster);
+  const optimizer = {
+    maxToolsToReturn: 3,
+    hybridSearchSemanticRatio: "0.25",
+    embeddingService: "http://emb.example.test/v1",
+    embeddingModel: "text-embedding-3-small",
+    embeddingApiKeyRef: { name: "emb", key: "apiKey" },
+  };
+  await createAll(kube, [
+    group(ns.name, "g"),
+    secret(ns.name, "emb", { apiKey: "emb-secret-value" }),
+    urlServer(ns.name, "a", "g"),
+    vmcp(ns.name, "v", { groupRef: { name: "g" }, optimizer }),
+  ]);
+  await reconcileGroupOnce(kube, ns.name, "g");
+  await reconcileOnce(kube, ns.name, "v");
+  const { config, text } = await renderedConfig(kube, ns.name, "v");
+  assert.ok(!text.includes("emb-secret-value"), "no Secret value in the ConfigMap");
+  const { embeddingApiKeyRef: _, ...rest } = optimizer;
+  assert.deepEqual(config.optimizer, {
+    ...rest,
+    semanticDistanceThreshold: "1.0",
+    embeddingProvider: "openai",
+    embeddingServiceTimeout: "30s",
+    embeddingApiKeyEnv: "VMCP_OPTIMIZER_EMBEDDING_API_KEY",
+  });
+  const env = await containerEnv(kube, ns.name, "v");
+  assert.deepEqual(env.find((e) => e.name === "VMCP_OPTIMIZER_EMBEDDING_API_KEY")?.valueFrom, {
+    secretKeyRef: { name: "emb", key: "apiKey" },
+  });
+  // What the proxy does with it at start (proxy/runtime.ts): find_tool and call_tool, with
+  // these settings and the key read from that variable.
+  const tools = optimizerFromConfig(config, undefined, {
+    log: silentLogger,
+    env: (n) => n === "VMCP_OPTIMIZER_EMBEDDING_API_KEY" ? "emb-secret-value" : undefined,
+  });
+  assert.ok(tools, "the optimizer is on");
+  assert.deepEqual(tools.tools.map((t) => t.name), ["call_tool", "find_tool"]);
+  assert.equal(tools.search.settings.maxToolsToReturn, 3);
+  assert.equal(tools.search.settings.hybridSearchSemanticRatio, 0.25);
+  assert.equal(tools.search.settings.embeddings?.model, "text-embedding-3-small");
+  tools.search.close();
 });
 
 Deno.test("OIDC without audience or resourceUrl works in a cluster: the controller renders resourceUrl as status.url + /mcp, which the proxy advertises and expects as the audience", async () => {

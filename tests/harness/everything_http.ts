@@ -11,6 +11,10 @@ import { raceExit, spawnService } from "./process.ts";
 export interface EverythingHttp {
   /** `http://127.0.0.1:PORT/mcp` */
   url: string;
+  /** The server's process id (for SIGSTOP/SIGCONT). */
+  pid: number;
+  /** SIGKILL (a crashed backend); resolves once it has exited. */
+  kill(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -46,6 +50,11 @@ export async function startEverythingHttp(): Promise<EverythingHttp> {
   }
   return {
     url: `http://127.0.0.1:${port}/mcp`,
+    pid: proc.pid,
+    kill: async () => {
+      proc.killNow();
+      await proc.status;
+    },
     stop: async () => {
       globalThis.removeEventListener("unload", onUnload);
       await proc.stop();

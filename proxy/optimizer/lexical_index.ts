@@ -1,0 +1,159 @@
+/**
+ * The keyword side of tool search: a BM25F index (bm25.ts) over each tool's name, title,
+ * description, and parameter names and descriptions, terms as tokenize.ts makes them. `sync`
+ * follows the catalogue incrementally: only tools whose definition changed are re-indexed (a
+ * definition's text is compared, tools are matched by name).
+ * @module
+ */
+import type { Tool } from "../../core/sdk.ts";
+import { Bm25Index } from "./bm25.ts";
+import { analyze } from "./tokenize.ts";
+
+/** What is indexed of one tool. */
+interface Doc {
+  id: number;
+  name: string;
+  title: string;
+  description: string;
+  params: string;
+}
+
+/** A keyword match: the tool's advertised name and its BM25 score. */
+export interface LexicalHit {
+  name: string;
+  score: number;
+}
+
+/** Weights of the fields in the BM25 score. */
+const BOOST = { name: 3, title: 2, description: 1, params: 0.6 };
+/** Text of a field indexed at most (a description longer than this adds little). */
+const MAX_FIELD_CHARS = 4000;
+
+/** Parameter names and descriptions of a JSON Schema (nested properties included, bounded). */
+export function paramText(schema: unknown, depth = 0, out: string[] = []): string[] {
+  if (!schema || typeof schema !== "object" || depth > 3 || out.length > 200) return out;
+  const props = (schema as { properties?: unknown }).properties;
+  if (props && typeof props === "object") {
+    for (const [key, value] of Object.entries(props)) {
+      out.push(key);
+      const d = (value as { description?: unknown } | null)?.description;
+      if (typeof d === "string") out.push(d);
+      paramText(value, depth + 1, out);
+    }
+  }
+  const items = (schema as { items?: unknown }).items;
+  if (items) paramText(items, depth + 1, out);
+  return out;
+}
+
+/**
+ * `paramText(schema).join(" ")`, remembered per schema object (recomputes copy tools but keep
+ * their `inputSchema` objects, so a re-sync of unchanged tools does not walk them again).
+ */
+const paramsCache = new WeakMap<object, string>();
+export function paramsOf(schema: unknown): string {
+  if (!schema || typeof schema !== "object") return "";
+  let text = paramsCache.get(schema);
+  if (text === undefined) paramsCache.set(schema, text = paramText(schema).join(" "));
+  return text;
+}
+
+function clip(text: string): string {
+  return text.length > MAX_FIELD_CHARS ? text.slice(0, MAX_FIELD_CHARS) : text;
+}
+
+function docOf(id: number, tool: Tool): Doc {
+  return {
+    id,
+    name: tool.name,
+    title: clip(tool.title ?? (tool.annotations?.title as string | undefined) ?? ""),
+    description: clip(tool.description ?? ""),
+    params: clip(paramsOf(tool.inputSchema)),
+  };
+}
+
+function sameDoc(a: Doc, b: Doc): boolean {
+  return a.title === b.title && a.description === b.description && a.params === b.params;
+}
+
+export interface LexicalIndexOptions {
+  /** Index concept terms beside words (tokenize.ts). @default true */
+  concepts?: boolean;
+}
+
+export class LexicalIndex {
+  readonly #index = new Bm25Index();
+  readonly #concepts: boolean;
+  /** Indexed docs by tool name. */
+  readonly #docs = new Map<string, Doc>();
+  readonly #names = new Map<number, string>();
+  /** Ids of removed docs, reused (the score array stays as large as the catalogue). */
+  readonly #free: number[] = [];
+  #nextId = 0;
+
+  constructor(opts: LexicalIndexOptions = {}) {
+    this.#concepts = opts.concepts ?? true;
+  }
+
+  /** Tools indexed now. */
+  get size(): number {
+    return this.#docs.size;
+  }
+
+  /**
+   * Makes the index hold exactly `tools` (matched by name; a changed definition is
+   * re-indexed). Returns how many were added, changed and removed.
+   */
+  sync(tools: readonly Tool[]): { added: number; changed: number; removed: number } {
+    const seen = new Set<string>();
+    let added = 0, changed = 0, removed = 0;
+    for (const tool of tools) {
+      if (seen.has(tool.name)) continue;
+      seen.add(tool.name);
+      const old = this.#docs.get(tool.name);
+      const doc = docOf(old?.id ?? -1, tool);
+      if (old && sameDoc(old, doc)) continue;
+      if (old) changed++;
+      else {
+        doc.id = this.#free.pop() ?? this.#nextId++;
+        added++;
+      }
+      this.#docs.set(tool.name, doc);
+      this.#names.set(doc.id, doc.name);
+      const c = this.#concepts;
+      this.#index.add(doc.id, [
+        [analyze(doc.name, c), BOOST.name],
+        [analyze(doc.title, c), BOOST.title],
+        [analyze(doc.description, c), BOOST.description],
+        [analyze(doc.params, c), BOOST.params],
+      ]);
+    }
+    for (const [name, doc] of this.#docs) {
+      if (seen.has(name)) continue;
+      this.#discard(doc);
+      this.#docs.delete(name);
+      removed++;
+    }
+    return { added, changed, removed };
+  }
+
+  #discard(doc: Doc): void {
+    this.#index.remove(doc.id);
+    this.#names.delete(doc.id);
+    this.#free.push(doc.id);
+  }
+
+  /**
+   * Tools matching `query`, best first (every match; `keep` drops names the caller may not
+   * see before they count towards `limit`).
+   */
+  search(query: string, limit: number, keep?: (name: string) => boolean): LexicalHit[] {
+    const names = this.#names;
+    const hits = this.#index.search(
+      analyze(query, this.#concepts),
+      limit,
+      keep && ((id) => keep(names.get(id)!)),
+    );
+    return hits.map((h) => ({ name: names.get(h.id)!, score: h.score }));
+  }
+}
