@@ -201,7 +201,7 @@ export class Instrumentation {
     if (!info || !isObject(body) || typeof body.method !== "string") return;
     info.method = body.method;
     const span = info.span;
-    if (!span) return;
+    if (!span?.isRecording()) return; // not sampled: nothing to name
     const { name, attributes } = describeCall(body.method, body.params);
     span.updateName(name);
     const id = body.id;
@@ -230,7 +230,8 @@ export class Instrumentation {
 
   /**
    * Runs one backend request inside a client span (a child of the current request's span, or of
-   * a composite step's). Backend requests outside a client request (discovery, health) get none.
+   * a composite step's). Backend requests outside a client request (discovery, health) and in an
+   * unsampled trace get none.
    */
   async backendCall<T>(
     backend: string,
@@ -241,7 +242,8 @@ export class Instrumentation {
     const started = performance.now();
     const parent = context.active();
     const tracer = this.tracer;
-    const span = tracer && trace.getSpan(parent)
+    // Not sampled: no child span; the backend gets the request's unsampled traceparent.
+    const span = tracer && trace.getSpan(parent)?.isRecording()
       ? (() => {
         const { name, attributes } = describeCall(method, params);
         attributes["vmcp.backend.name"] = backend;

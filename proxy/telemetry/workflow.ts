@@ -91,8 +91,10 @@ export class WorkflowSpans {
   }
 }
 
-/** The spans of one composite tool call, or undefined when tracing is off. */
+/** The spans of one composite tool call, or undefined when tracing is off or not sampled. */
 export function workflowSpans(toolName: string): WorkflowSpans | undefined {
   const tracer = telemetry?.tracer;
-  return tracer ? new WorkflowSpans(tracer, toolName) : undefined;
+  // Only inside a sampled request: an unsampled trace records nothing.
+  if (!tracer || !trace.getActiveSpan()?.isRecording()) return undefined;
+  return new WorkflowSpans(tracer, toolName);
 }
