@@ -13,6 +13,11 @@ export interface BucketSpec {
   readonly maxTokens: number;
   /** Milliseconds to refill from empty to full, above 0. */
   readonly refillMs: number;
+  /**
+   * Shared by every caller (a global or per-tool bucket: as many as configured). A bounded
+   * store never evicts it, so callers cycling identities cannot reset it.
+   */
+  readonly shared?: boolean;
 }
 
 /** A bucket's state: `tokens` at time `at` (ms). A bucket never seen is full. */

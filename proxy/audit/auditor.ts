@@ -23,6 +23,7 @@ import { AuthzDeniedError } from "../authz/denied.ts";
 import { META_CLIENT_INFO } from "../server/era.ts";
 import { boundedRedactedJson, redactText } from "./redact.ts";
 import type { AuditWriter } from "./writer.ts";
+import { AuthFailureBudget } from "./auth_failures.ts";
 
 export type AuditOutcome = "success" | "error" | "denied";
 export type AuditedMethod = "tools/call" | "prompts/get" | "resources/read";
@@ -59,9 +60,11 @@ const TYPE_OF: Record<AuditedMethod, AuditEventType> = {
 /** Client-chosen strings kept in events (names, URIs, client info, messages). */
 const MAX_TEXT = 512;
 
+/** A client- or backend-chosen string as kept: credential shapes redacted (redact.ts), cut. */
 function cap(v: unknown): string | undefined {
   if (typeof v !== "string") return undefined;
-  return v.length > MAX_TEXT ? `${v.slice(0, MAX_TEXT)}…` : v;
+  const text = redactText(v);
+  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
 }
 
 const sessionHashes = new WeakMap<object, string>();
@@ -94,11 +97,19 @@ function isoTime(at: number): string {
   return lastIso;
 }
 
+/**
+ * Characters JSON leaves as they are that some line readers take for line breaks (Python's
+ * `splitlines`, JavaScript source): escaped, so a client-chosen string cannot start a line.
+ */
+const LINE_BREAKS = /[\u0085\u2028\u2029]/g;
+const escapeBreak = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+
 /** The line written for `record`: marker, id and time first, then its own fields. */
 export function serializeRecord(record: AuditRecord): string {
-  return `{"audit":true,"auditId":"${crypto.randomUUID()}","loggedAt":"${isoTime(record[AT])}",${
-    JSON.stringify(record).slice(1)
-  }`;
+  const fields = JSON.stringify(record).slice(1).replace(LINE_BREAKS, escapeBreak);
+  return `{"audit":true,"auditId":"${crypto.randomUUID()}","loggedAt":"${
+    isoTime(record[AT])
+  }",${fields}`;
 }
 
 /** Who: subject and issuer (never the token or other claims). */
@@ -122,6 +133,7 @@ function clientOf(session: SessionPeer, meta: AnyObject | undefined) {
 
 export class Auditor {
   readonly config: AuditConfig;
+  readonly #authFailures = new AuthFailureBudget();
   readonly #writer: AuditWriter<AuditRecord>;
   readonly #wanted: Set<AuditEventType> | undefined;
   readonly #excluded: Set<AuditEventType>;
@@ -195,7 +207,7 @@ export class Auditor {
       done({
         outcome: denied ? "denied" : "error",
         errorCode: Number.isSafeInteger(e?.code) ? e.code : -32603,
-        ...(denied ? {} : { error: cap(redactText(messageOf(err))) }),
+        ...(denied ? {} : { error: cap(messageOf(err)) }),
       });
       throw err;
     }
@@ -311,9 +323,14 @@ export class Auditor {
     });
   }
 
-  /** The front door refused a request's credentials (`answer` is the 401 or 503 sent). */
+  /**
+   * The front door refused a request's credentials (`answer` is the 401 or 503 sent); past a
+   * burst per client host, failures are counted into its next event (`suppressed`).
+   */
   authFailed(req: Request, answer: Response, remoteAddress: string | undefined): void {
     if (!this.wants("auth_failed")) return;
+    const suppressed = this.#authFailures.take(remoteAddress?.replace(/:\d+$/, "") ?? "");
+    if (suppressed < 0) return;
     const challenge = answer.headers.get("www-authenticate") ?? "";
     const description = /error_description="([^"]*)"/.exec(challenge)?.[1];
     const reason = answer.status === 503
@@ -326,12 +343,13 @@ export class Auditor {
       outcome: "denied",
       [AT]: Date.now(),
       reason,
-      detail: description === undefined ? undefined : cap(redactText(description)),
+      detail: cap(description),
       status: answer.status,
       remoteAddress,
       method: req.method,
       path: cap(new URL(req.url).pathname),
       userAgent: cap(req.headers.get("user-agent") ?? undefined),
+      suppressed: suppressed > 0 ? suppressed : undefined,
     });
   }
 

@@ -6,8 +6,10 @@
  *   `token`, `authorization`, `api_key`/`apiKey`, `bearer`, `credential`, `cookie`,
  *   `private_key`, `access_key`, `signature`) is redacted unless it is a number, a boolean or
  *   null (`max_tokens: 100` stays).
- * - Inside any string: JWT-shaped text (`eyJ….….…`), `Bearer …`/`Basic …` credentials and
- *   well-known API key shapes (`sk-…`, `ghp_…`, `xox?-…`, `AKIA…`) are redacted.
+ * - Inside any string: JWT-shaped text (`eyJ….….…`), `Bearer …`/`Basic …` credentials,
+ *   well-known API key shapes (`sk-…`, `ghp_…`, `xox?-…`, `AKIA…`), the password of a URL
+ *   (`postgres://u:…@h`) and the value of a credential-named `key=value` / `key: value` pair
+ *   (`?access_token=…`, `password: …`; whole numbers stay) are redacted.
  * - Serialization stops as soon as the budget is exceeded, so a 4 MB argument costs no more
  *   than the budget.
  * @module
@@ -22,8 +24,16 @@ const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const AUTH_SCHEME = /\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]{8,}=*/gi;
 const API_KEY =
   /\b(?:sk-[A-Za-z0-9_-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16})/g;
+/** `scheme://user:password@`: the password. */
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/?#@:]*:)[^\s/?#@]+@/gi;
+/** `<credential name>=value` or `: value` (also quoted, as in JSON text): the value. */
+const KEY_VALUE = new RegExp(
+  `\\b(?<key>[\\w.-]*(?:${SECRET_KEY.source})[\\w.-]*)(?<sep>"?\\s*[=:]\\s*"?)(?<value>[^\\s&"',;#}\\]]+)`,
+  "gi",
+);
 /** Cheap pre-check: only strings containing one of these can hold a credential shape. */
-const MAYBE = /eyJ|bearer|basic|sk-|gh[pousr]_|xox|AKIA/i;
+const MAYBE =
+  /eyJ|bearer|basic|sk-|gh[pousr]_|xox|AKIA|:\/\/|passw|passphrase|secret|token|authori|key|credential|cookie|signature/i;
 /** Nesting the bounded serializer follows (request bodies are limited to 64 anyway). */
 const MAX_DEPTH = 64;
 
@@ -38,6 +48,15 @@ export function redactText(text: string): string {
   return text.replace(JWT, REDACTED).replace(AUTH_SCHEME, `$1 ${REDACTED}`).replace(
     API_KEY,
     REDACTED,
+  ).replace(URL_PASSWORD, `$1${REDACTED}@`).replace(
+    KEY_VALUE,
+    (...m: unknown[]) => {
+      const { key, sep, value } = m.at(-1) as { key: string; sep: string; value: string };
+      // `Authorization: Bearer [redacted]` (AUTH_SCHEME) keeps its scheme.
+      return value.startsWith("[redacted") || /^(\d+|bearer|basic)$/i.test(value)
+        ? `${key}${sep}${value}`
+        : `${key}${sep}${REDACTED}`;
+    },
   );
 }
 

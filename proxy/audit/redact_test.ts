@@ -97,3 +97,24 @@ Deno.test("boundedRedactedJson() stops early on a huge value and handles undefin
   assert.equal(boundedRedactedJson(deep, 64).truncated, true);
   assert.throws(() => boundedRedactedJson({}, 0), RangeError);
 });
+
+Deno.test("redactText() redacts URL passwords and credential-named key=value pairs in free text", () => {
+  assert.equal(
+    redactText("postgres://app:s3cr3tpw@db:5432/x"),
+    `postgres://app:${REDACTED}@db:5432/x`,
+  );
+  assert.equal(
+    redactText("https://api.example.com/v1?access_token=abc123&x=1"),
+    `https://api.example.com/v1?access_token=${REDACTED}&x=1`,
+  );
+  assert.equal(
+    redactText("login failed: password=hunter2, retry"),
+    `login failed: password=${REDACTED}, retry`,
+  );
+  assert.equal(
+    redactText('{"client_secret":"xyz","max_tokens":100}'),
+    `{"client_secret":"${REDACTED}","max_tokens":100}`,
+  );
+  const plain = "max_tokens: 100, author=jo, https://example.com/a:b@c";
+  assert.equal(redactText(plain), plain);
+});

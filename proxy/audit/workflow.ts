@@ -18,6 +18,7 @@ import type { AuditEventType } from "../../crds/audit.ts";
 import type { AnyObject, SessionPeer } from "../backends/connection.ts";
 import type { ToolRoute } from "../../core/aggregation/mod.ts";
 import { AT, type Auditor, type AuditOutcome, SessionRef, who } from "./auditor.ts";
+import { redactText } from "./redact.ts";
 
 const STEP_TYPES: Partial<Record<StepProgressEvent["status"], AuditEventType>> = {
   started: "workflow_step_started",
@@ -97,7 +98,8 @@ export class WorkflowAudit {
       if (began !== undefined) fields.durationMs = Math.round((now - began) * 1000) / 1000;
     }
     if (e.attempt !== undefined) fields.attempt = e.attempt;
-    if (e.error !== undefined) fields.error = e.error.slice(0, MAX_ERROR);
+    // A step's error may quote a backend's answer or the arguments: redacted as any message.
+    if (e.error !== undefined) fields.error = redactText(e.error).slice(0, MAX_ERROR);
     if (e.status === "failed" && e.error?.startsWith(STEP_TIMEOUT)) {
       type = "workflow_step_timed_out";
     }

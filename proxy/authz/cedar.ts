@@ -42,7 +42,7 @@ import {
   policyProblems,
 } from "../../core/authz/policies.ts";
 import { ConfigError } from "../../core/config/problems.ts";
-import { PolicySlices } from "./slices.ts";
+import { MAX_CACHED_ID_LENGTH, PolicySlices } from "./slices.ts";
 import { PolicyReads } from "./sharing.ts";
 
 /** Decisions kept per principal, keyed by what the policies can see of the item. */
@@ -318,12 +318,17 @@ export class CedarAuthorizer {
       : {};
     // Items the slice's policies cannot tell apart share one decision (sharing.ts).
     let key: string | undefined;
-    if (this.#slices && slice && Object.keys(argAttrs).length === 0) {
+    const idKept = !this.#slices?.idSensitive(set) || id.length <= MAX_CACHED_ID_LENGTH;
+    if (this.#slices && slice && idKept && Object.keys(argAttrs).length === 0) {
       key = `${set}\u0000${resource.type}\u0000${this.#slices.idSensitive(set) ? id : ""}\u0000${
         resource.backend ?? "\u0001"
       }\u0000${resource.template ? 1 : 0}`;
       if (resource.type === "Tool") {
-        for (const h of HINTS) key += `\u0000${resource.annotations?.[h]}`;
+        // As the engine sees them: only booleans are copied (a string "true" is absent).
+        for (const h of HINTS) {
+          const v = resource.annotations?.[h];
+          key += typeof v === "boolean" ? `\u0000${v}` : "\u0000";
+        }
       }
       const known = principal.decisions.get(key);
       if (known !== undefined) return known;

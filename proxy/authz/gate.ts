@@ -21,6 +21,7 @@
  */
 import type { Identity } from "../../core/auth/identity.ts";
 import type { AuthzAction, AuthzResource, CedarAuthorizer, CedarPrincipal } from "./cedar.ts";
+import { MAX_CACHED_ID_LENGTH } from "./slices.ts";
 
 /** Keyed decisions (resources by URI) kept per principal. */
 const MAX_KEYED = 1024;
@@ -114,6 +115,9 @@ export class AuthzGate {
         p.byItem.set(item, d);
       }
       return d;
+    }
+    if (resource.id.length > MAX_CACHED_ID_LENGTH) {
+      return this.#cedar.isAuthorized(p.cedar, action, resource); // never kept (slices.ts)
     }
     const key = `${resource.type}\u0000${resource.backend ?? ""}\u0000${resource.id}`;
     let d = p.byKey.get(key);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { Identity } from "../../core/auth/identity.ts";
 import { CedarAuthorizer } from "./cedar.ts";
 import { AuthzGate } from "./gate.ts";
+import { PolicySlices } from "./slices.ts";
 
 const id = (subject: string, groups: string[], exp = 1): Identity => ({
   issuer: "https://idp",
@@ -82,4 +83,51 @@ Deno.test("callers the policies cannot tell apart share one principal; the subje
   assert.deepEqual(seen, [3, 0, 0]);
   assert.equal(bySubject.cachedPrincipals, 3);
   bySubject.dispose();
+});
+
+Deno.test("long URIs a caller reads are decided each time, never kept in the authorization caches", () => {
+  const policies = [
+    'permit(principal, action == Action::"read_resource", resource) when { resource.uri like "file:///pub/*" };',
+    'permit(principal, action == Action::"call_tool", resource == Tool::"x");',
+  ];
+  const authz = CedarAuthorizer.create({ policies, entitiesJson: "[]" });
+  let engineCalls = 0;
+  const decide = authz.isAuthorized.bind(authz);
+  authz.isAuthorized = (...a) => (engineCalls++, decide(...a));
+  const g = new AuthzGate(authz);
+  const caller = id("alice", []);
+  const big = "x".repeat(64 * 1024); // up to server.maxBodyBytes in real requests
+  const read = (uri: string) =>
+    g.allows(caller, "read_resource", { type: "Resource", id: uri, backend: "b" });
+  for (let i = 0; i < 5; i++) {
+    assert.equal(read(`file:///pub/${i}/${big}`), true);
+    assert.equal(read(`file:///priv/${i}/${big}`), false);
+  }
+  assert.equal(read(`file:///pub/0/${big}`), true);
+  assert.equal(engineCalls, 11, "each long URI decided again (not kept per caller)");
+  assert.equal(read("file:///pub/short"), true);
+  assert.equal(read("file:///pub/short"), true);
+  assert.equal(engineCalls, 12, "short URIs are kept");
+
+  // Inside the engine's view: no per-principal decision and no request slice keeps a long id.
+  const p = authz.principal(caller);
+  for (let i = 0; i < 5; i++) {
+    authz.isAuthorized(p, "read_resource", {
+      type: "Resource",
+      id: `file:///pub/${i}/${big}`,
+      backend: "b",
+    });
+  }
+  assert.equal(p.decisions.size, 0);
+  const slices = new PolicySlices(
+    Object.fromEntries(policies.map((t, i) => [`policy${i}`, t])),
+    "gate-test-full",
+    [true, false],
+  );
+  for (let i = 0; i < 5; i++) slices.setFor("read_resource", "Resource", `file:///${i}/${big}`);
+  assert.equal(slices.cachedRequests, 0);
+  slices.setFor("read_resource", "Resource", "file:///short");
+  assert.equal(slices.cachedRequests, 1);
+  slices.dispose();
+  g.dispose();
 });

@@ -6,8 +6,9 @@
  * - the caller: its subject (the `Client::` uid) only when a policy compares or uses
  *   `principal` as a whole (`==`, `in` something that may be a `Client`, in a set, …) or names a
  *   `Client::` entity; its claims only as far as some policy reads `claim_<name>` (of
- *   `principal` or `context`), all of them when `context` is used as a whole; its groups (its
- *   `THVGroup` parents) always. `principalKey()` is that projection: callers with equal keys
+ *   `principal`, `context` or any expression that may be one of them; a `has` path counts by
+ *   its first name), all of them (per-token ones such as `exp` included) when `context` is used
+ *   as a whole; its groups (its `THVGroup` parents) always. `principalKey()` is that projection: callers with equal keys
  *   get equal decisions (gate.ts shares one principal state between them).
  * - the item: its id (`Tool::"<name>"`, …) only for the policies that read `resource.name`,
  *   `.uri` or `.uriTemplate`, use `resource` as a whole, or ask `resource in` an entity of an
@@ -19,8 +20,6 @@
  */
 import * as cedar from "@cedar-policy/cedar-wasm";
 
-/** Claims that differ per token: left out of the key unless a policy reads them. */
-const VOLATILE_CLAIMS = new Set(["exp", "iat", "nbf", "jti", "auth_time"]);
 const ITEM_TYPES = new Set(["Tool", "Prompt", "Resource"]);
 const ID_ATTRS = new Set(["name", "uri", "uriTemplate"]);
 
@@ -60,16 +59,21 @@ function walk(n: Node, r: Reads): void {
   if (!n || typeof n !== "object") return;
   const o = n as Record<string, unknown>;
   for (const op of [".", "has"]) {
-    const acc = o[op] as { left?: Node; attr?: string } | undefined;
-    if (!acc || typeof acc !== "object" || typeof acc.attr !== "string") continue;
-    if (isVar(acc.left, "principal") || isVar(acc.left, "context")) {
-      if (acc.attr.startsWith("claim_")) r.claims.add(acc.attr.slice("claim_".length));
-      return;
-    }
+    const acc = o[op] as { left?: Node; attr?: string | string[] } | undefined;
+    if (!acc || typeof acc !== "object") continue;
+    // `has` may test a path (`principal has claim_a.b`): its first name is the attribute.
+    const attr = Array.isArray(acc.attr) ? acc.attr[0] : acc.attr;
+    if (typeof attr !== "string") continue;
+    // A claim read through any expression (`(if c then principal else …).claim_x`,
+    // `{p: principal}.p.claim_x`) is still that claim: its name alone keys it.
+    if (attr.startsWith("claim_")) r.claims.add(attr.slice("claim_".length));
+    if (isVar(acc.left, "principal") || isVar(acc.left, "context")) return;
     if (isVar(acc.left, "resource")) {
-      if (ID_ATTRS.has(acc.attr)) r.resourceId = true;
+      if (ID_ATTRS.has(attr)) r.resourceId = true;
       return;
     }
+    walk(acc.left, r);
+    return;
   }
   const inOp = o.in as { left?: Node; right?: Node } | undefined;
   if (inOp && typeof inOp === "object") {
@@ -168,9 +172,8 @@ export class PolicyReads {
   principalKey(subject: string, claims: Record<string, unknown>, groups: string[]): string {
     const seen: unknown[] = [this.#subject ? subject : "", [...groups].sort()];
     if (this.#allClaims) {
-      const keys = Object.keys(claims).filter((k) =>
-        !VOLATILE_CLAIMS.has(k) || this.#claims.includes(k)
-      );
+      // `context` as a whole (compared, put in a record, …): every claim it holds counts.
+      const keys = Object.keys(claims);
       seen.push(keys.sort().map((k) => [k, claims[k]]));
     } else {
       for (const k of this.#claims) seen.push(claims[k] === undefined ? null : [claims[k]]);

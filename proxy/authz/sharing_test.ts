@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { Identity } from "../../core/auth/identity.ts";
 import { type AuthzAction, type AuthzResource, CedarAuthorizer } from "./cedar.ts";
 import { PolicyReads } from "./sharing.ts";
+import { AuthzGate } from "./gate.ts";
 
 Deno.test("PolicyReads: the subject, claims and item id only when some policy reads them", () => {
   const r = new PolicyReads([
@@ -95,4 +96,59 @@ Deno.test("shared decisions equal the engine's one by one (sliced and cached vs 
   assert.ok(allowed > 0);
   shared.dispose();
   whole.dispose();
+});
+
+Deno.test("a decision is never shared between tokens whose claims a policy reads indirectly", () => {
+  // Each policy reads a claim in a form other than `principal.claim_x`/`context.claim_x`; the
+  // first caller is allowed, the second (same subject: a refreshed token) must not be.
+  const cases: [string, Record<string, unknown>, Record<string, unknown>][] = [
+    [
+      'permit(principal, action, resource) when { (if true then principal else principal).claim_role == "admin" };',
+      { role: "admin" },
+      { role: "user" },
+    ],
+    [
+      "permit(principal, action, resource) when { principal has claim_realm.admin };",
+      { realm: { admin: true } },
+      { realm: { user: true } },
+    ],
+    [
+      "permit(principal, action, resource) when { (if true then context else context).claim_exp < 100 };",
+      { exp: 50 },
+      { exp: 500 },
+    ],
+    [
+      'permit(principal, action, resource) when { context == {claim_sub: "a", claim_exp: 50} };',
+      { exp: 50 },
+      { exp: 500 },
+    ],
+  ];
+  const tool: AuthzResource = { type: "Tool", id: "t", backend: "b" };
+  for (const [policy, first, second] of cases) {
+    const gate = new AuthzGate(CedarAuthorizer.create({ policies: [policy], entitiesJson: "[]" }));
+    const a: Identity = { issuer: "i", subject: "a", claims: { sub: "a", ...first } };
+    const b: Identity = { issuer: "i", subject: "a", claims: { sub: "a", ...second } };
+    assert.equal(gate.allows(a, "call_tool", tool, {}), true, policy);
+    assert.equal(gate.allows(b, "call_tool", tool, {}), false, policy);
+    gate.dispose();
+  }
+});
+
+Deno.test("a tool whose hint is not a boolean does not share the decision of one whose hint is", () => {
+  const authz = CedarAuthorizer.create({
+    policies: [
+      "permit(principal, action, resource) when { resource has readOnlyHint && resource.readOnlyHint };",
+    ],
+    entitiesJson: "[]",
+  });
+  const p = authz.principal({ issuer: "i", subject: "a", claims: { sub: "a" } });
+  const tool = (id: string, readOnlyHint: unknown): AuthzResource => ({
+    type: "Tool",
+    id,
+    backend: "b",
+    annotations: { readOnlyHint },
+  });
+  assert.equal(authz.isAuthorized(p, "call_tool", tool("read", true)), true);
+  assert.equal(authz.isAuthorized(p, "call_tool", tool("wipe", "true")), false);
+  authz.dispose();
 });

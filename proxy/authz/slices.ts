@@ -53,6 +53,12 @@ function scopeOf(text: string): Scope {
 
 /** Bound of the request → slice map (more distinct requests use the full set). */
 const MAX_REQUESTS = 8192;
+/**
+ * Ids (a client's URIs can be megabytes) longer than this are never kept in a cache of the
+ * authorization (here, in gate.ts and in cedar.ts): decided each time, so a caller cannot make
+ * the caches hold gigabytes.
+ */
+export const MAX_CACHED_ID_LENGTH = 1024;
 
 /** Preparsed policy subsets per request shape (action, resource type, resource id). */
 export class PolicySlices {
@@ -117,9 +123,15 @@ export class PolicySlices {
         this.#slices.set(sliceKey, set);
       }
     }
+    if (id.length > MAX_CACHED_ID_LENGTH) return set;
     if (this.#byRequest.size >= MAX_REQUESTS) this.#byRequest.clear();
     this.#byRequest.set(key, set);
     return set;
+  }
+
+  /** Requests whose slice is remembered now. */
+  get cachedRequests(): number {
+    return this.#byRequest.size;
   }
 
   /**

@@ -49,6 +49,8 @@ function limit(
   return {
     maxTokens: b.maxTokens,
     refillMs: parseDuration(b.refillPeriod),
+    // One bucket for every caller: never evicted from a bounded store (memory_buckets.ts).
+    shared: scope === "global" || scope === "tool",
     info: { scope, tool, maxTokens: b.maxTokens, refillPeriod: b.refillPeriod },
   };
 }

@@ -141,3 +141,22 @@ Deno.test("RateLimiter refusals count in vmcp_rate_limited_total by scope and to
   assert.match(text, /vmcp_rate_limited_total\{scope="perUser",tool=""\} 2/);
   assert.match(text, /vmcp_rate_limited_total\{scope="tool",tool="t"\} 1/);
 });
+
+Deno.test("RateLimiter: callers cycling identities cannot reset a tool's global budget in a full store", () => {
+  const clock = new ManualClock(0);
+  const store = new MemoryBuckets(clock, 100);
+  const limiter = new RateLimiter(
+    RateLimitingSchema.parse({
+      perUser: { maxTokens: 1000, refillPeriod: "1h" },
+      tools: [{ name: "deploy", global: { maxTokens: 1, refillPeriod: "1h" } }],
+    }),
+    store,
+    new RateLimitMetrics(new Registry()),
+  );
+  assert.equal(limiter.check(alice, "deploy"), undefined, "the one deploy of the hour");
+  assert.throws(() => limiter.check(bob, "deploy"), RateLimitedError);
+  // Many identities (each its own per-user bucket) push every older bucket out of the store.
+  for (let i = 0; i < 500; i++) limiter.check(who(`cycler-${i}`), "echo");
+  assert.ok(store.size <= 101, `bounded: ${store.size}`);
+  assert.throws(() => limiter.check(who("cycler-0"), "deploy"), RateLimitedError);
+});

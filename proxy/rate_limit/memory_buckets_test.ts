@@ -39,3 +39,12 @@ Deno.test("MemoryBuckets refills with the injected clock", () => {
 Deno.test("MemoryBuckets refuses a maxBuckets below 1 naming the value", () => {
   assert.throws(() => new MemoryBuckets(new ManualClock(), 0), /Invalid maxBuckets 0/);
 });
+
+Deno.test("MemoryBuckets never evicts a shared bucket, however many other keys come", () => {
+  const store = new MemoryBuckets(new ManualClock(0), 2);
+  const shared = { ...ONE_PER_HOUR, shared: true };
+  assert.equal(store.take(["g"], [shared]).allowed, true);
+  for (let i = 0; i < 100; i++) store.take([`u:${i}`], [ONE_PER_HOUR]);
+  assert.equal(store.take(["g"], [shared]).allowed, false, "g is still drained");
+  assert.equal(store.size, 3);
+});

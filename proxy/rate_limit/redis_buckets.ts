@@ -7,7 +7,10 @@
  * When Redis cannot answer (down, slow past the command timeout) the check is decided by this
  * replica's in-memory buckets instead (docs/adr/0011-rate-limits.md): limits stay enforced per
  * replica, a warning is logged at most once a minute and `vmcp_rate_limit_store_errors_total`
- * counts each such check.
+ * counts each such check. After a failed check Redis is not asked for `RETRY_AFTER_FAILURE_MS`
+ * (by the injected clock), then by one check at a time until it answers: a Redis that hangs
+ * with its connection open (a network partition) does not add the command timeout to every
+ * call.
  * @module
  */
 import type { Redis } from "ioredis";
@@ -71,6 +74,8 @@ export interface RedisBucketsOptions extends RedisEndpoint {
 }
 
 const WARN_EVERY_MS = 60_000;
+/** After a failed check, checks use memory this long before Redis is tried again. */
+export const RETRY_AFTER_FAILURE_MS = 1000;
 
 export class RedisBuckets {
   readonly #redis: TakeRedis;
@@ -78,6 +83,10 @@ export class RedisBuckets {
   #closed = false;
   #lastWarn = -Infinity;
   #failing = false;
+  /** Until then (clock ms) checks do not ask Redis (a check failed). */
+  #skipUntil = -Infinity;
+  /** A check is asking Redis whether it is back (others use memory meanwhile). */
+  #probing = false;
 
   constructor(o: RedisBucketsOptions) {
     this.#o = o;
@@ -107,7 +116,12 @@ export class RedisBuckets {
 
   /** Takes one token from each bucket `keys[i]` (spec `specs[i]`), or from none. */
   async take(keys: readonly string[], specs: readonly BucketSpec[]): Promise<TakeDecision> {
-    if (this.#redis.status === "ready") {
+    const probe = this.#failing;
+    if (
+      this.#redis.status === "ready" &&
+      !(probe && (this.#probing || this.#o.clock.now() < this.#skipUntil))
+    ) {
+      if (probe) this.#probing = true;
       const args: (string | number)[] = new Array(keys.length * 3);
       const prefix = this.#o.keyPrefix;
       for (let i = 0; i < keys.length; i++) {
@@ -117,6 +131,7 @@ export class RedisBuckets {
       }
       try {
         const [index, ms] = await this.#redis.vmcpRateTake(keys.length, ...args);
+        if (probe) this.#probing = false;
         if (this.#failing) {
           this.#failing = false;
           this.#o.log.info("Rate limits are shared through Redis again");
@@ -125,10 +140,15 @@ export class RedisBuckets {
           ? { allowed: true }
           : { allowed: false, index: index - 1, retryAfterMs: ms };
       } catch (err) {
+        if (probe) this.#probing = false;
+        this.#skipUntil = this.#o.clock.now() + RETRY_AFTER_FAILURE_MS;
         return this.#fallback(keys, specs, err);
       }
     }
-    return this.#fallback(keys, specs, new Error(`redis connection ${this.#redis.status}`));
+    const why = this.#redis.status === "ready"
+      ? "a recent check failed; retrying shortly"
+      : `redis connection ${this.#redis.status}`;
+    return this.#fallback(keys, specs, new Error(why));
   }
 
   #fallback(keys: readonly string[], specs: readonly BucketSpec[], err: unknown): TakeDecision {

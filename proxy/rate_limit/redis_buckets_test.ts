@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
+import { Redis } from "ioredis";
 import { ManualClock } from "../../core/clock.ts";
 import { createLogger } from "../../core/log.ts";
 import { startRedis } from "../../tests/harness/redis.ts";
@@ -32,7 +33,7 @@ function replica(port: number, prefix: string, password?: string) {
     log: createLogger({ level: "info", sink: (l) => lines.push(l) }),
     clock,
   });
-  return { buckets, registry, lines, clock };
+  return { buckets, registry, lines, clock, fallback };
 }
 
 Deno.test("RedisBuckets: two replicas take from one budget, atomically under concurrency", async () => {
@@ -109,6 +110,40 @@ Deno.test("RedisBuckets: while Redis is down each replica enforces the limits in
     await a.buckets.close();
     await b.buckets.close();
     await gate.stop();
+    await redis.stop();
+  }
+});
+
+Deno.test("RedisBuckets: after Redis failed to answer, checks use memory for a moment instead of each waiting for it", async () => {
+  const redis = await startRedis();
+  const prefix = `t${crypto.randomUUID()}:`;
+  const a = replica(redis.port, prefix);
+  const spec = [{ maxTokens: 1, refillMs: HOUR }];
+  try {
+    await until(() => a.buckets.connected, "connected");
+    // "b" is used up in Redis (this replica's memory bucket for it is still full).
+    assert.equal((await a.buckets.take(["b"], spec)).allowed, true);
+    assert.equal((await a.buckets.take(["b"], spec)).allowed, false);
+    // "c" is used up in this replica's memory only (Redis's is full).
+    assert.equal(a.fallback.take(["c"], spec).allowed, true);
+    // Redis hangs with the connection open (paused for 2 s, longer than the command timeout):
+    // the check times out and memory decides.
+    const pauser = new Redis(redis.port, "127.0.0.1");
+    try {
+      await pauser.call("CLIENT", "PAUSE", "2000", "ALL");
+      assert.equal((await a.buckets.take(["a"], spec)).allowed, true, "decided in memory");
+      await pauser.ping(); // answered once the pause is over
+    } finally {
+      pauser.disconnect();
+    }
+    // Right after the failure memory decides ("b" is full there), without asking Redis.
+    assert.equal((await a.buckets.take(["b"], spec)).allowed, true, "memory, not Redis");
+    // Later Redis is asked again: its "c" is full.
+    a.clock.advance(60_000);
+    assert.equal((await a.buckets.take(["c"], spec)).allowed, true, "Redis again");
+    assert.ok(a.lines.some((l) => l.includes("shared through Redis again")));
+  } finally {
+    await a.buckets.close();
     await redis.stop();
   }
 });
