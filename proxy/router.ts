@@ -48,6 +48,7 @@ import { PageTextCache } from "./preserialized.ts";
 import type { AuthzGate } from "./authz/gate.ts";
 import type { RateLimiter } from "./rate_limit/limiter.ts";
 import { AuthzDeniedError } from "./authz/denied.ts";
+import { MAX_URI_CHARS, MAX_URIS_PER_STREAM } from "./server/listen_filter.ts";
 import type { Auditor } from "./audit/auditor.ts";
 import type { OptimizerTools } from "./optimizer/meta_tools.ts";
 
@@ -133,6 +134,26 @@ export interface RouterState {
 export interface RequestExtra {
   requestId: RequestId;
   signal: AbortSignal;
+}
+
+/**
+ * A legacy session holds at most as many resource subscriptions, of URIs at most as long, as a
+ * 2026-07-28 listen stream (`MAX_URIS_PER_STREAM`, `MAX_URI_CHARS`): each one is held in the
+ * session and in the backend's subscriber table until it ends. Throws -32602 past either bound.
+ */
+export function checkSubscriptionBounds(held: ReadonlySet<string>, uri: string): void {
+  if (uri.length > MAX_URI_CHARS) {
+    throw invalid(
+      `resources/subscribe: params.uri is ${uri.length} characters; at most ${MAX_URI_CHARS} are allowed`,
+      { limit: "uriChars", max: MAX_URI_CHARS },
+    );
+  }
+  if (!held.has(uri) && held.size >= MAX_URIS_PER_STREAM) {
+    throw invalid(
+      `resources/subscribe: this session already holds ${held.size} subscriptions; at most ${MAX_URIS_PER_STREAM} are allowed (unsubscribe first)`,
+      { limit: "subscriptionsPerSession", max: MAX_URIS_PER_STREAM },
+    );
+  }
 }
 
 /** Copies `_meta` without reserved keys and without the client's progressToken. */
@@ -529,6 +550,7 @@ export class Router {
   ) {
     this.#assertMayRead(session.identity, params.uri);
     const backend = this.#resourceBackend(params.uri);
+    checkSubscriptionBounds(session.subscriptions, params.uri as string);
     await backend.subscribe(session, params.uri as string, extra.signal);
     session.subscriptions.add(params.uri as string);
     return {};
