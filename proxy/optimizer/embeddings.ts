@@ -79,7 +79,9 @@ export class EmbeddingClient {
     });
     if (!res.ok) {
       throw new EmbeddingError(
-        `Embeddings request to ${this.#endpoint} answered HTTP ${res.status}: ${text.slice(0, 200)}`,
+        `Embeddings request to ${this.#endpoint} answered HTTP ${res.status}: ${
+          text.slice(0, 200)
+        }`,
       );
     }
     return parseAnswer(text, texts.length, this.#endpoint);
@@ -160,7 +162,7 @@ export function normalize(v: Float32Array): Float32Array {
   let sum = 0;
   for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
   const n = Math.sqrt(sum);
-  if (n > 0) for (let i = 0; i < v.length; i++) v[i]! /= n;
+  if (n > 0) { for (let i = 0; i < v.length; i++) v[i]! /= n; }
   return v;
 }
 

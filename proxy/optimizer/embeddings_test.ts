@@ -43,7 +43,10 @@ Deno.test("EmbeddingClient refuses malformed answers with an EmbeddingError sayi
   ];
   for (const [body, re] of cases) {
     await withServer(() => Response.json(body), async (url) => {
-      await assert.rejects(client(url).embed(["x"]), (e) => e instanceof EmbeddingError && re.test(e.message));
+      await assert.rejects(
+        client(url).embed(["x"]),
+        (e) => e instanceof EmbeddingError && re.test(e.message),
+      );
     });
   }
   await withServer(() => new Response("{", { status: 200 }), async (url) => {
@@ -53,5 +56,8 @@ Deno.test("EmbeddingClient refuses malformed answers with an EmbeddingError sayi
     await assert.rejects(client(url).embed(["x"]), /answered HTTP 503: down/);
   });
   await assert.rejects(client("http://127.0.0.1:9/v1").embed(["x"]), EmbeddingError);
-  await assert.rejects(client("http://127.0.0.1:9/v1").embed(new Array(65).fill("x")), /at most 64/);
+  await assert.rejects(
+    client("http://127.0.0.1:9/v1").embed(new Array(65).fill("x")),
+    /at most 64/,
+  );
 });

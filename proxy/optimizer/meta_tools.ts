@@ -52,7 +52,7 @@ function definitions(max: number): Tool[] {
         properties: {
           tool_description: {
             type: "string",
-            description: "What you want to do, in natural language, e.g. \"read a file\".",
+            description: 'What you want to do, in natural language, e.g. "read a file".',
           },
           tool_keywords: {
             type: "array",

@@ -136,10 +136,13 @@ export class SemanticIndex {
       } catch (err) {
         if (this.#closed.signal.aborted) return;
         this.#retryAt = this.#clock.now() + RETRY_MS;
-        this.#warn("tool search: embedding tools failed; they are found by keywords until it works", {
-          error: err instanceof Error ? err.message : String(err),
-          retryInMs: RETRY_MS,
-        });
+        this.#warn(
+          "tool search: embedding tools failed; they are found by keywords until it works",
+          {
+            error: err instanceof Error ? err.message : String(err),
+            retryInMs: RETRY_MS,
+          },
+        );
         return;
       }
     }
@@ -155,7 +158,10 @@ export class SemanticIndex {
    * Cosine similarity of `query` to each current tool with a vector (by name); undefined when
    * the query cannot be embedded now (the caller uses keywords alone).
    */
-  async similarities(query: string, signal?: AbortSignal): Promise<Map<string, number> | undefined> {
+  async similarities(
+    query: string,
+    signal?: AbortSignal,
+  ): Promise<Map<string, number> | undefined> {
     let q = this.#queries.get(query);
     if (!q) {
       try {

@@ -2,11 +2,13 @@
  * Tool search over the aggregated catalogue: keywords (BM25, lexical_index.ts) blended with
  * embeddings (semantic_index.ts) when `optimizer.embeddingService` is set.
  *
- * Scores: a query's keyword scores are divided by its best keyword score, its cosine
- * similarities by its best similarity (tools farther than `semanticDistanceThreshold` get none),
- * and the two are blended `(1 - r) * keyword + r * semantic` with `r =
- * hybridSearchSemanticRatio`. Without embeddings (or when the service fails) the score is the
- * normalized keyword score. Ties go to the name that sorts first.
+ * Scores: a query's keyword scores are divided by its best keyword score; its cosine
+ * similarities are min-max normalized over the best `POOL` tools (1 for the nearest, 0 for the
+ * last of them; tools farther than `semanticDistanceThreshold` get none), and the two are
+ * blended `(1 - r) * keyword + r * semantic` with `r = hybridSearchSemanticRatio` (min-max
+ * beat raw cosine and reciprocal-rank fusion slightly on the bench: docs/adr/0013). Without
+ * embeddings (or when the service fails) the score is the normalized keyword score. Ties go to
+ * the name that sorts first.
  *
  * `sync` follows the catalogue (proxy/runtime.ts calls it on every recompute; `find` also
  * syncs when handed another list): a tool that left the list is never found.
@@ -124,8 +126,10 @@ export class ToolSearch {
       near.sort((a, b) => b[1] - a[1]);
       const top = near.slice(0, pool);
       const simMax = top[0]?.[1] ?? 0;
+      const span = simMax - (top.at(-1)?.[1] ?? 0);
       for (const [name, sim] of top) {
-        scores.set(name, (scores.get(name) ?? 0) + ratio * (sim / simMax));
+        const semantic = span > 0 ? (sim - simMax + span) / span : 1;
+        scores.set(name, (scores.get(name) ?? 0) + ratio * semantic);
       }
     }
     const ranked = [...scores].filter(([name]) => this.#byName.has(name))

@@ -22,7 +22,11 @@ const TOOLS: Tool[] = [
     description: "Write text to a file",
     inputSchema: { type: "object", properties: { path: { type: "string" } } },
   },
-  { name: "weather_forecast", description: "Weather forecast of a city", inputSchema: { type: "object" } },
+  {
+    name: "weather_forecast",
+    description: "Weather forecast of a city",
+    inputSchema: { type: "object" },
+  },
 ];
 
 function settings(url?: string, extra: Partial<OptimizerSettings> = {}): OptimizerSettings {
@@ -155,10 +159,16 @@ Deno.test("ToolSearch refuses to start when embeddingApiKeyEnv names an unset va
   try {
     const withKey = (env: Record<string, string>) =>
       new ToolSearch(
-        { ...settings(), embeddings: { url: server.url, model: "toy", timeout: "5s", apiKeyEnv: "EMB_KEY" } },
+        {
+          ...settings(),
+          embeddings: { url: server.url, model: "toy", timeout: "5s", apiKeyEnv: "EMB_KEY" },
+        },
         { log: silentLogger, env: (n) => env[n] },
       );
-    assert.throws(() => withKey({}), /Invalid optimizer.embeddingApiKeyEnv "EMB_KEY": the environment variable is not set/);
+    assert.throws(
+      () => withKey({}),
+      /Invalid optimizer.embeddingApiKeyEnv "EMB_KEY": the environment variable is not set/,
+    );
     const s = withKey({ EMB_KEY: "k-123" });
     s.sync(TOOLS);
     await s.semantic!.idle();

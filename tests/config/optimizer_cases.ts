@@ -22,7 +22,8 @@ export const OPTIMIZER_CASES: TruthCase[] = [
       }),
     inCluster: {
       valid: true,
-      check: (r) => assert.equal((r.optimizer as { maxToolsToReturn?: number }).maxToolsToReturn, 8),
+      check: (r) =>
+        assert.equal((r.optimizer as { maxToolsToReturn?: number }).maxToolsToReturn, 8),
     },
   },
   {
@@ -81,7 +82,9 @@ export const OPTIMIZER_CASES: TruthCase[] = [
   },
   {
     name: "optimizer with embeddings and the key from the environment",
-    config: { optimizer: { ...embeddings, embeddingApiKeyEnv: "EMB_KEY", embeddingDimensions: 256 } },
+    config: {
+      optimizer: { ...embeddings, embeddingApiKeyEnv: "EMB_KEY", embeddingDimensions: 256 },
+    },
     spec: { optimizer: { ...embeddings, embeddingApiKeyRef: { name: "cache", key: "k" } } },
     check: (c) => {
       assert.equal(c.optimizer?.embeddingApiKeyEnv, "EMB_KEY");

@@ -14,6 +14,9 @@ import { createIncomingAuth } from "../../proxy/auth/incoming.ts";
 import { AuditTrail } from "../../proxy/audit/trail.ts";
 import { silentLogger } from "../../core/log.ts";
 import { Registry } from "prom-client";
+import { startTelemetry } from "../../proxy/telemetry/setup.ts";
+import { telemetry } from "../../proxy/telemetry/instrument.ts";
+import { TelemetryConfigSchema } from "../../crds/telemetry.ts";
 import { GV, installCrds, testClient } from "./_setup.ts";
 import {
   condition,
@@ -154,6 +157,34 @@ Deno.test("spec.audit is rendered into the proxy config and the proxy's audit tr
   } finally {
     await trail.close();
   }
+});
+
+Deno.test("spec.telemetry is rendered into the proxy config (service name: the VirtualMCPServer's) and the proxy's OpenTelemetry starts with it", async () => {
+  await using ns = await createTestNamespace(cluster, "vmcp-otel");
+  const kube = testClient(cluster);
+  const spec = { endpoint: "otel-collector:4318", insecure: true, tracingEnabled: true };
+  await createAll(kube, [
+    group(ns.name, "g"),
+    urlServer(ns.name, "a", "g"),
+    vmcp(ns.name, "v", { groupRef: { name: "g" }, telemetry: spec }),
+  ]);
+  await reconcileGroupOnce(kube, ns.name, "g");
+  await reconcileOnce(kube, ns.name, "v");
+  const { config } = await renderedConfig(kube, ns.name, "v");
+  assert.deepEqual(config.telemetry, {
+    ...spec,
+    serviceName: "v",
+    metricsEnabled: false,
+    samplingRate: 0.05,
+  });
+  // What the proxy does with it at start (proxy/serve.ts): tracing on, metrics off.
+  const handle = startTelemetry(TelemetryConfigSchema.parse(config.telemetry));
+  try {
+    assert.ok(handle && telemetry?.tracer, "tracing is on");
+  } finally {
+    await handle?.shutdown();
+  }
+  assert.equal(telemetry, undefined, "shutdown turns the hooks off");
 });
 
 Deno.test("spec.optimizer is rendered into the proxy config (its API key Secret as an env var) and the proxy's tool search runs with it", async () => {

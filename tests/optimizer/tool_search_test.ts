@@ -107,7 +107,10 @@ Deno.test("tool search: find_tool/call_tool through the proxy process, filters, 
     const listed = (await alice.client.listTools()).tools;
     assert.deepEqual(listed.map((t) => t.name), ["call_tool", "find_tool"]);
     const findDef = listed.find((t) => t.name === "find_tool")!;
-    assert.equal((findDef.inputSchema.properties as Record<string, { maximum?: number }>).limit?.maximum, 5);
+    assert.equal(
+      (findDef.inputSchema.properties as Record<string, { maximum?: number }>).limit?.maximum,
+      5,
+    );
 
     // Found by what it does, with its full definition; the call goes through.
     const sum = await find(alice, "add two numbers together");
@@ -159,7 +162,8 @@ Deno.test("tool search: find_tool/call_tool through the proxy process, filters, 
     // 2026-07-28 callers (no session): the same two tools, the same search and call path.
     const token = await idp.sign({ sub: "alice" });
     const mList = await modern(proc.url, token, "tools/list", {});
-    const mTools = (mList.json as unknown as { result: { tools: { name: string }[] } }).result.tools;
+    const mTools =
+      (mList.json as unknown as { result: { tools: { name: string }[] } }).result.tools;
     assert.deepEqual(mTools.map((t) => t.name), ["call_tool", "find_tool"]);
     const mFind = await modern(proc.url, token, "tools/call", {
       name: "find_tool",
@@ -198,7 +202,10 @@ Deno.test("tool search: find_tool/call_tool through the proxy process, filters, 
     });
     assert.notEqual(added.isError, true);
     await waitFor(
-      async () => (await find(alice, "tool added at run time to notes")).some((t) => t.name === "notes_zebra"),
+      async () =>
+        (await find(alice, "tool added at run time to notes")).some((t) =>
+          t.name === "notes_zebra"
+        ),
       PATIENCE_MS,
       "notes_zebra to be found",
     );
