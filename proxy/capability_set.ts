@@ -67,15 +67,44 @@ export function normalizeCapabilities(caps: unknown): CapabilitySet {
   return { key: JSON.stringify(out), capabilities: out as ClientCapabilities };
 }
 
-/** Sets computed per capabilities object (a session's object is the same for its life). */
-const byObject = new WeakMap<object, CapabilitySet>();
+/**
+ * Where a capabilities object carries its set: a symbol (JSON never serializes it), set by plain
+ * assignment (a tenth of `Object.defineProperty`'s cost on a request's new object).
+ */
+const SET = Symbol("vmcp.capabilitySet");
+/** Sets per capabilities JSON text (2026-07-28 requests parse a new object each time). */
+const byText = new Map<string, CapabilitySet>();
+/** Texts kept as memo keys at most, and the longest kept. */
+const MAX_TEXTS = 4096;
+const MAX_TEXT_CHARS = 4096;
+
+function remember(caps: object, set: CapabilitySet): CapabilitySet {
+  if (Object.isExtensible(caps)) (caps as { [SET]?: CapabilitySet })[SET] = set;
+  return set;
+}
 
 const NONE = normalizeCapabilities(undefined);
 
-/** `normalizeCapabilities(caps)`, remembered per capabilities object. */
+/** `normalizeCapabilities(caps)`, remembered on the capabilities object. */
 export function capabilitySetOf(caps: ClientCapabilities | undefined): CapabilitySet {
   if (!caps || typeof caps !== "object") return NONE;
-  let set = byObject.get(caps);
-  if (!set) byObject.set(caps, set = normalizeCapabilities(caps));
-  return set;
+  return (caps as { [SET]?: CapabilitySet })[SET] ?? remember(caps, normalizeCapabilities(caps));
+}
+
+/**
+ * `capabilitySetOf(caps)` for an object parsed from `text` (its JSON), remembered per text too:
+ * a request's new object costs a lookup, not a normalization.
+ */
+export function capabilitySetOfText(text: string, caps: ClientCapabilities): CapabilitySet {
+  const known = (caps as { [SET]?: CapabilitySet })[SET];
+  if (known) return known;
+  let set = byText.get(text);
+  if (!set) {
+    set = normalizeCapabilities(caps);
+    if (text.length <= MAX_TEXT_CHARS) {
+      if (byText.size >= MAX_TEXTS) byText.clear();
+      byText.set(text, set);
+    }
+  }
+  return remember(caps, set);
 }

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { capabilitySetOf, MAX_MEMBERS, normalizeCapabilities } from "./capability_set.ts";
+import {
+  capabilitySetOf,
+  capabilitySetOfText,
+  MAX_MEMBERS,
+  normalizeCapabilities,
+} from "./capability_set.ts";
 
 Deno.test("normalizeCapabilities() keeps what a backend can branch on, in sorted order", () => {
   const set = normalizeCapabilities({
@@ -43,4 +48,13 @@ Deno.test("capabilitySetOf() remembers the set per capabilities object", () => {
   const caps = { roots: {} };
   assert.equal(capabilitySetOf(caps), capabilitySetOf(caps));
   assert.equal(capabilitySetOf(undefined).key, "{}");
+});
+
+Deno.test("capabilitySetOfText() gives every object parsed from one text the same set, never serialized", () => {
+  const text = '{"roots":{"listChanged":true}}';
+  const a = JSON.parse(text), b = JSON.parse(text);
+  const set = capabilitySetOfText(text, a);
+  assert.equal(capabilitySetOfText(text, b), set);
+  assert.equal(capabilitySetOf(b), set);
+  assert.equal(JSON.stringify(b), text);
 });

@@ -41,6 +41,7 @@ import type { RequestExtra, Router } from "../router.ts";
 import type { Discover } from "./discover.ts";
 import { META_CLIENT_CAPABILITIES, type ModernRequest } from "./era.ts";
 import type { ClientCapabilities } from "../../core/sdk.ts";
+import { capabilitySetOfText } from "../capability_set.ts";
 import type { ProxyMetrics } from "./metrics.ts";
 import { bindingOf, ModernInput, type ModernInputOptions } from "./modern_input.ts";
 import { ModernTools } from "./param_check.ts";
@@ -246,6 +247,7 @@ export class ModernEndpoint {
     try {
       if (list) {
         const caps = (msg.meta[META_CLIENT_CAPABILITIES] ?? {}) as ClientCapabilities;
+        capabilitySetOfText(msg.capsText, caps); // its set, looked up by text (capability_set.ts)
         let page = await list(this.#o.router, params, identity, caps);
         if (method === "tools/list") {
           page = this.#tools.page(this.#o.router.state.lists.tools, page);
@@ -316,9 +318,9 @@ export class ModernEndpoint {
           start,
           cancel: (reason) => ac.abort(reason),
           gone: gone.signal,
-          direct: !(method === "tools/call" && this.#o.router.state.extraTools.has(
-            params.name as string,
-          )),
+          // Composite tools and tool search's call_tool (not a backend's name) are parked here.
+          direct: !(method === "tools/call" && (this.#o.router.state.optimizer !== undefined ||
+            this.#o.router.state.extraTools.has(params.name as string))),
           backendOf: () => routedBackend(this.#o.router, method, params),
         });
     } else gone.signal.addEventListener("abort", () => ac.abort(gone.signal.reason));

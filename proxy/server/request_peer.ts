@@ -28,6 +28,7 @@ import { RpcError } from "../backends/errors.ts";
 import type { PassSlot } from "../mrtr/pass.ts";
 import { META_CLIENT_CAPABILITIES, META_LOG_LEVEL } from "./era.ts";
 import { LOGGING_LEVELS } from "./session.ts";
+import { capabilitySetOfText } from "../capability_set.ts";
 
 /** Relays a backend's server-to-client request of a modern call (the MRTR bridge). */
 export type InputBridge = (
@@ -133,6 +134,7 @@ export class RequestPeer implements SessionPeer {
     const caps = opts.meta[META_CLIENT_CAPABILITIES];
     this.#caps = caps !== null && typeof caps === "object" ? caps as AnyObject : {};
     this.capsetKey = capsetKeyOf(opts.capsText, this.#caps);
+    capabilitySetOfText(opts.capsText, this.#caps); // what it is listed (capability_set.ts)
     this.connectionKey = connectionKeyOf(opts.identityKey, this.capsetKey);
     const level = opts.meta[META_LOG_LEVEL];
     this.logLevel = typeof level === "string" && LEVEL_RANK.has(level)
