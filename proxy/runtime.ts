@@ -455,11 +455,19 @@ export class ProxyRuntime implements RouterState {
         "operational.inputRequired changed; the proxy keeps the settings it started with until restarted",
       );
     }
+    if (JSON.stringify(config.telemetry) !== JSON.stringify(this.config.telemetry)) {
+      this.log.warn(
+        "telemetry changed; the proxy keeps the settings it started with until restarted",
+      );
+    }
     this.config = config;
     this.#rateLimits.apply(config);
     let optimizer = this.#optimizer;
     try {
-      optimizer = optimizerFromConfig(config, this.#optimizer, { log: this.log, clock: this.#clock });
+      optimizer = optimizerFromConfig(config, this.#optimizer, {
+        log: this.log,
+        clock: this.#clock,
+      });
     } catch (err) {
       this.log.error("optimizer settings not applied; the previous ones stay", {
         error: err instanceof Error ? err.message : String(err),

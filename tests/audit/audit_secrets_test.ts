@@ -83,6 +83,7 @@ Deno.test("audit: credentials in URIs, error messages and failed steps are redac
       assert.ok(!text.includes(secret), `${secret} must not be in the audit file:\n${text}`);
     }
     // Split as Python's str.splitlines does: still one event per line, nothing forged.
+    // deno-lint-ignore no-control-regex
     for (const line of text.split(/\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/)) {
       if (line === "") continue;
       const e = JSON.parse(line);
