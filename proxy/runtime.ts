@@ -156,6 +156,11 @@ export class ProxyRuntime implements RouterState {
     }
   }
 
+  /** A 2026-07-28 caller's `roots/list_changed`: its pooled legacy backend sessions end. */
+  identityRootsChanged(identityKey: string): void {
+    for (const b of this.backends.values()) b.identityRootsChanged(identityKey);
+  }
+
   *#viewBackends(): Iterable<ViewBackend> {
     for (const b of this.backends.values()) {
       yield {

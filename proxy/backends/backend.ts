@@ -526,6 +526,14 @@ export class Backend {
     return this.#modernSubs?.size ?? 0;
   }
 
+  /**
+   * A 2026-07-28 caller (`identityKey`) says its roots changed: its pooled backend sessions that
+   * declared `roots` end (when next idle if busy), so the next call's session asks it again.
+   */
+  identityRootsChanged(identityKey: string): number {
+    return this.sharesConnection ? 0 : this.#pool.rootsChanged(identityKey);
+  }
+
   /** Pooled backend sessions of modern callers (for tests and /status). */
   get identitySessionCount(): number {
     return this.#pool.size;

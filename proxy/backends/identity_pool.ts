@@ -26,6 +26,11 @@
  *   the end of its last call or hold.
  * - **End.** Eviction, expiry and `close` (shutdown) call `end(key)`: the backend session is
  *   terminated (DELETE). Nothing else can resume it: it is in no store.
+ * - **Roots changed** (`rootsChanged`, a caller's `notifications/roots/list_changed`): that
+ *   identity's entries that declared `roots` are ended (a busy one when it is next idle), so the
+ *   backend's next session asks for roots again during a call instead of keeping the ones it
+ *   cached. Forwarding the notification would not do: the backend would ask at once, outside any
+ *   call, and that request cannot be attributed (refused, see Owner).
  * @module
  */
 import type { Identity } from "../../core/auth/identity.ts";
@@ -102,6 +107,8 @@ interface Entry {
   /** Holds (resource subscriptions) on the entry. */
   holds: number;
   lastUsed: number;
+  /** Its roots changed while busy: ended when next idle. */
+  stale?: boolean;
 }
 
 const busy = (e: Entry) => e.inflight > 0 || e.holds > 0;
@@ -168,7 +175,29 @@ export class BackendSessionPool {
       released = true;
       e[what]--;
       e.lastUsed = this.#clock.now();
+      const key = e.owner.connectionKey;
+      if (e.stale && !busy(e) && this.#entries.get(key) === e) this.#end(key, "roots changed");
     };
+  }
+
+  /**
+   * The caller `identityKey` says its roots changed: its entries whose capabilities declare
+   * `roots` are ended now, or when next idle if busy; returns how many are ended now. Never
+   * another identity's entries.
+   */
+  rootsChanged(identityKey: string): number {
+    let n = 0;
+    for (const [key, e] of [...this.#entries]) {
+      if (e.owner.listenIdentityKey !== identityKey) continue;
+      if (e.owner.clientCapabilities()?.roots === undefined) continue;
+      if (busy(e)) {
+        e.stale = true;
+        continue;
+      }
+      this.#end(key, "roots changed");
+      n++;
+    }
+    return n;
   }
 
   /** The owner of `peer`'s entry (created when new: throws when full of busy entries). */

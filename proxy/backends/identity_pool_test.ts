@@ -153,3 +153,24 @@ Deno.test("identity pool: one identity's capability sets evict only its own entr
   p.acquire(capsetPeer("bob", 1))();
   assert.deepEqual(ended, ["mallory:0"]);
 });
+
+Deno.test("identity pool: rootsChanged ends only that identity's entries that declared roots; a busy one when next idle", () => {
+  const { p, ended } = pool(10);
+  const withCaps = (key: string, identityKey: string, caps: Record<string, unknown>) => ({
+    ...peer(key),
+    identityKey,
+    clientCapabilities: () => caps,
+  });
+  p.acquire(withCaps("alice-roots", "alice", { roots: {} }))();
+  p.acquire(withCaps("alice-plain", "alice", { elicitation: {} }))();
+  p.acquire(withCaps("bob-roots", "bob", { roots: {} }))();
+  const releaseBusy = p.acquire(withCaps("alice-busy", "alice", { roots: { listChanged: true } }));
+
+  assert.equal(p.rootsChanged("alice"), 1);
+  assert.deepEqual(ended, ["alice-roots"], "bob's and the rootless entry stay; the busy one waits");
+  releaseBusy();
+  assert.deepEqual(ended, ["alice-roots", "alice-busy"]);
+  assert.equal(p.size, 2);
+  assert.equal(p.rootsChanged("carol"), 0);
+  assert.deepEqual(ended, ["alice-roots", "alice-busy"]);
+});

@@ -73,6 +73,8 @@ export function rpcError(status: number, code: number, message: string): Respons
 
 class BodyTooLarge extends Error {}
 const utf8 = new TextDecoder();
+/** A 2026-07-28 caller's roots changed (runtime.identityRootsChanged). */
+const ROOTS_CHANGED = "notifications/roots/list_changed";
 
 /**
  * Reads the body, failing fast past `limit` bytes (Content-Length or streamed count). A body
@@ -217,7 +219,11 @@ export class McpEndpoint {
     const era = classifyEra(req, body);
     if (era.era !== "legacy") {
       if (era.era === "refused") return era.response;
-      if (era.kind === "notification") return this.modern.notification();
+      if (era.kind === "notification") {
+        // Removed in 2026-07-28 (202 and dropped, as the v2 SDK): vmcp still takes it as a hint.
+        if (era.method === ROOTS_CHANGED) this.#o.runtime.identityRootsChanged(this.#key(identity));
+        return this.modern.notification();
+      }
       return await this.modern.handle(req, era, identity, this.#key(identity));
     }
     const sessionId = req.headers.get("mcp-session-id");

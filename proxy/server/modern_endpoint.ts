@@ -11,7 +11,8 @@
  *   `completion/complete`; `subscriptions/listen` goes to the listen hub when one is given.
  *   Removed or unknown methods (`ping`, `logging/setLevel`, `resources/subscribe`, an
  *   `initialize` with the envelope, …) get HTTP 404 with -32601, as the v2 SDK answers them.
- *   A notification gets 202 and is ignored (aborting the POST is the cancellation).
+ *   A notification gets 202 and is ignored (aborting the POST is the cancellation); a
+ *   `roots/list_changed` also ends the caller's pooled legacy backend sessions (mcp_endpoint.ts).
  * - Results carry `resultType: "complete"`; lists, `resources/read` and discover also
  *   `ttlMs` (0 unless a backend gave one) and `cacheScope: "private"` (what a caller sees will
  *   depend on who calls). Errors are in-band (HTTP 200) as the SDK answers handler errors, except
