@@ -11,6 +11,7 @@ export const AUDIT_EVENT_TYPES = [
   "session_closed",
   "session_refused",
   "mcp_tool_call",
+  "mcp_tool_search",
   "mcp_prompt_get",
   "mcp_resource_read",
   "auth_failed",

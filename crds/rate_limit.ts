@@ -49,7 +49,7 @@ function refineAlias(
 
 export const RateLimitToolSchema = z.strictObject({
   name: z.string().min(1).describe(
-    "The tool name as clients call it (the advertised name, e.g. with its backend prefix), or a composite tool's name.",
+    'The tool name as clients call it (the advertised name, e.g. with its backend prefix), or a composite tool\'s name. With tool search (optimizer), "find_tool" limits searches (which never count against the server-wide global/perUser); a call through call_tool counts as a call of the tool it names.',
   ),
   global: bucketPair.global.describe("One bucket for every caller of this tool."),
   shared: bucketPair.shared.describe('Deprecated alias of "global" (ToolHive\'s older name).'),

@@ -21,6 +21,7 @@ import { silentLogger } from "../../core/log.ts";
 import type { OptimizerSettings } from "../../crds/optimizer.ts";
 import { OptimizerTools } from "../../proxy/optimizer/meta_tools.ts";
 import { ToolSearch } from "../../proxy/optimizer/tool_search.ts";
+import { LexicalIndex } from "../../proxy/optimizer/lexical_index.ts";
 import { RETRY_MS } from "../../proxy/optimizer/semantic_index.ts";
 import { ManualClock } from "../../core/clock.ts";
 
@@ -100,9 +101,14 @@ function percentile(sorted: number[], p: number): number {
 
 async function latency(catalogue: readonly Tool[], queries: Query[], n: number) {
   const tools = synthesize(catalogue, n);
+  // The old way for comparison: the whole build in one synchronous go.
+  const t00 = performance.now();
+  new LexicalIndex().sync(tools);
+  const inlineBuildMs = performance.now() - t00;
   const search = new ToolSearch(settings(), { log: silentLogger });
   const t0 = performance.now();
   search.sync(tools);
+  const longestStallMs = await longestStall(search.settled());
   const buildMs = performance.now() - t0;
   for (const q of queries.slice(0, 50)) await search.find(q.query, { limit: 8 }); // warm-up
   const times: number[] = [];
@@ -118,14 +124,34 @@ async function latency(catalogue: readonly Tool[], queries: Query[], n: number) 
   const changed = tools.map((t, i) => i < 25 ? { ...t, description: `${t.description} v2` } : t);
   const t1 = performance.now();
   search.sync(changed);
+  const resyncStallMs = await longestStall(search.settled());
   const resyncMs = performance.now() - t1;
   return {
     tools: n,
+    inlineBuildMs: round2(inlineBuildMs),
     buildMs: round2(buildMs),
+    longestStallMs: round2(longestStallMs),
     resync25ChangedMs: round2(resyncMs),
+    resyncLongestStallMs: round2(resyncStallMs),
     p50Ms: round2(percentile(times, 0.5)),
     p95Ms: round2(percentile(times, 0.95)),
   };
+}
+
+/**
+ * The longest the event loop went without running a timer until `done` settled (a build in
+ * slices should keep this near its slice length; the one-go build held it for all of it).
+ */
+async function longestStall(done: Promise<void>): Promise<number> {
+  let finished = false;
+  void done.then(() => finished = true);
+  let longest = 0;
+  while (!finished) {
+    const t = performance.now();
+    await new Promise((r) => setTimeout(r, 0));
+    longest = Math.max(longest, performance.now() - t);
+  }
+  return longest;
 }
 
 function round2(x: number): number {

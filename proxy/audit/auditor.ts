@@ -3,8 +3,8 @@
  * path as a small plain object (no I/O, no JSON) and serialized by the background writer
  * (writer.ts) into one JSON line marked `"audit":true`.
  *
- * Request events (`mcp_tool_call`, `mcp_prompt_get`, `mcp_resource_read`) come from the
- * router, for both protocol eras: `era` is `legacy` (2025-11-25 sessions; `session` is a hash
+ * Request events (`mcp_tool_call`, `mcp_tool_search`, `mcp_prompt_get`, `mcp_resource_read`)
+ * come from the router, for both protocol eras: `era` is `legacy` (2025-11-25 sessions; `session` is a hash
  * of the session id, never the id itself) or `modern` (2026-07-28: no session, so none is
  * named, and there are no session events). An authorization denial is the request's event with
  * outcome `denied` (the client got the same answer as for an unknown name). A tool result with
@@ -237,6 +237,31 @@ export class Auditor {
       target,
       ...this.requestData(method === "resources/read" ? undefined : params.arguments),
     };
+  }
+
+  /**
+   * A `find_tool` search (tool search, proxy/optimizer/): an `mcp_tool_search` event with the
+   * query as request data (`includeRequestData` only, redacted and cut like arguments) and
+   * `resultCount`, the number of tools answered. `run` reports that count through `found`.
+   */
+  toolSearch(
+    session: SessionPeer,
+    params: AnyObject,
+    run: (found: (count: number) => void) => Promise<AnyObject>,
+  ): Promise<AnyObject> {
+    if (!this.wants("mcp_tool_search")) return run(() => {});
+    let resultCount: number | undefined;
+    return this.timed(
+      () => ({
+        ...this.#requestRecord("mcp_tool_search", "tools/call", session, params, {
+          type: "tool",
+          name: cap(params.name),
+        }),
+        resultCount,
+      }),
+      true,
+      () => run((n) => resultCount = n),
+    );
   }
 
   /**

@@ -76,6 +76,37 @@ function sameDoc(a: Doc, b: Doc): boolean {
   return a.title === b.title && a.description === b.description && a.params === b.params;
 }
 
+export interface SyncCounts {
+  added: number;
+  changed: number;
+  removed: number;
+}
+
+/** One tool to (re-)index, analyzed. */
+interface Upsert {
+  doc: Doc;
+  isNew: boolean;
+  fields: [string[], number][];
+}
+
+/** What `apply` does to the index: made by `plan` (the costly part) off the index. */
+export interface SyncPlan {
+  readonly version: number;
+  readonly upserts: readonly Upsert[];
+  readonly removals: readonly string[];
+}
+
+/** How `plan` shares the event loop. */
+export interface PlanSlicing {
+  /** Milliseconds of work between pauses. */
+  ms: number;
+  now(): number;
+  /** Gives the event loop back (e.g. `setTimeout(0)`). */
+  pause(): Promise<void>;
+  /** True when the plan is no longer wanted (checked after each pause). */
+  superseded(): boolean;
+}
+
 export interface LexicalIndexOptions {
   /** Index concept terms beside words (tokenize.ts). @default true */
   concepts?: boolean;
@@ -90,6 +121,8 @@ export class LexicalIndex {
   /** Ids of removed docs, reused (the score array stays as large as the catalogue). */
   readonly #free: number[] = [];
   #nextId = 0;
+  /** Changes applied so far (a plan is valid only for the version it was made at). */
+  #version = 0;
 
   constructor(opts: LexicalIndexOptions = {}) {
     this.#concepts = opts.concepts ?? true;
@@ -102,39 +135,106 @@ export class LexicalIndex {
 
   /**
    * Makes the index hold exactly `tools` (matched by name; a changed definition is
-   * re-indexed). Returns how many were added, changed and removed.
+   * re-indexed), in one go. Returns how many were added, changed and removed.
    */
-  sync(tools: readonly Tool[]): { added: number; changed: number; removed: number } {
+  sync(tools: readonly Tool[]): SyncCounts {
+    const steps = this.#plan(tools);
+    let r = steps.next();
+    while (!r.done) r = steps.next();
+    return this.apply(r.value);
+  }
+
+  /**
+   * The work of `sync(tools)` without touching the index: tools are compared and analyzed a
+   * slice at a time, `slice.pause()` between slices (after `slice.ms` of work by `slice.now`),
+   * so the event loop is not held. Undefined when `slice.superseded()` turns true at a pause
+   * (a newer catalogue came). `apply` the plan before any other sync.
+   */
+  async plan(tools: readonly Tool[], slice: PlanSlicing): Promise<SyncPlan | undefined> {
+    const steps = this.#plan(tools);
+    let start = slice.now();
+    for (let r = steps.next();; r = steps.next()) {
+      if (r.done) return r.value;
+      if (slice.now() - start < slice.ms) continue;
+      await slice.pause();
+      if (slice.superseded()) return undefined;
+      start = slice.now();
+    }
+  }
+
+  /** Compares and analyzes `tools` against the index, yielding after each tool. */
+  *#plan(tools: readonly Tool[]): Generator<void, SyncPlan> {
     const seen = new Set<string>();
-    let added = 0, changed = 0, removed = 0;
+    const upserts: Upsert[] = [];
+    const c = this.#concepts;
     for (const tool of tools) {
       if (seen.has(tool.name)) continue;
       seen.add(tool.name);
       const old = this.#docs.get(tool.name);
       const doc = docOf(old?.id ?? -1, tool);
       if (old && sameDoc(old, doc)) continue;
-      if (old) changed++;
-      else {
+      upserts.push({
+        doc,
+        isNew: !old,
+        fields: [
+          [analyze(doc.name, c), BOOST.name],
+          [analyze(doc.title, c), BOOST.title],
+          [analyze(doc.description, c), BOOST.description],
+          [analyze(doc.params, c), BOOST.params],
+        ],
+      });
+      yield;
+    }
+    const removals: string[] = [];
+    for (const name of this.#docs.keys()) if (!seen.has(name)) removals.push(name);
+    return { version: this.#version, upserts, removals };
+  }
+
+  /** Applies a plan made by `plan`, in one go. */
+  apply(plan: SyncPlan): SyncCounts {
+    const steps = this.#apply(plan);
+    let r = steps.next();
+    while (!r.done) r = steps.next();
+    return r.value;
+  }
+
+  /**
+   * Applies a plan made by `plan` a slice at a time (`slice.superseded` is not asked: an apply
+   * is never left half done). Searches in between see a partly updated index.
+   */
+  async applyInSlices(plan: SyncPlan, slice: PlanSlicing): Promise<SyncCounts> {
+    const steps = this.#apply(plan);
+    let start = slice.now();
+    for (let r = steps.next();; r = steps.next()) {
+      if (r.done) return r.value;
+      if (slice.now() - start < slice.ms) continue;
+      await slice.pause();
+      start = slice.now();
+    }
+  }
+
+  *#apply(plan: SyncPlan): Generator<void, SyncCounts> {
+    if (plan.version !== this.#version) {
+      throw new Error("LexicalIndex: a plan was applied after another change to the index");
+    }
+    this.#version++;
+    let added = 0, changed = 0;
+    for (const { doc, isNew, fields } of plan.upserts) {
+      if (isNew) {
         doc.id = this.#free.pop() ?? this.#nextId++;
         added++;
-      }
-      this.#docs.set(tool.name, doc);
+      } else changed++;
+      this.#docs.set(doc.name, doc);
       this.#names.set(doc.id, doc.name);
-      const c = this.#concepts;
-      this.#index.add(doc.id, [
-        [analyze(doc.name, c), BOOST.name],
-        [analyze(doc.title, c), BOOST.title],
-        [analyze(doc.description, c), BOOST.description],
-        [analyze(doc.params, c), BOOST.params],
-      ]);
+      this.#index.add(doc.id, fields);
+      yield;
     }
-    for (const [name, doc] of this.#docs) {
-      if (seen.has(name)) continue;
-      this.#discard(doc);
+    for (const name of plan.removals) {
+      this.#discard(this.#docs.get(name)!);
       this.#docs.delete(name);
-      removed++;
+      yield;
     }
-    return { added, changed, removed };
+    return { added, changed, removed: plan.removals.length };
   }
 
   #discard(doc: Doc): void {

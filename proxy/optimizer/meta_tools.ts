@@ -104,6 +104,8 @@ export interface CallHooks {
   visible(): Promise<readonly Tool[]>;
   /** The router's plain `tools/call` (authorization, routing, health, composite tools). */
   callPlain(params: AnyObject): Promise<AnyObject>;
+  /** Told how many tools a `find_tool` answered (the audit event's `resultCount`). */
+  found?(count: number): void;
 }
 
 /** The two tools and their handling, for one optimizer configuration. */
@@ -111,8 +113,8 @@ export class OptimizerTools {
   /** What `tools/list` answers (sorted by name; the same array while the settings hold). */
   readonly tools: readonly Tool[];
   readonly search: ToolSearch;
-  /** The names visible to a caller, per visible list (authorization on). */
-  readonly #visibleNames = new WeakMap<readonly Tool[], Set<string>>();
+  /** The tools visible to a caller by name, per visible list (authorization, capability set). */
+  readonly #visibleNames = new WeakMap<readonly Tool[], Map<string, Tool>>();
 
   constructor(search: ToolSearch) {
     this.search = search;
@@ -173,27 +175,28 @@ export class OptimizerTools {
       );
     }
     this.search.sync(hooks.all);
+    const visible = await hooks.visible();
+    const mine = visible === hooks.all ? undefined : this.#visibleByName(visible);
     const matches = await this.search.find(query, {
       limit,
-      keep: this.#keeper(hooks.all, await hooks.visible()),
+      ...(mine ? { keep: (name: string) => mine.has(name) } : {}),
       signal,
     });
-    const body = { tools: matches.map((m) => described(m.tool, m.score)) };
+    hooks.found?.(matches.length);
+    // Described as the caller's own view has the tool (its capability set's definition).
+    const body = {
+      tools: matches.map((m) => described(mine?.get(m.tool.name) ?? m.tool, m.score)),
+    };
     return { content: [{ type: "text", text: JSON.stringify(body) }] };
   }
 
-  /** Which names the caller may see; undefined when it may see them all. */
-  #keeper(
-    all: readonly Tool[],
-    visible: readonly Tool[],
-  ): ((name: string) => boolean) | undefined {
-    if (visible === all) return undefined;
-    let names = this.#visibleNames.get(visible);
-    if (!names) {
-      names = new Set(visible.map((t) => t.name));
-      this.#visibleNames.set(visible, names);
+  /** The caller's visible tools by name (kept per visible list). */
+  #visibleByName(visible: readonly Tool[]): Map<string, Tool> {
+    let byName = this.#visibleNames.get(visible);
+    if (!byName) {
+      byName = new Map(visible.map((t) => [t.name, t]));
+      this.#visibleNames.set(visible, byName);
     }
-    const set = names;
-    return (name) => set.has(name);
+    return byName;
   }
 }

@@ -41,6 +41,15 @@ Deno.test("OptimizerTools: find_tool searches only what the caller may see; call
   };
   assert.equal((await found(TOOLS))[0], "fs_delete_file");
   assert.ok(!(await found([TOOLS[0]!])).includes("fs_delete_file"));
+  // A caller whose view (capability set) defines a tool otherwise gets that definition.
+  const theirs: Tool = { ...TOOLS[1]!, inputSchema: { type: "object", required: ["path"] } };
+  const r = await o.call(
+    { name: "find_tool", arguments: { tool_description: "remove a file" } },
+    signal,
+    hooks([TOOLS[0]!, theirs]),
+  );
+  const answered = JSON.parse((r.content as { text: string }[])[0]!.text).tools;
+  assert.deepEqual(answered[0].inputSchema, theirs.inputSchema);
   await o.call(
     {
       name: "call_tool",

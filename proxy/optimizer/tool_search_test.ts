@@ -178,3 +178,65 @@ Deno.test("ToolSearch refuses to start when embeddingApiKeyEnv names an unset va
     await server.stop();
   }
 });
+
+Deno.test("ToolSearch builds in slices: find waits for the first index, answers from the last complete one, and a newer catalogue supersedes a build in progress", async () => {
+  // A scheduler that pauses after every tool and resumes only when the test says so.
+  const gates: (() => void)[] = [];
+  const scheduler = {
+    sliceMs: 0,
+    now: () => 0,
+    pause: () => new Promise<void>((resolve) => gates.push(resolve)),
+  };
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+  const release = async () => {
+    while (gates.length) (gates.shift()!(), await tick());
+  };
+  const s = new ToolSearch(settings(), { log: silentLogger, scheduler });
+  const tool = (name: string, description: string): Tool => ({
+    name,
+    description,
+    inputSchema: { type: "object" },
+  });
+
+  s.sync(TOOLS);
+  let first: string[] | undefined;
+  const pending = s.find("weather", { limit: 8 }).then((m) => (first = names(m)));
+  await tick();
+  assert.equal(first, undefined); // no index yet: find waits for the first one
+  assert.ok(gates.length > 0 && !s.current);
+  await release();
+  await pending;
+  assert.deepEqual(first, ["weather_forecast"]);
+  assert.ok(s.current);
+
+  // B: adds a tool, removes weather_forecast; held at its first pause.
+  const b = [...TOOLS.filter((t) => t.name !== "weather_forecast"), tool("b_kite", "Fly a kite")];
+  s.sync(b);
+  const bSettled = s.settled();
+  await tick();
+  assert.ok(!s.current && gates.length === 1);
+  // Answers come from the last complete index, limited to and described by the newest list.
+  assert.deepEqual(names(await s.find("weather", { limit: 8 })), []);
+  assert.deepEqual(names(await s.find("kite", { limit: 8 })), []);
+  assert.deepEqual(names(await s.find("read a file", { limit: 1 })), ["fs_read_file"]);
+
+  // C supersedes B while B is paused: B is dropped at its pause, C is applied, B's waiter too.
+  const c = [...TOOLS, tool("c_boat", "Sail a boat")];
+  s.sync(c);
+  await release();
+  await bSettled;
+  await s.settled();
+  assert.ok(s.current);
+  assert.deepEqual(names(await s.find("kite", { limit: 8 })), []);
+  assert.deepEqual(names(await s.find("sail a boat", { limit: 8 })), ["c_boat"]);
+  assert.deepEqual(names(await s.find("weather", { limit: 8 })), ["weather_forecast"]);
+
+  // Once built, the same results as an index built in one go from the same list.
+  const fresh = new ToolSearch(settings(), { log: silentLogger });
+  fresh.sync(c);
+  for (const q of ["read a file", "save text into a file", "boat", "rent"]) {
+    assert.deepEqual(await s.find(q, { limit: 8 }), await fresh.find(q, { limit: 8 }));
+  }
+  s.close();
+  fresh.close();
+});

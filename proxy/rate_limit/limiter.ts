@@ -8,7 +8,9 @@
  * tool's call counts as a call of that tool; each of its steps counts only against the
  * per-tool limits of the tool the step calls (the composite call already paid the server-wide
  * ones). Only `tools/call` is limited (as in ToolHive); `prompts/get` and `resources/read` are
- * not.
+ * not. With tool search on (`optimizer`), a `call_tool` counts as a call of the tool it names;
+ * a `find_tool` search counts only against a `tools[]` entry named `find_tool` (its own
+ * `global`/`perUser`), never against the server-wide buckets (proxy/router.ts).
  * @module
  */
 import { type Identity, identityKey } from "../../core/auth/identity.ts";
