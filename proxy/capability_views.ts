@@ -13,9 +13,11 @@
  *   (`ViewBackend.discover`), once. It is kept while the backend's base discovery result is the
  *   same object: a rediscovery (list_changed, health transition, reload) makes it stale, and the
  *   next client of the set discovers again. Concurrent clients of one set wait for one
- *   discovery; at most `MAX_CONCURRENT_DISCOVERIES` run at once proxy-wide. A discovery that
- *   fails falls back to the backend's base result for `RETRY_AFTER_MS` (logged at warn); an
- *   unroutable backend is not asked (its base result stands in, in `fullView` only).
+ *   discovery, but never for one started before the last state change: a client that heard
+ *   list_changed (sent after `invalidate`) is listed the change. At most
+ *   `MAX_CONCURRENT_DISCOVERIES` run at once proxy-wide. A discovery that fails falls back to
+ *   the backend's base result for `RETRY_AFTER_MS` (logged at warn); an unroutable backend is
+ *   not asked (its base result stands in, in `fullView` only).
  * - **Views.** `buildViews` (pure, deterministic) aggregates the sets' results exactly as the
  *   runtime aggregates the base ones (conflict resolution, overrides, filters, composite tools
  *   listed while their backends are routable). An entry's views are rebuilt when the runtime's
@@ -118,7 +120,12 @@ interface Entry {
   perBackend: Map<string, Discovered>;
   views?: ViewSet;
   generation: number;
-  building?: Promise<ViewSet> | undefined;
+  /**
+   * The build in flight and the state generation it started from. A caller at a later
+   * generation never joins it: it read the backends' results before the change, and a client
+   * told of the change (list_changed is sent after `invalidate`) must be listed the change.
+   */
+  building?: { generation: number; views: Promise<ViewSet> } | undefined;
   /** When it was last asked for (`#uses` then): the least recently used is dropped first. */
   used: number;
 }
@@ -182,7 +189,13 @@ export class CapabilityViews {
       this.#entries.set(set.key, e);
     }
     const entry = e;
-    return entry.building ??= this.#build(entry).finally(() => entry.building = undefined);
+    const generation = this.#generation;
+    if (entry.building?.generation === generation) return entry.building.views;
+    const views: Promise<ViewSet> = this.#build(entry, generation).finally(() => {
+      if (entry.building?.views === views) entry.building = undefined;
+    });
+    entry.building = { generation, views };
+    return views;
   }
 
   #dropLeastRecentlyUsed(): void {
@@ -191,14 +204,14 @@ export class CapabilityViews {
     if (oldest) this.#entries.delete(oldest[0]);
   }
 
-  async #build(e: Entry): Promise<ViewSet> {
-    const generation = this.#generation;
+  async #build(e: Entry, generation: number): Promise<ViewSet> {
     const all: ViewBackend[] = [];
     for (const b of this.#src.backends()) if (b.caps) all.push(b);
     const caps = await Promise.all(all.map((b) => this.#listed(e, b)));
     const routable = new Set(all.filter((b) => b.routable).map((b) => b.name));
     const views = buildViews(caps, routable, this.#src.aggregation(), this.#src.extraTools);
-    // Built from a state that changed meanwhile: served to its waiters, rebuilt on next use.
+    // Built from a state that changed meanwhile: served to the callers that asked before the
+    // change, rebuilt for the next one.
     if (generation === this.#generation) {
       e.views = views;
       e.generation = generation;

@@ -134,3 +134,61 @@ Deno.test("CapabilityViews: an unroutable backend is not asked (it may be down)"
   assert.deepEqual(names(v), ["a_echo"]);
   assert.ok(v.fullView.toolRoutes.has("down_echo"));
 });
+
+/** A backend whose offer can change and whose set discoveries wait until released. */
+class ChangingBackend extends FakeBackend {
+  added: string[] = [];
+  readonly #held: (() => void)[] = [];
+  hold = false;
+  override listed(c: ClientCapabilities): BackendCapabilities {
+    const caps = super.listed(c);
+    // `added` is not set yet while the base constructor lists.
+    return { ...caps, tools: [...caps.tools, ...(this.added ?? []).map(tool)] };
+  }
+  override async discover(c: ClientCapabilities): Promise<BackendCapabilities> {
+    this.discoveries++;
+    const now = this.listed(c); // what the backend offers when it is asked
+    if (this.hold) await new Promise<void>((r) => this.#held.push(r));
+    return now;
+  }
+  release(): void {
+    for (const r of this.#held.splice(0)) r();
+  }
+}
+
+Deno.test("CapabilityViews: a caller after a state change never gets a build that started before it (list_changed, then list, shows the change)", async () => {
+  const a = new ChangingBackend("a");
+  const { views } = setup([a]);
+  a.hold = true;
+  // A list in flight: its discovery asked the backend before the change.
+  const before = views.viewFor({});
+  assert.ok(before instanceof Promise);
+  // The backend adds a tool; the runtime rediscovers it (a new base result) and recomputes
+  // (`invalidate`) before it sends list_changed.
+  a.added.push("gap_tool");
+  a.caps = a.listed(BASE_CAPABILITIES);
+  views.invalidate();
+  // The client heard list_changed and lists again.
+  const after = views.viewFor({});
+  a.hold = false;
+  a.release();
+  assert.deepEqual(names(await before), ["a_echo"], "the earlier caller: the earlier state");
+  assert.deepEqual(names(await after), ["a_echo", "a_gap_tool"], "the change is listed");
+  // Kept for the next callers of the set (the earlier build did not overwrite it).
+  const next = views.viewFor({});
+  assert.ok(!(next instanceof Promise));
+  assert.deepEqual(names(next), ["a_echo", "a_gap_tool"]);
+  assert.equal(a.discoveries, 2);
+});
+
+Deno.test("CapabilityViews: callers at one state generation share one build", async () => {
+  const a = new ChangingBackend("a");
+  const { views } = setup([a]);
+  a.hold = true;
+  const one = views.viewFor({});
+  const two = views.viewFor({});
+  assert.equal(one, two);
+  a.release();
+  await one;
+  assert.equal(a.discoveries, 1);
+});

@@ -50,7 +50,7 @@ import type { RateLimiter } from "./rate_limit/limiter.ts";
 import { AuthzDeniedError } from "./authz/denied.ts";
 import { MAX_URI_CHARS, MAX_URIS_PER_STREAM } from "./server/listen_filter.ts";
 import type { Auditor } from "./audit/auditor.ts";
-import type { OptimizerTools } from "./optimizer/meta_tools.ts";
+import { FIND_TOOL, type OptimizerTools } from "./optimizer/meta_tools.ts";
 
 /** Items per page of every list answered to clients. */
 export const PAGE_SIZE = 1000;
@@ -305,15 +305,28 @@ export class Router {
     params: AnyObject,
     extra: RequestExtra,
   ): Promise<AnyObject> {
-    return optimizer.call(params, extra.signal, {
-      all: this.state.lists.tools,
-      visible: async () => {
-        let views = this.#viewsOf(session.clientCapabilities());
-        if (views instanceof Promise) views = await views;
-        return visibleTools(this.state, session.identity, views);
-      },
-      callPlain: (inner) => this.#auditedCall(session, inner, extra),
-    });
+    const call = (found?: (count: number) => void) =>
+      optimizer.call(params, extra.signal, {
+        all: this.state.lists.tools,
+        visible: async () => {
+          let views = this.#viewsOf(session.clientCapabilities());
+          if (views instanceof Promise) views = await views;
+          return visibleTools(this.state, session.identity, views);
+        },
+        callPlain: (inner) => this.#auditedCall(session, inner, extra),
+        ...(found ? { found } : {}),
+      });
+    if (params.name !== FIND_TOOL) return call();
+    // find_tool: audited (mcp_tool_search) and limited only by a `rateLimiting.tools[]` entry
+    // named find_tool (not by the server-wide global/perUser buckets: a search calls no backend).
+    const audit = this.state.audit;
+    const limits = this.state.rateLimits;
+    const search = async (found?: (count: number) => void) => {
+      if (limits) await limits.check(session.identity, FIND_TOOL, true);
+      return await call(found);
+    };
+    if (audit === undefined) return search();
+    return audit.toolSearch(session, params, search);
   }
 
   #auditedCall(session: SessionPeer, params: AnyObject, extra: RequestExtra): Promise<AnyObject> {

@@ -29,7 +29,7 @@ import type { AuthzGate } from "./authz/gate.ts";
 import type { Auditor } from "./audit/auditor.ts";
 import { authzFromConfig, type ConfiguredAuthz } from "./authz/from_config.ts";
 import { optimizerFromConfig } from "./optimizer/from_config.ts";
-import type { OptimizerTools } from "./optimizer/meta_tools.ts";
+import { FIND_TOOL, type OptimizerTools } from "./optimizer/meta_tools.ts";
 import { CapabilityViews, type ViewBackend, type ViewSet } from "./capability_views.ts";
 import type { ClientCapabilities } from "../core/sdk.ts";
 import { RuntimeRateLimits } from "./rate_limit/from_config.ts";
@@ -304,7 +304,10 @@ export class ProxyRuntime implements RouterState {
     this.#opts.metrics?.setTools(this.lists.tools.length);
     if ([...this.backends.values()].every((b) => b.caps)) {
       const routes = this.fullView.toolRoutes;
-      this.#rateLimits.warnUnmatchedTools((n) => routes.has(n) || this.extraTools.has(n));
+      this.#rateLimits.warnUnmatchedTools((n) =>
+        routes.has(n) || this.extraTools.has(n) ||
+        (this.#optimizer !== undefined && n === FIND_TOOL)
+      );
     }
   }
 

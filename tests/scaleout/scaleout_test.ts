@@ -183,8 +183,18 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const w = await world();
-    const c = await sdkClient(`${w.balancer.url}/mcp`, await w.issuer.sign({ sub: "alice" }));
+    const token = await w.issuer.sign({ sub: "alice" });
+    const c = await sdkClient(`${w.balancer.url}/mcp`, token);
+    // A second session, straight on the replica that survives: it hears that replica's
+    // list_changed, i.e. tells the test when the survivor's lists show a change.
+    const observer = await sdkClient(w.replicas[1]!.url, token);
     try {
+      let observed = 0;
+      observer.client.setNotificationHandler(
+        ToolListChangedNotificationSchema,
+        () => void observed++,
+      );
+      await waitFor(() => observer.streams.targets.length > 0, 30_000, "the observer's GET stream");
       let listChanged = 0;
       c.client.setNotificationHandler(ToolListChangedNotificationSchema, () => void listChanged++);
       const tools = await c.client.listTools();
@@ -192,6 +202,7 @@ Deno.test({
       const counts: number[] = [];
       const errors: string[] = [];
       let killedAt = -1;
+      let releaseGets = () => {};
       for (let i = 0; i < 200; i++) {
         if (i === 60) {
           // A backend change while calls alternate: each replica hears it on its own backend
@@ -204,6 +215,8 @@ Deno.test({
         }
         if (i === 100) {
           killedAt = i;
+          // A GET stream reconnecting from now on waits in the balancer (released below).
+          releaseGets = w.balancer.holdGets();
           await killReplica(w.replicas[0]!); // the session continues on the other replica
         }
         try {
@@ -229,20 +242,26 @@ Deno.test({
       assert.ok(after.tools.some((t) => t.name.endsWith("late_tool")), "the survivor lists it");
 
       // The GET stream broke with the killed replica (if it was there) and the SDK client
-      // reconnects it through the balancer to the survivor, about a second later. A change made
-      // in that gap is not lost: the survivor keeps it for the stream and sends it on reconnect.
+      // reconnects it through the balancer to the survivor, about a second later; the balancer
+      // holds that reconnect until the survivor's lists show the change, so the change is made
+      // in that gap for certain. It is not lost: the survivor keeps it for the stream and sends
+      // it on reconnect (in place of an older list_changed it kept, e.g. its reminder from
+      // restoring the session: never one that announces less ahead of it).
       const seen = listChanged;
+      const observedBefore = observed;
       await w.backend.state.addTool({
         name: "gap_tool",
         handler: () => ({ content: [{ type: "text", text: "gap" }] }),
       });
+      await waitFor(() => observed > observedBefore, 30_000, "list_changed at the survivor");
+      releaseGets();
       await waitFor(() => listChanged > seen, 30_000, "list_changed after the kill");
       const survivor = w.replicas[1]!.origin;
       await waitFor(() => c.streams.targets.at(-1) === survivor, 30_000, "the GET stream on B");
       const listed = await c.client.listTools();
       assert.ok(listed.tools.some((t) => t.name.endsWith("gap_tool")), "the survivor lists it");
-      // And once the stream is on the survivor, a further change is delivered live.
-      await new Promise((r) => setTimeout(r, 500)); // let the kept notifications drain
+      // And once the stream is on the survivor, a further change is delivered live (the kept
+      // tools/list_changed, one at most, was the one heard above).
       const live = listChanged;
       await w.backend.state.addTool({
         name: "live_tool",
@@ -250,6 +269,7 @@ Deno.test({
       });
       await waitFor(() => listChanged > live, 30_000, "list_changed from the survivor");
     } finally {
+      await observer.close();
       await c.close();
       await w.close();
     }
