@@ -36,7 +36,7 @@ import type { Aggregation } from "../crds/aggregation.ts";
 import { describeError } from "./backends/errors.ts";
 import { VMCP_CAPABILITIES } from "./backends/era_probe.ts";
 import { type CapabilitySet, capabilitySetOf, normalizeCapabilities } from "./capability_set.ts";
-import type { ExtraTool, Lists } from "./router.ts";
+import type { ExtraTool, Lists } from "./router_state.ts";
 
 type AnyObject = Record<string, unknown>;
 

@@ -9,7 +9,7 @@ import {
   type ViewBackend,
   type ViewSet,
 } from "./capability_views.ts";
-import type { ExtraTool } from "./router.ts";
+import type { ExtraTool } from "./router_state.ts";
 
 const tool = (name: string): Tool => ({ name, inputSchema: { type: "object" } });
 

@@ -6,6 +6,10 @@
  * `tools/list` holds the routable backends' tools plus the extra tools whose `backends` (a
  * composite tool's step backends) are all discovered and routable: while one is not, the
  * composite tool disappears with that backend's own tools and comes back with them.
+ *
+ * Parts live beside it: creating/replacing/removing backends with their health monitors and
+ * routing their events (runtime_backends.ts), building the lists and announcing changes
+ * (runtime_lists.ts), and what a reload decides before touching backends (runtime_reload.ts).
  * @module
  */
 import type { BackendConfig, VmcpConfig } from "../crds/vmcp_config.ts";
@@ -13,17 +17,22 @@ import { aggregate, type AggregatedView } from "../core/aggregation/mod.ts";
 import type { Clock } from "../core/clock.ts";
 import { systemClock } from "../core/clock.ts";
 import type { Logger } from "../core/log.ts";
-import { parseDuration } from "../core/duration.ts";
-import { compareStrings } from "../core/aggregation/types.ts";
-import { Backend, type BackendEvents, type HeadersFor } from "./backends/backend.ts";
-import type { AnyObject, SessionPeer } from "./backends/connection.ts";
+import type { Backend, HeadersFor } from "./backends/backend.ts";
+import type { SessionPeer } from "./backends/connection.ts";
 import { describeError, refusal } from "./backends/errors.ts";
-import { HealthMonitor } from "./health/monitor.ts";
-import type { ExtraTool, Lists, RouterState } from "./router.ts";
+import type { HealthMonitor } from "./health/monitor.ts";
+import type { ExtraTool, Lists, RouterState } from "./router_state.ts";
 import type { ProxySession } from "./server/session.ts";
 import type { ProxyMetrics } from "./server/metrics.ts";
 import { CompositeToolRegistry } from "./composite/registry.ts";
-import { ListenHub, type ListenOwner } from "./server/listen.ts";
+import { ListenHub } from "./server/listen.ts";
+import { applyBackends, type BackendHost } from "./runtime_backends.ts";
+import {
+  healthSettingsChanged,
+  reloadedOptimizer,
+  warnRestartOnlyChanges,
+} from "./runtime_reload.ts";
+import { buildLists, CollisionWarnings, ListChangeNotifier } from "./runtime_lists.ts";
 import { PROXY_CAPABILITIES } from "./server/session.ts";
 import type { AuthzGate } from "./authz/gate.ts";
 import type { Auditor } from "./audit/auditor.ts";
@@ -52,17 +61,13 @@ function emptyView(): AggregatedView {
   return aggregate([], undefined);
 }
 
-/** Milliseconds of the backend's request timeout. */
-export function backendTimeoutMs(config: VmcpConfig, backend: string): number {
-  const t = config.operational?.timeouts;
-  return parseDuration(t?.perWorkload?.[backend] ?? t?.default ?? "30s");
-}
+export { backendTimeoutMs } from "./runtime_backends.ts";
 
 export class ProxyRuntime implements RouterState {
   config: VmcpConfig;
   view: AggregatedView = emptyView();
   fullView: AggregatedView = emptyView();
-  #collisions = "[]";
+  readonly #collisions = new CollisionWarnings();
   lists: Lists = { tools: [], resources: [], resourceTemplates: [], prompts: [] };
   readonly extraTools = new Map<string, ExtraTool>();
   /** The audit trail (`config.audit`, set by serve.ts); undefined while off. */
@@ -86,7 +91,9 @@ export class ProxyRuntime implements RouterState {
   #ready!: Promise<void>;
   #markReady!: () => void;
   #isReady = false;
-  #signatures = { tools: "", resources: "", prompts: "" };
+  readonly #listChanges = new ListChangeNotifier();
+  /** The parts of the runtime the backend lifecycle works on (runtime_backends.ts). */
+  readonly #host: BackendHost;
   readonly #pending = new Map<string, ReturnType<typeof setTimeout>>();
   #closed = false;
 
@@ -120,6 +127,19 @@ export class ProxyRuntime implements RouterState {
       heartbeatMs: () => (this.config.server?.heartbeatSeconds ?? 30) * 1000,
       serverInfo: { name: opts.config.name, version: "1.0.0" },
     });
+    this.#host = {
+      backends: this.backends,
+      health: this.health,
+      sessions: this.sessions,
+      listenHub: this.listenHub,
+      log: opts.log,
+      clock: this.#clock,
+      metrics: opts.metrics,
+      outgoingAuthFor: opts.outgoingAuthFor,
+      shareHttp: opts.shareHttp ?? false,
+      recompute: () => this.recompute(),
+      scheduleRediscover: (name) => this.scheduleRediscover(name),
+    };
   }
 
   get authz(): AuthzGate | undefined {
@@ -222,7 +242,7 @@ export class ProxyRuntime implements RouterState {
 
   /** Connects every backend, runs the first discovery (bounded by each backend's deadline). */
   async start(): Promise<void> {
-    this.#applyBackends(this.config);
+    applyBackends(this.#host, this.config);
     await this.discoverAll();
     this.#isReady = true;
     this.#markReady();
@@ -279,28 +299,11 @@ export class ProxyRuntime implements RouterState {
     this.composites.sync(this.config, this.fullView, this.extraTools);
     for (const w of this.view.warnings) this.log.debug("aggregation", { warning: w });
     // Names left claimed twice after conflict resolution (all backends): warn once per change.
-    const collisions = JSON.stringify(this.fullView.collisions);
-    if (collisions !== this.#collisions) {
-      this.#collisions = collisions;
-      for (const c of this.fullView.collisions) {
-        this.log.warn("name collision left after conflict resolution; one claimant dropped", {
-          ...c,
-        });
-      }
-    }
+    this.#collisions.warn(this.fullView, this.log);
     // An extra tool is listed only while every backend it needs is routable (like their tools).
-    const extra = [...this.extraTools.values()]
-      .filter((e) => (e.backends ?? []).every((b) => routableNames.has(b)))
-      .map((e) => e.tool);
-    const tools = [...this.view.tools, ...extra].sort((a, b) => compareStrings(a.name, b.name));
-    this.lists = {
-      tools,
-      resources: this.view.resources as AnyObject[],
-      resourceTemplates: this.view.resourceTemplates as AnyObject[],
-      prompts: this.view.prompts as AnyObject[],
-    };
+    this.lists = buildLists(this.view, this.extraTools, routableNames);
     this.#optimizer?.search.sync(this.lists.tools);
-    this.#notifyChanges();
+    this.#listChanges.publish(this.lists, this.sessions.values(), this.listenHub, this.#isReady);
     this.#opts.metrics?.setTools(this.lists.tools.length);
     if ([...this.backends.values()].every((b) => b.caps)) {
       const routes = this.fullView.toolRoutes;
@@ -308,30 +311,6 @@ export class ProxyRuntime implements RouterState {
         routes.has(n) || this.extraTools.has(n) ||
         (this.#optimizer !== undefined && n === FIND_TOOL)
       );
-    }
-  }
-
-  #notifyChanges(): void {
-    const next = {
-      tools: JSON.stringify(this.lists.tools),
-      resources: JSON.stringify([this.lists.resources, this.lists.resourceTemplates]),
-      prompts: JSON.stringify(this.lists.prompts),
-    };
-    const prev = this.#signatures;
-    this.#signatures = next;
-    if (!this.#isReady) return;
-    for (const s of this.sessions.values()) {
-      if (next.tools !== prev.tools) s.server.sendToolListChanged().catch(() => {});
-      if (next.resources !== prev.resources) s.server.sendResourceListChanged().catch(() => {});
-      if (next.prompts !== prev.prompts) s.server.sendPromptListChanged().catch(() => {});
-    }
-    const hub = this.listenHub;
-    if (next.tools !== prev.tools) hub.publish({ method: "notifications/tools/list_changed" });
-    if (next.resources !== prev.resources) {
-      hub.publish({ method: "notifications/resources/list_changed" });
-    }
-    if (next.prompts !== prev.prompts) {
-      hub.publish({ method: "notifications/prompts/list_changed" });
     }
   }
 
@@ -345,154 +324,28 @@ export class ProxyRuntime implements RouterState {
     if (this.extraTools.delete(name)) this.recompute();
   }
 
-  #events(): BackendEvents {
-    return {
-      onListChanged: (backend) => this.scheduleRediscover(backend),
-      onResourceUpdated: (backend, owner, params) => this.#resourceUpdated(backend, owner, params),
-      onOutcome: (backend, method, ok, ms, error) => {
-        this.#opts.metrics?.backendRequest(backend, method, ok, ms);
-        const h = this.health.get(backend);
-        if (!h || method === "discover" || method === "initialize") return;
-        if (ok) h.recordCallSuccess();
-        else h.recordFailure(error);
-      },
-    };
-  }
-
-  #resourceUpdated(backend: string, owner: SessionPeer | undefined, params: AnyObject): void {
-    const uri = params.uri;
-    if (typeof uri !== "string") return;
-    const note = { method: "notifications/resources/updated", params };
-    if (owner) {
-      const s = this.sessions.get(owner.id);
-      if (s) {
-        if (s.subscriptions.has(uri)) s.notify(note).catch(() => {});
-        return;
-      }
-      // An identity's pooled backend session (ADR 0010 §5): that identity's listen streams only.
-      const key = (owner as Partial<ListenOwner>).listenIdentityKey;
-      if (typeof key === "string") this.listenHub.publish(note, { identityKey: key });
-      return;
-    }
-    for (const s of this.sessions.values()) {
-      if (s.subscriptions.has(uri)) s.notify(note).catch(() => {});
-    }
-    this.log.debug("resource updated", { backend, uri });
-  }
-
-  #createBackend(cfg: BackendConfig, config: VmcpConfig): Backend {
-    const headersFor = this.#opts.outgoingAuthFor?.(cfg, config);
-    const backend = new Backend({
-      config: cfg,
-      timeoutMs: backendTimeoutMs(config, cfg.name),
-      events: this.#events(),
-      log: this.log,
-      ...(headersFor ? { headersFor } : {}),
-      ...(this.#opts.shareHttp ? { shareHttp: true } : {}),
-      // Backend sessions of 2026-07-28 callers, per identity (ADR 0010): bounded and expired
-      // like client sessions.
-      identityPool: {
-        max: config.sessionStorage?.maxLocalSessions,
-        idleMs: parseDuration(config.sessionStorage?.ttl ?? "30m"),
-        clock: this.#clock,
-      },
-    });
-    const monitor = new HealthMonitor(backend, config, {
-      clock: this.#clock,
-      log: this.log,
-      onChange: (routable) => {
-        this.#opts.metrics?.setHealth(backend.name, monitor.snapshot().status);
-        if (routable) {
-          void backend.resetSessions();
-          // Back in the view now with the capabilities it had (no window in which its tools
-          // are unknown), then refreshed: it may have restarted with other ones.
-          this.recompute();
-          this.scheduleRediscover(backend.name);
-        } else {
-          backend.failInFlight(monitor.snapshot().message);
-          this.recompute();
-        }
-      },
-      onDiscovered: () => this.recompute(),
-    });
-    this.backends.set(cfg.name, backend);
-    this.health.set(cfg.name, monitor);
-    this.#opts.metrics?.setHealth(backend.name, monitor.snapshot().status);
-    return backend;
-  }
-
-  /** Creates/replaces/removes backends to match `config`; returns the new and changed ones. */
-  #applyBackends(config: VmcpConfig): Backend[] {
-    const wanted = new Map(config.backends.map((b) => [b.name, b]));
-    const fresh: Backend[] = [];
-    for (const [name, b] of this.backends) {
-      const next = wanted.get(name);
-      if (next && JSON.stringify(next) === JSON.stringify(b.config)) {
-        b.timeoutMs = backendTimeoutMs(config, name);
-        continue;
-      }
-      this.#removeBackend(name);
-    }
-    for (const cfg of config.backends) {
-      if (!this.backends.has(cfg.name)) fresh.push(this.#createBackend(cfg, config));
-    }
-    return fresh;
-  }
-
-  #removeBackend(name: string): void {
-    const b = this.backends.get(name);
-    this.backends.delete(name);
-    this.health.get(name)?.stop();
-    this.health.delete(name);
-    this.#opts.metrics?.removeBackend(name);
-    void b?.close();
-  }
-
   /**
    * Applies a new (validated) config without dropping sessions: new backends are connected,
    * removed ones closed, health settings and aggregation updated, sessions told what changed.
    */
   async applyConfig(config: VmcpConfig): Promise<void> {
-    const healthChanged = JSON.stringify(config.operational?.failureHandling) !==
-      JSON.stringify(this.config.operational?.failureHandling);
-    if (
-      JSON.stringify(config.operational?.inputRequired) !==
-        JSON.stringify(this.config.operational?.inputRequired)
-    ) {
-      this.log.warn(
-        "operational.inputRequired changed; the proxy keeps the settings it started with until restarted",
-      );
-    }
-    if (JSON.stringify(config.telemetry) !== JSON.stringify(this.config.telemetry)) {
-      this.log.warn(
-        "telemetry changed; the proxy keeps the settings it started with until restarted",
-      );
-    }
+    const healthChanged = healthSettingsChanged(this.config, config);
+    warnRestartOnlyChanges(this.log, this.config, config);
     this.config = config;
     this.#rateLimits.apply(config);
-    let optimizer = this.#optimizer;
-    try {
-      optimizer = optimizerFromConfig(config, this.#optimizer, {
-        log: this.log,
-        clock: this.#clock,
-      });
-    } catch (err) {
-      this.log.error("optimizer settings not applied; the previous ones stay", {
-        error: err instanceof Error ? err.message : String(err),
-      });
-    }
+    const optimizer = reloadedOptimizer(config, this.#optimizer, this.log, this.#clock);
     if (optimizer !== this.#optimizer) {
       this.#optimizer?.search.close();
       this.#optimizer = optimizer;
-      this.#signatures = { ...this.#signatures, tools: "" }; // clients re-list their tools
+      this.#listChanges.forget("tools"); // clients re-list their tools
     }
     const authz = authzFromConfig(config, this.#authz);
     if (authz !== this.#authz) {
       this.#authz = authz;
       // What each caller may see changed: every list counts as changed (clients re-list).
-      this.#signatures = { tools: "", resources: "", prompts: "" };
+      this.#listChanges.forget("all");
     }
-    const fresh = this.#applyBackends(config);
+    const fresh = applyBackends(this.#host, config);
     if (healthChanged) {
       for (const [name, h] of this.health) {
         if (fresh.some((b) => b.name === name)) continue;

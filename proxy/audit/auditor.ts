@@ -18,7 +18,7 @@ import type { Identity } from "../../core/auth/identity.ts";
 import { matchResource } from "../../core/aggregation/mod.ts";
 import type { AuditConfig, AuditEventType } from "../../crds/audit.ts";
 import type { AnyObject, SessionPeer } from "../backends/connection.ts";
-import type { RouterState } from "../router.ts";
+import type { RouterState } from "../router_state.ts";
 import { AuthzDeniedError } from "../authz/denied.ts";
 import { META_CLIENT_INFO } from "../server/era.ts";
 import { boundedRedactedJson, redactText } from "./redact.ts";

@@ -1,6 +1,6 @@
 /**
  * One Cedar decision per (caller, item) both filters the lists a caller sees and gates its
- * calls (proxy/router.ts asks here). Decisions are cached:
+ * calls (proxy/router.ts and the call paths beside it ask here). Decisions are cached:
  *
  * - per principal, as far as the policies can tell callers apart (sharing.ts: the subject only
  *   when a policy uses it, the claims some policy reads, the groups; per-token claims such as

@@ -9,7 +9,7 @@ import { ANONYMOUS_IDENTITY, type Identity } from "../../core/auth/identity.ts";
 import { matchResource } from "../../core/aggregation/mod.ts";
 import type { Tool } from "../../core/sdk.ts";
 import type { AnyObject } from "../backends/connection.ts";
-import type { RouterState } from "../router.ts";
+import type { RouterState } from "../router_state.ts";
 import type { AuthzResource } from "./cedar.ts";
 import type { ViewSet } from "../capability_views.ts";
 

@@ -13,7 +13,7 @@ import type { AggregatedView } from "../../core/aggregation/mod.ts";
 import type { Problem } from "../../core/config/problems.ts";
 import type { Logger } from "../../core/log.ts";
 import type { VmcpConfig } from "../../crds/vmcp_config.ts";
-import type { ExtraTool } from "../router.ts";
+import type { ExtraTool } from "../router_state.ts";
 import { buildCompositeTools } from "./tools.ts";
 
 export class CompositeToolRegistry {

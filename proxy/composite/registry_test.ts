@@ -3,7 +3,7 @@ import { aggregate } from "../../core/aggregation/mod.ts";
 import { aggregation, backend, tool } from "../../core/aggregation/testing.ts";
 import { createLogger } from "../../core/log.ts";
 import { VmcpConfigSchema } from "../../crds/vmcp_config.ts";
-import type { ExtraTool } from "../router.ts";
+import type { ExtraTool } from "../router_state.ts";
 import { callRefFor } from "./catalogue.ts";
 import { CompositeToolRegistry } from "./registry.ts";
 import { buildCompositeTools } from "./tools.ts";

@@ -28,7 +28,7 @@ import {
 } from "../../core/sdk.ts";
 import type { VmcpConfig } from "../../crds/vmcp_config.ts";
 import type { AnyObject } from "../backends/connection.ts";
-import type { ExtraTool, ExtraToolContext } from "../router.ts";
+import type { ExtraTool, ExtraToolContext } from "../router_state.ts";
 import { compositeAnnotations } from "./annotations.ts";
 import { compositeBackends } from "./backends.ts";
 import { type RoutedToolInfo, viewCatalogue } from "./catalogue.ts";

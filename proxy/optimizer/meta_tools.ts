@@ -1,6 +1,6 @@
 /**
  * What clients see with `optimizer` on: two tools, ToolHive's `find_tool` and `call_tool`,
- * instead of the aggregated list (proxy/router.ts asks here).
+ * instead of the aggregated list (proxy/router.ts lists them, proxy/tool_calls.ts calls them).
  *
  * - `find_tool {tool_description, tool_keywords?, limit?}` searches the tools the caller may
  *   call (the list `tools/list` would show it: routable backends, filters, overrides, conflict

@@ -10,7 +10,7 @@
  * ones). Only `tools/call` is limited (as in ToolHive); `prompts/get` and `resources/read` are
  * not. With tool search on (`optimizer`), a `call_tool` counts as a call of the tool it names;
  * a `find_tool` search counts only against a `tools[]` entry named `find_tool` (its own
- * `global`/`perUser`), never against the server-wide buckets (proxy/router.ts).
+ * `global`/`perUser`), never against the server-wide buckets (proxy/tool_calls.ts).
  * @module
  */
 import { type Identity, identityKey } from "../../core/auth/identity.ts";

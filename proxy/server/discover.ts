@@ -15,7 +15,7 @@
  * @module
  */
 import type { AnyObject } from "../backends/connection.ts";
-import type { Lists } from "../router.ts";
+import type { Lists } from "../router_state.ts";
 import { MODERN_VERSIONS } from "./era.ts";
 
 export const SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo";

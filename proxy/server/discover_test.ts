@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Lists } from "../router.ts";
+import type { Lists } from "../router_state.ts";
 import { Discover, type DiscoverBackend, SERVER_INFO_META_KEY } from "./discover.ts";
 
 function source(backends: DiscoverBackend[], extra = false) {
