@@ -47,31 +47,49 @@ async function waitReady(r: Replica, timeoutMs: number): Promise<void> {
   );
 }
 
-/** Starts one proxy process on a free port and waits until it is ready. */
+/**
+ * Starts one proxy process on a free port and waits until it is ready. A port found free can be
+ * taken by another process before the proxy binds it; then (the process exits with AddrInUse)
+ * it starts again on another port, up to three times.
+ */
 export async function startReplica(
   name: string,
   configPath: string,
   opts: { timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<Replica> {
-  const port = freePort();
-  const logPath = `${configPath}.${name}.log`;
-  const proc = spawnService({
-    name,
-    bin: Deno.execPath(),
-    args: ["run", "-A", "main.ts", "--mode=proxy", "--config", configPath, "--port", String(port)],
-    logPath,
-    cwd: repoRoot,
-    env: { VMCP_LOG_LEVEL: "info", ...opts.env },
-  });
-  const origin = `http://127.0.0.1:${port}`;
-  const r: Replica = { name, origin, url: `${origin}/mcp`, proc, logPath };
-  try {
-    await waitReady(r, opts.timeoutMs ?? 30_000);
-  } catch (err) {
-    await proc.stop(500);
-    throw err;
+  for (let attempt = 1;; attempt++) {
+    const port = freePort();
+    const logPath = attempt === 1
+      ? `${configPath}.${name}.log`
+      : `${configPath}.${name}.${attempt}.log`;
+    const proc = spawnService({
+      name,
+      bin: Deno.execPath(),
+      args: [
+        "run",
+        "-A",
+        "main.ts",
+        "--mode=proxy",
+        "--config",
+        configPath,
+        "--port",
+        String(port),
+      ],
+      logPath,
+      cwd: repoRoot,
+      env: { VMCP_LOG_LEVEL: "info", ...opts.env },
+    });
+    const origin = `http://127.0.0.1:${port}`;
+    const r: Replica = { name, origin, url: `${origin}/mcp`, proc, logPath };
+    try {
+      await waitReady(r, opts.timeoutMs ?? 30_000);
+      return r;
+    } catch (err) {
+      await proc.stop(500);
+      const lostPort = !proc.running() && (await logTail(logPath)).includes("AddrInUse");
+      if (!lostPort || attempt >= 3) throw err;
+    }
   }
-  return r;
 }
 
 /** SIGKILL, no grace: the replica vanishes mid-run (open streams break). */
