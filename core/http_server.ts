@@ -145,8 +145,8 @@ class Conn {
   busySince = 0;
   /** `connectionKey` of the TCP connection (undefined when unknown). */
   key: string | undefined;
-  /** The client's `host:port` (undefined when unknown). */
-  remote: string | undefined;
+  /** The client's address (undefined when unknown); formatted only when asked for. */
+  remote: Deno.NetAddr | undefined;
   get busy(): boolean {
     return this.active > 0;
   }
@@ -177,7 +177,9 @@ export function trackBody<T>(req: Request, read: Promise<T>): Promise<T> {
 
 /** The client address (`host:port`) of a request served by {@link serveGuarded}, else undefined. */
 export function remoteAddress(req: Request): string | undefined {
-  return requestConn.get(req)?.remote;
+  const r = requestConn.get(req)?.remote;
+  if (r === undefined) return undefined;
+  return r.hostname.includes(":") ? `[${r.hostname}]:${r.port}` : `${r.hostname}:${r.port}`;
 }
 
 const encoder = new TextEncoder();
@@ -354,9 +356,8 @@ export function serveGuarded(opts: GuardedServeOptions, handler: Handler): Guard
   const serveConn = (tcp: Deno.Conn) => {
     const c = new Conn(Date.now());
     try {
-      c.key = connectionKey(tcp.localAddr as Deno.NetAddr, tcp.remoteAddr as Deno.NetAddr);
-      const r = tcp.remoteAddr as Deno.NetAddr;
-      c.remote = r.hostname.includes(":") ? `[${r.hostname}]:${r.port}` : `${r.hostname}:${r.port}`;
+      c.remote = tcp.remoteAddr as Deno.NetAddr;
+      c.key = connectionKey(tcp.localAddr as Deno.NetAddr, c.remote);
     } catch { /* no address: not watched for a peer close */ }
     conns.add(c);
     const done = () => {

@@ -1,15 +1,16 @@
 /**
  * What every request the router forwards to a backend shares: `_meta` filtering (reserved keys
  * and the client's progressToken stay behind), result cleaning, the caller's views and the
- * backend that takes a route (or the error saying why it cannot).
+ * backend that takes a route (or the error saying why it cannot), and the audit trail's wrap.
  * @module
  */
 import { type ClientCapabilities, ErrorCode } from "../core/sdk.ts";
 import type { ViewSet } from "./capability_views.ts";
 import type { Backend } from "./backends/backend.ts";
-import type { AnyObject } from "./backends/connection.ts";
+import type { AnyObject, SessionPeer } from "./backends/connection.ts";
 import { BackendUnavailableError, RpcError } from "./backends/errors.ts";
-import type { RouterState } from "./router_state.ts";
+import type { AuditedMethod } from "./audit/auditor.ts";
+import type { RequestExtra, RouterState } from "./router_state.ts";
 
 const RESERVED_META = "io.modelcontextprotocol/";
 
@@ -64,4 +65,29 @@ export function viewsOf(
 ): ViewSet | Promise<ViewSet> {
   const viewsFor = state.viewsFor;
   return caps === undefined || viewsFor === undefined ? state : viewsFor.call(state, caps);
+}
+
+/** A request the audit trail records (`tools/call`, `resources/read`, `prompts/get`). */
+export type AuditedRequest = (
+  state: RouterState,
+  session: SessionPeer,
+  params: AnyObject,
+  extra: RequestExtra,
+) => Promise<AnyObject>;
+
+/**
+ * `run(state, session, params, extra)`, recorded first by the audit trail when it is on (off:
+ * one null check, no closure).
+ */
+export function audited(
+  method: AuditedMethod,
+  run: AuditedRequest,
+  state: RouterState,
+  session: SessionPeer,
+  params: AnyObject,
+  extra: RequestExtra,
+): Promise<AnyObject> {
+  const audit = state.audit;
+  if (audit === undefined) return run(state, session, params, extra);
+  return audit.request(method, state, session, params, () => run(state, session, params, extra));
 }

@@ -16,7 +16,7 @@ import type { AnyObject, SessionPeer } from "./backends/connection.ts";
 import { AuthzDeniedError } from "./authz/denied.ts";
 import { MAX_URI_CHARS, MAX_URIS_PER_STREAM } from "./server/listen_filter.ts";
 import type { RequestExtra, RouterState } from "./router_state.ts";
-import { backendFor, cleanResult, invalid, withMeta } from "./request_forwarding.ts";
+import { audited, backendFor, cleanResult, invalid, withMeta } from "./request_forwarding.ts";
 
 /**
  * A legacy session holds at most as many resource subscriptions, of URIs at most as long, as a
@@ -75,15 +75,7 @@ export function readResource(
   params: AnyObject,
   extra: RequestExtra,
 ): Promise<AnyObject> {
-  const audit = state.audit;
-  if (audit === undefined) return readResourceNow(state, session, params, extra);
-  return audit.request(
-    "resources/read",
-    state,
-    session,
-    params,
-    () => readResourceNow(state, session, params, extra),
-  );
+  return audited("resources/read", readResourceNow, state, session, params, extra);
 }
 
 async function readResourceNow(
@@ -134,15 +126,7 @@ export function getPrompt(
   params: AnyObject,
   extra: RequestExtra,
 ): Promise<AnyObject> {
-  const audit = state.audit;
-  if (audit === undefined) return getPromptNow(state, session, params, extra);
-  return audit.request(
-    "prompts/get",
-    state,
-    session,
-    params,
-    () => getPromptNow(state, session, params, extra),
-  );
+  return audited("prompts/get", getPromptNow, state, session, params, extra);
 }
 
 async function getPromptNow(
@@ -162,7 +146,7 @@ async function getPromptNow(
   }
   const backend = backendFor(state, route.backend);
   const out: AnyObject = { name: route.originalName };
-  if (params.arguments !== undefined) out.arguments = params.arguments;
+  if (args !== undefined) out.arguments = args;
   withMeta(out, params._meta);
   const opts = { session, relatedRequestId: extra.requestId, signal: extra.signal };
   return cleanResult(await backend.request("prompts/get", out, opts));

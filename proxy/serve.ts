@@ -25,6 +25,7 @@ import { createParkRelay } from "./mrtr/relay_setup.ts";
 import type { ResumePark } from "./server/modern_input.ts";
 import type { SessionStore } from "./sessions/store.ts";
 import { AuditTrail } from "./audit/trail.ts";
+import type { Auditor } from "./audit/auditor.ts";
 
 export interface StartOptions {
   config: VmcpConfig;
@@ -108,6 +109,16 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     });
   }
   const metrics = new ProxyMetrics();
+  // The audit trail (config.audit): throws naming audit.filePath when it cannot be opened.
+  const audit = new AuditTrail(metrics.registry, log);
+  let auditor: Auditor | undefined;
+  try {
+    auditor = await audit.apply(config.audit);
+  } catch (err) {
+    await relay.stop();
+    await store.close();
+    throw err;
+  }
   // OpenTelemetry (config.telemetry; nothing when off). Changes take effect at restart.
   const otel = startTelemetry(config.telemetry, { defaultServiceName: config.name, log });
   const runtime = new ProxyRuntime({
@@ -118,15 +129,7 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     ...(opts.outgoingAuthFor ? { outgoingAuthFor: opts.outgoingAuthFor } : {}),
     ...(opts.shareHttp ? { shareHttp: true } : {}),
   });
-  // The audit trail (config.audit): throws naming audit.filePath when it cannot be opened.
-  const audit = new AuditTrail(metrics.registry, log);
-  try {
-    runtime.audit = await audit.apply(config.audit);
-  } catch (err) {
-    await relay.stop();
-    await store.close();
-    throw err;
-  }
+  runtime.audit = auditor;
   const router = new Router(runtime);
   // Modern listen streams' resource subscriptions: on each identity's pooled backend sessions.
   runtime.listenHub.setResourceSubscriptions(
@@ -184,6 +187,7 @@ export async function startProxy(opts: StartOptions): Promise<RunningProxy> {
     await audit.close();
     await relay.stop();
     await store.close();
+    await otel?.shutdown(); // the process-wide instrumentation ends with it
     throw err;
   }
   port = server.addr.port;

@@ -20,7 +20,14 @@ import { BACKEND_UNAVAILABLE, BackendUnavailableError, RpcError } from "./backen
 import { AuthzDeniedError } from "./authz/denied.ts";
 import { FIND_TOOL, type OptimizerTools } from "./optimizer/meta_tools.ts";
 import type { ExtraTool, ExtraToolContext, RequestExtra, RouterState } from "./router_state.ts";
-import { backendFor, cleanResult, invalid, viewsOf, withMeta } from "./request_forwarding.ts";
+import {
+  audited,
+  backendFor,
+  cleanResult,
+  invalid,
+  viewsOf,
+  withMeta,
+} from "./request_forwarding.ts";
 
 /**
  * A backend that refused a tool call with HTTP 401/403 (missing or rejected credentials): a
@@ -46,10 +53,10 @@ export function callTool(
   // Tool search on (optimizer/meta_tools.ts): only find_tool and call_tool are callable.
   const optimizer = state.optimizer;
   if (optimizer !== undefined) return optimizerCall(state, optimizer, session, params, extra);
-  return auditedCall(state, session, params, extra);
+  return audited("tools/call", callNamedTool, state, session, params, extra);
 }
 
-/** find_tool / call_tool; call_tool's call takes the plain path below (auditedCall). */
+/** find_tool / call_tool; call_tool's call takes the plain (audited) path below. */
 function optimizerCall(
   state: RouterState,
   optimizer: OptimizerTools,
@@ -65,7 +72,7 @@ function optimizerCall(
         if (views instanceof Promise) views = await views;
         return visibleTools(state, session.identity, views);
       },
-      callPlain: (inner) => auditedCall(state, session, inner, extra),
+      callPlain: (inner) => audited("tools/call", callNamedTool, state, session, inner, extra),
       ...(found ? { found } : {}),
     });
   if (params.name !== FIND_TOOL) return call();
@@ -81,31 +88,13 @@ function optimizerCall(
   return audit.toolSearch(session, params, search);
 }
 
-/** The call, recorded first by the audit trail when it is on. */
-function auditedCall(
-  state: RouterState,
-  session: SessionPeer,
-  params: AnyObject,
-  extra: RequestExtra,
-): Promise<AnyObject> {
-  const audit = state.audit;
-  if (audit === undefined) return callNamedTool(state, session, params, extra);
-  return audit.request(
-    "tools/call",
-    state,
-    session,
-    params,
-    () => callNamedTool(state, session, params, extra),
-  );
-}
-
 /** A call by advertised name: an extra (composite) tool, or a backend's tool via its route. */
 async function callNamedTool(
   state: RouterState,
   session: SessionPeer,
   params: AnyObject,
   extra: RequestExtra,
-) {
+): Promise<AnyObject> {
   const name = params.name;
   if (typeof name !== "string") throw invalid("tools/call: params.name must be a string");
   const extraTool = state.extraTools.get(name);
@@ -258,14 +247,11 @@ async function callExtra(
       if (!mayCallTool(state, session.identity, route.tool, route.backend, args)) {
         return Promise.reject(new AuthzDeniedError(`Unknown tool "${ref}"`, { tool: ref }));
       }
-      const run = () =>
-        callRoute(state, session, route, args, undefined, {
-          requestId: extra.requestId,
-          signal: opts?.signal ?? extra.signal,
-        });
+      const stepExtra = { requestId: extra.requestId, signal: opts?.signal ?? extra.signal };
       // A step counts only against the per-tool limits of the tool it calls.
       const limits = state.rateLimits;
-      if (!limits) return run();
+      if (!limits) return callRoute(state, session, route, args, undefined, stepExtra);
+      const run = () => callRoute(state, session, route, args, undefined, stepExtra);
       try {
         const wait = limits.check(session.identity, route.advertisedName, true);
         return wait ? wait.then(run) : run();
