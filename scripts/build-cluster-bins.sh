@@ -33,8 +33,9 @@ ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 PARALLELISM="${BUILD_PARALLELISM:-2}"
 BINS=(kube-apiserver kubectl etcd)
 START=$(date +%s)
-
-log() { printf '[build-cluster-bins %4ss] %s\n' "$(($(date +%s) - START))" "$*" >&2; }
+TAG=build-cluster-bins
+# shellcheck source=lib/go-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go-build.sh"
 
 # True when $1/$2 exists and runs (a truncated or foreign file does not).
 bin_ok() {
@@ -69,19 +70,8 @@ if has_all_bins "$OUT_DIR" && bin_ok "$OUT_DIR" kube-apiserver && bin_ok "$OUT_D
   exit 0
 fi
 
-if [[ -z "${GO:-}" ]]; then
-  if command -v go >/dev/null 2>&1; then GO="$(command -v go)"; else GO=/usr/local/go/bin/go; fi
-fi
-[[ -x "$GO" ]] || { log "no Go toolchain at '$GO' (set GO=/path/to/go)"; exit 1; }
-
-mkdir -p "$OUT_DIR"
-# One build at a time per output dir (parallel CI steps or test runs may call this script). The
-# lock is released by the kernel when the holder dies, so a killed build never blocks the next.
-exec 9>"$OUT_DIR/.build.lock"
-if ! flock -n 9; then
-  log "another build holds $OUT_DIR/.build.lock; waiting for it"
-  flock 9
-fi
+find_go
+lock_build "$OUT_DIR"
 
 # Drop cached binaries that do not run (from an older, broken script or a full disk).
 missing=()
@@ -106,46 +96,9 @@ need() {
   return 1
 }
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/vmcp-cluster-bins.XXXXXX")"
-HEARTBEAT=""
-CHILD=""
-# Runs a long command in the background and waits for it, so a TERM or INT sent to this script
-# (not only to its process group) stops the build at once instead of after the compile.
-run() {
-  local rc=0
-  "$@" &
-  CHILD=$!
-  wait "$CHILD" || rc=$?
-  CHILD=""
-  return "$rc"
-}
-cleanup() {
-  [[ -n "$CHILD" ]] && kill "$CHILD" 2>/dev/null || true
-  [[ -n "$HEARTBEAT" ]] && kill "$HEARTBEAT" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'log "interrupted; finished binaries stay cached, the next run builds the rest"; exit 130' INT TERM
+start_work cluster-bins "finished binaries stay cached, the next run builds the rest"
 STAGE="$WORK/out"
 mkdir -p "$STAGE"
-
-# A line a minute while a long step runs, so a quiet compile is not mistaken for a hang.
-heartbeat_start() {
-  local what="$1"
-  (
-    local t0=$(date +%s)
-    while sleep 60; do
-      printf '[build-cluster-bins %4ss] still %s (%s min)\n' "$(($(date +%s) - START))" \
-        "$what" "$((($(date +%s) - t0) / 60))" >&2
-    done
-  ) &
-  HEARTBEAT=$!
-}
-heartbeat_stop() {
-  [[ -n "$HEARTBEAT" ]] && kill "$HEARTBEAT" 2>/dev/null || true
-  wait "$HEARTBEAT" 2>/dev/null || true
-  HEARTBEAT=""
-}
 
 # Moves a checked binary from the stage into the cache (one rename on the same filesystem).
 install_bin() {
@@ -156,20 +109,7 @@ install_bin() {
   log "cached $b ($(du -h "$OUT_DIR/$b" | cut -f1))"
 }
 
-# `go get` with its hundreds of "go: downloading" lines kept out of the log unless it fails.
-go_get() {
-  if ! run "$GO" get "$@" >"$WORK/go-get.log" 2>&1; then
-    cat "$WORK/go-get.log" >&2
-    log "go get $* failed"
-    exit 1
-  fi
-  log "$(grep -c '^go: downloading' "$WORK/go-get.log" || true) modules downloaded"
-}
-
-export GOFLAGS="${GOFLAGS:-} -mod=mod"
-export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-export CGO_ENABLED="${CGO_ENABLED:-0}"
-log "go: $("$GO" version)"
+go_env
 
 # ---- kube-apiserver + kubectl --------------------------------------------------------------
 # k8s.io/kubernetes requires its staging modules (k8s.io/api, ...) at v0.0.0 with `replace`

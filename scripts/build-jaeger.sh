@@ -29,8 +29,9 @@ set -euo pipefail
 JAEGER_VERSION="${JAEGER_VERSION:-v1.76.0}"
 PARALLELISM="${BUILD_PARALLELISM:-2}"
 START=$(date +%s)
-
-log() { printf '[build-jaeger %4ss] %s\n' "$(($(date +%s) - START))" "$*" >&2; }
+TAG=build-jaeger
+# shellcheck source=lib/go-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go-build.sh"
 
 # True when $1 exists and runs (a truncated or foreign file does not).
 bin_ok() {
@@ -54,19 +55,8 @@ if bin_ok "$OUT"; then
   exit 0
 fi
 
-if [[ -z "${GO:-}" ]]; then
-  if command -v go >/dev/null 2>&1; then GO="$(command -v go)"; else GO=/usr/local/go/bin/go; fi
-fi
-[[ -x "$GO" ]] || { log "no Go toolchain at '$GO' (set GO=/path/to/go)"; exit 1; }
-
-mkdir -p "$OUT_DIR"
-# One build at a time per output dir (parallel CI steps or test runs may call this script). The
-# lock is released by the kernel when the holder dies, so a killed build never blocks the next.
-exec 9>"$OUT_DIR/.build.lock"
-if ! flock -n 9; then
-  log "another build holds $OUT_DIR/.build.lock; waiting for it"
-  flock 9
-fi
+find_go
+lock_build "$OUT_DIR"
 
 if [[ -e "$OUT" ]] && ! bin_ok "$OUT"; then
   log "cached binary does not run; rebuilding it"
@@ -80,62 +70,15 @@ fi
 log "to build: jaeger $JAEGER_VERSION into $OUT_DIR"
 log "first build: 5-20 min on 2 cores and ~2 GiB of disk (Go caches); progress below"
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/vmcp-jaeger.XXXXXX")"
-HEARTBEAT=""
-CHILD=""
-# Runs a long command in the background and waits for it, so a TERM or INT sent to this script
-# (not only to its process group) stops the build at once instead of after the compile.
-run() {
-  local rc=0
-  "$@" &
-  CHILD=$!
-  wait "$CHILD" || rc=$?
-  CHILD=""
-  return "$rc"
-}
-cleanup() {
-  [[ -n "$CHILD" ]] && kill "$CHILD" 2>/dev/null || true
-  [[ -n "$HEARTBEAT" ]] && kill "$HEARTBEAT" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'log "interrupted; the next run starts again (Go caches make it faster)"; exit 130' INT TERM
-
-# A line a minute while a long step runs, so a quiet compile is not mistaken for a hang.
-heartbeat_start() {
-  local what="$1"
-  (
-    local t0=$(date +%s)
-    while sleep 60; do
-      printf '[build-jaeger %4ss] still %s (%s min)\n' "$(($(date +%s) - START))" \
-        "$what" "$((($(date +%s) - t0) / 60))" >&2
-    done
-  ) &
-  HEARTBEAT=$!
-}
-heartbeat_stop() {
-  [[ -n "$HEARTBEAT" ]] && kill "$HEARTBEAT" 2>/dev/null || true
-  wait "$HEARTBEAT" 2>/dev/null || true
-  HEARTBEAT=""
-}
-
-export GOFLAGS="${GOFLAGS:-} -mod=mod"
-export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-export CGO_ENABLED="${CGO_ENABLED:-0}"
-log "go: $("$GO" version)"
+start_work jaeger "the next run starts again (Go caches make it faster)"
+go_env
 
 cd "$WORK"
 "$GO" mod init vmcp.local/jaeger >/dev/null 2>&1
 log "step 1/2: resolving github.com/jaegertracing/jaeger@$JAEGER_VERSION"
 heartbeat_start "downloading modules"
-if ! run "$GO" get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" \
-  >"$WORK/go-get.log" 2>&1; then
-  cat "$WORK/go-get.log" >&2
-  log "go get failed"
-  exit 1
-fi
+go_get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION"
 heartbeat_stop
-log "$(grep -c '^go: downloading' "$WORK/go-get.log" || true) modules downloaded"
 
 log "step 2/2: compiling jaeger (-p $PARALLELISM; the longest step)"
 heartbeat_start "compiling jaeger"
