@@ -37,6 +37,8 @@ interface RequestInfo {
 }
 
 const INFO = Symbol.for("vmcp.telemetry.request");
+/** The current client request's info (set by `serve` in the request's context). */
+const current = () => context.active().getValue(INFO) as RequestInfo | undefined;
 const propagator = new W3CTraceContextPropagator();
 const headerGetter = {
   get: (h: Headers, key: string) => h.get(key) ?? undefined,
@@ -122,7 +124,6 @@ export class Instrumentation {
   readonly tracer: Tracer | undefined;
   readonly #serverDuration: Histogram | undefined;
   readonly #clientDuration: Histogram | undefined;
-  readonly #requests = new WeakMap<Request, RequestInfo>();
 
   constructor(opts: InstrumentationOptions) {
     this.tracer = opts.tracer;
@@ -154,7 +155,6 @@ export class Instrumentation {
       ctx = trace.setSpan(parent, info.span);
     }
     ctx = ctx.setValue(INFO, info);
-    this.#requests.set(req, info);
     const finish = (status: number | undefined) => {
       const span = info.span;
       if (span) {
@@ -195,9 +195,12 @@ export class Instrumentation {
     });
   }
 
-  /** Names the request's span after its JSON-RPC message (called once the body is parsed). */
+  /**
+   * Names the request's span after its JSON-RPC message (called inside `serve`'s `run`, once the
+   * body of `req` is parsed).
+   */
   describe(req: Request, body: unknown): void {
-    const info = this.#requests.get(req);
+    const info = current();
     if (!info || !isObject(body) || typeof body.method !== "string") return;
     info.method = body.method;
     const span = info.span;
@@ -215,7 +218,7 @@ export class Instrumentation {
 
   /** Marks the current client request failed with `err`'s JSON-RPC code (its handler threw). */
   failed(err: unknown): void {
-    const info = context.active().getValue(INFO) as RequestInfo | undefined;
+    const info = current();
     if (!info) return;
     const code = errorCode(err);
     info.errorType = code ?? (err as Error)?.name ?? "Error";
@@ -224,7 +227,7 @@ export class Instrumentation {
 
   /** Marks the current client request's tool call as one that ran and failed (`isError`). */
   toolError(): void {
-    const info = context.active().getValue(INFO) as RequestInfo | undefined;
+    const info = current();
     if (info) info.errorType ??= "tool_error";
   }
 

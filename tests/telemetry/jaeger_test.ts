@@ -14,7 +14,14 @@ import { Client, StreamableHTTPClientTransport } from "../../core/sdk.ts";
 import { createBackendFetch } from "../../core/http_client.ts";
 import { serveHttpBackend } from "../fixtures/serve_http.ts";
 import { spawnProxy } from "../auth/process.ts";
-import { ensureJaeger, type JaegerSpan, parentOf, startJaeger, tagOf } from "../harness/jaeger.ts";
+import {
+  ensureJaeger,
+  type Jaeger,
+  type JaegerSpan,
+  parentOf,
+  startJaeger,
+  tagOf,
+} from "../harness/jaeger.ts";
 import { until } from "../harness/until.ts";
 import { post } from "../proxy/helpers.ts";
 
@@ -97,6 +104,21 @@ function proxyConfig(service: string, backendUrl: string, telemetry: Record<stri
 
 const byName = (spans: JaegerSpan[], name: string) => spans.filter((s) => s.operationName === name);
 
+/**
+ * The trace `traceId` once Jaeger holds `counts[name]` spans of each name: the spans of one
+ * request may come in separate OTLP batches, so every span asserted on is waited for.
+ */
+function traceWith(j: Jaeger, what: string, traceId: string, counts: Record<string, number>) {
+  return until(what, async () => {
+    const t = await j.trace(traceId);
+    const short = Object.entries(counts).filter(([n, k]) => byName(t?.spans ?? [], n).length < k);
+    if (t && short.length === 0) return t;
+    throw new Error(
+      `services ${await j.services()}; spans ${t?.spans.map((s) => s.operationName)}`,
+    );
+  }, PATIENCE_MS);
+}
+
 Deno.test({
   name: "a client's traceparent starts the proxy's trace: server span, backend child span, " +
     "the same trace id at the backend, workflow and step spans" + ignoreReason,
@@ -149,13 +171,10 @@ Deno.test({
       assert.ok(seen.some((tp) => tp.split("-")[1] === call.traceId), seen.join(", "));
       assert.ok(!seen.some((tp) => tp.split("-")[2] === call.spanId), "no fresh span id");
 
-      const trace = await until("the tool call's trace in jaeger", async () => {
-        const t = await j.trace(call.traceId);
-        if (t && byName(t.spans, "tools/call echo").length === 1) return t;
-        throw new Error(
-          `services ${await j.services()}; spans ${t?.spans.map((s) => s.operationName)}`,
-        );
-      }, PATIENCE_MS);
+      const trace = await traceWith(j, "the tool call's trace in jaeger", call.traceId, {
+        "tools/call alpha_echo": 1,
+        "tools/call echo": 1,
+      });
       const server = byName(trace.spans, "tools/call alpha_echo")[0]!;
       const client = byName(trace.spans, "tools/call echo")[0]!;
       assert.equal(parentOf(server), call.spanId, "server span's parent is the client's span");
@@ -175,13 +194,13 @@ Deno.test({
       assert.ok(!names.includes("hi"), "no argument is recorded");
       assert.equal(trace.processes[server.processID]?.serviceName, service);
 
-      const wfTrace = await until("the workflow's trace in jaeger", async () => {
-        const t = await j.trace(wf.traceId);
-        return t && byName(t.spans, "step second").length === 1 &&
-            byName(t.spans, "tools/call echo").length === 2
-          ? t
-          : undefined;
-      }, PATIENCE_MS);
+      const wfTrace = await traceWith(j, "the workflow's trace in jaeger", wf.traceId, {
+        "tools/call echo_twice": 1,
+        "workflow echo_twice": 1,
+        "step first": 1,
+        "step second": 1,
+        "tools/call echo": 2,
+      });
       const wfServer = byName(wfTrace.spans, "tools/call echo_twice")[0]!;
       const workflow = byName(wfTrace.spans, "workflow echo_twice")[0]!;
       assert.equal(parentOf(workflow), wfServer.spanID, "workflow span under the server span");
@@ -196,20 +215,19 @@ Deno.test({
         assert.ok(stepIds.has(parentOf(backendSpan)!), "a step's backend call is its child");
       }
 
-      const sseTrace = await until("the SSE-answered call's trace in jaeger", async () => {
-        const t = await j.trace(sse.traceId);
-        return t && byName(t.spans, "tools/call echo").length === 1 ? t : undefined;
-      }, PATIENCE_MS);
+      const sseTrace = await traceWith(j, "the SSE-answered call's trace in jaeger", sse.traceId, {
+        "tools/call alpha_echo": 1,
+        "tools/call echo": 1,
+      });
       const sseServer = sseTrace.spans.find((s) => parentOf(s) === sse.spanId)!;
       assert.equal(sseServer.operationName, "tools/call alpha_echo");
       assert.ok(
         sseTrace.spans.some((s) => parentOf(s) === sseServer.spanID),
         "the SSE-answered call's backend span is the server span's child",
       );
-      const listTrace = await until("the tools/list trace in jaeger", async () => {
-        const t = await j.trace(list.traceId);
-        return t && byName(t.spans, "tools/list").length === 1 ? t : undefined;
-      }, PATIENCE_MS);
+      const listTrace = await traceWith(j, "the tools/list trace in jaeger", list.traceId, {
+        "tools/list": 1,
+      });
       assert.equal(parentOf(listTrace.spans[0]!), list.spanId);
       const all = await until("the initialize span in jaeger", async () => {
         const ts = await j.traces(service);
@@ -217,10 +235,10 @@ Deno.test({
       }, PATIENCE_MS);
       assert.ok(all.length >= 5, `${all.length} traces`);
 
-      const modernTrace = await until("the modern call's trace in jaeger", async () => {
-        const t = await j.trace(modern.traceId);
-        return t && byName(t.spans, "tools/call echo").length === 1 ? t : undefined;
-      }, PATIENCE_MS);
+      const modernTrace = await traceWith(j, "the modern call's trace in jaeger", modern.traceId, {
+        "tools/call alpha_echo": 1,
+        "tools/call echo": 1,
+      });
       const modernServer = modernTrace.spans.find((s) => parentOf(s) === modern.spanId)!;
       assert.equal(modernServer.operationName, "tools/call alpha_echo");
       assert.equal(tagOf(modernServer, "mcp.protocol.version"), "2026-07-28");
@@ -291,8 +309,10 @@ Deno.test({
         await c.close();
       }
     } finally {
-      // Stopping flushes what each proxy buffered.
-      await Promise.all([p0.stop(), p1.stop()]);
+      // Stopping flushes what each proxy buffered: the quiet one first, so the loud one's spans
+      // reach Jaeger after anything the quiet one sent (their arrival is the marker below).
+      await p0.stop();
+      await p1.stop();
       await backend.stop();
     }
     await until("the sampled proxy's traces in jaeger", async () => {
