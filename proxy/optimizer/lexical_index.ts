@@ -112,6 +112,32 @@ export interface LexicalIndexOptions {
   concepts?: boolean;
 }
 
+/** Runs `steps` to the end in one go. */
+function drain<T>(steps: Generator<void, T>): T {
+  let r = steps.next();
+  while (!r.done) r = steps.next();
+  return r.value;
+}
+
+/**
+ * Runs `steps` to the end, `slice.pause()` after each `slice.ms` of work; undefined when
+ * `stop()` is true after a pause.
+ */
+async function inSlices<T>(
+  steps: Generator<void, T>,
+  slice: PlanSlicing,
+  stop: () => boolean,
+): Promise<T | undefined> {
+  let start = slice.now();
+  for (let r = steps.next();; r = steps.next()) {
+    if (r.done) return r.value;
+    if (slice.now() - start < slice.ms) continue;
+    await slice.pause();
+    if (stop()) return undefined;
+    start = slice.now();
+  }
+}
+
 export class LexicalIndex {
   readonly #index = new Bm25Index();
   readonly #concepts: boolean;
@@ -138,10 +164,7 @@ export class LexicalIndex {
    * re-indexed), in one go. Returns how many were added, changed and removed.
    */
   sync(tools: readonly Tool[]): SyncCounts {
-    const steps = this.#plan(tools);
-    let r = steps.next();
-    while (!r.done) r = steps.next();
-    return this.apply(r.value);
+    return this.apply(drain(this.#plan(tools)));
   }
 
   /**
@@ -150,16 +173,8 @@ export class LexicalIndex {
    * so the event loop is not held. Undefined when `slice.superseded()` turns true at a pause
    * (a newer catalogue came). `apply` the plan before any other sync.
    */
-  async plan(tools: readonly Tool[], slice: PlanSlicing): Promise<SyncPlan | undefined> {
-    const steps = this.#plan(tools);
-    let start = slice.now();
-    for (let r = steps.next();; r = steps.next()) {
-      if (r.done) return r.value;
-      if (slice.now() - start < slice.ms) continue;
-      await slice.pause();
-      if (slice.superseded()) return undefined;
-      start = slice.now();
-    }
+  plan(tools: readonly Tool[], slice: PlanSlicing): Promise<SyncPlan | undefined> {
+    return inSlices(this.#plan(tools), slice, slice.superseded);
   }
 
   /** Compares and analyzes `tools` against the index, yielding after each tool. */
@@ -192,10 +207,7 @@ export class LexicalIndex {
 
   /** Applies a plan made by `plan`, in one go. */
   apply(plan: SyncPlan): SyncCounts {
-    const steps = this.#apply(plan);
-    let r = steps.next();
-    while (!r.done) r = steps.next();
-    return r.value;
+    return drain(this.#apply(plan));
   }
 
   /**
@@ -203,14 +215,7 @@ export class LexicalIndex {
    * is never left half done). Searches in between see a partly updated index.
    */
   async applyInSlices(plan: SyncPlan, slice: PlanSlicing): Promise<SyncCounts> {
-    const steps = this.#apply(plan);
-    let start = slice.now();
-    for (let r = steps.next();; r = steps.next()) {
-      if (r.done) return r.value;
-      if (slice.now() - start < slice.ms) continue;
-      await slice.pause();
-      start = slice.now();
-    }
+    return (await inSlices(this.#apply(plan), slice, () => false))!;
   }
 
   *#apply(plan: SyncPlan): Generator<void, SyncCounts> {

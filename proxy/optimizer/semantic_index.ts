@@ -9,8 +9,10 @@
  * - `sync` never waits: missing vectors are fetched in the background, `MAX_BATCH` inputs per
  *   request, one request at a time. Until a tool has its vector it is found by keywords alone.
  *   After a failure the fill pauses `RETRY_MS`.
- * - Bounded: at most `maxCached` tool vectors (least recently synced dropped first) and
- *   `QUERY_CACHE` query vectors.
+ * - Bounded: at most `maxCached` tool vectors (least recently synced dropped first; tools of a
+ *   catalogue beyond the first `maxCached` are found by keywords alone),
+ *   `QUERY_CACHE` query vectors and `MAX_PENDING_QUERIES` query embeddings in flight (a query
+ *   beyond that is answered by keywords alone, with the warning below).
  * - A failed query embedding returns undefined (the caller falls back to keywords) and is warned
  *   about at most once a minute.
  * @module
@@ -27,6 +29,8 @@ import { paramsOf } from "./lexical_index.ts";
 export const RETRY_MS = 30_000;
 /** Query vectors kept. */
 const QUERY_CACHE = 256;
+/** Query embeddings requested and not answered yet, at most (over all callers). */
+export const MAX_PENDING_QUERIES = 16;
 const WARN_EVERY_MS = 60_000;
 
 export interface SemanticIndexOptions {
@@ -61,6 +65,8 @@ export class SemanticIndex {
   #filling: Promise<void> | undefined;
   #retryAt = 0;
   readonly #closed = new AbortController();
+  /** Query embeddings in flight. */
+  #pendingQueries = 0;
   /** Embeddings requests sent (tool batches and queries). */
   requests = 0;
 
@@ -87,6 +93,8 @@ export class SemanticIndex {
   sync(tools: readonly Tool[]): void {
     const next = new Map<string, { key: string; text: string }>();
     for (const tool of tools) {
+      // The cache holds every current tool's vector, or a fill would evict what it just stored.
+      if (next.size >= this.#max) break;
       const text = embeddingText(tool);
       const old = this.#current.get(tool.name);
       const key = old?.text === text ? old.key : this.#key(text);
@@ -164,8 +172,15 @@ export class SemanticIndex {
   ): Promise<Map<string, number> | undefined> {
     let q = this.#queries.get(query);
     if (!q) {
+      if (this.#pendingQueries >= MAX_PENDING_QUERIES) {
+        this.#warn("tool search: embedding the query failed; answered by keywords alone", {
+          error: `${MAX_PENDING_QUERIES} query embeddings are pending already`,
+        });
+        return undefined;
+      }
       try {
         this.requests++;
+        this.#pendingQueries++;
         [q] = await this.#client.embed([query], signal);
       } catch (err) {
         if (signal?.aborted) throw err;
@@ -173,6 +188,8 @@ export class SemanticIndex {
           error: err instanceof Error ? err.message : String(err),
         });
         return undefined;
+      } finally {
+        this.#pendingQueries--;
       }
       this.#store(this.#queries, query, q!, QUERY_CACHE);
     }

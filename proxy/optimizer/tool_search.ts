@@ -25,6 +25,7 @@ import type { Clock } from "../../core/clock.ts";
 import type { Logger } from "../../core/log.ts";
 import type { OptimizerSettings } from "../../crds/optimizer.ts";
 import { parseDuration } from "../../core/duration.ts";
+import { requiredEnv } from "../../core/required_env.ts";
 import { EmbeddingClient } from "./embeddings.ts";
 import { LexicalIndex, type PlanSlicing } from "./lexical_index.ts";
 import { SemanticIndex } from "./semantic_index.ts";
@@ -94,16 +95,11 @@ export class ToolSearch {
       superseded: () => false, // per build, below
     };
     const e = settings.embeddings;
-    if (e) {
-      let apiKey: string | undefined;
-      if (e.apiKeyEnv) {
-        apiKey = (opts.env ?? ((n) => Deno.env.get(n)))(e.apiKeyEnv);
-        if (apiKey === undefined) {
-          throw new Error(
-            `Invalid optimizer.embeddingApiKeyEnv "${e.apiKeyEnv}": the environment variable is not set`,
-          );
-        }
-      }
+    const apiKey = e?.apiKeyEnv
+      ? requiredEnv("optimizer.embeddingApiKeyEnv", e.apiKeyEnv, opts.env)
+      : undefined;
+    // Ratio 0: keywords alone; no tool is embedded (that would only cost requests).
+    if (e && settings.hybridSearchSemanticRatio > 0) {
       const client = new EmbeddingClient({
         url: e.url,
         model: e.model,
@@ -119,7 +115,7 @@ export class ToolSearch {
     }
   }
 
-  /** The semantic index (absent without embeddings). */
+  /** The semantic index (absent without embeddings or with `hybridSearchSemanticRatio` 0). */
   get semantic(): SemanticIndex | undefined {
     return this.#semantic;
   }
@@ -201,9 +197,7 @@ export class ToolSearch {
     const pool = Math.max(POOL, limit * 4);
     const lexical = this.#lexical.search(query, pool, keep);
     const ratio = this.settings.hybridSearchSemanticRatio;
-    const sims = this.#semantic && ratio > 0
-      ? await this.#semantic.similarities(query, opts.signal)
-      : undefined;
+    const sims = this.#semantic ? await this.#semantic.similarities(query, opts.signal) : undefined;
     const scores = new Map<string, number>();
     const lexMax = lexical[0]?.score ?? 0;
     const lexWeight = sims ? 1 - ratio : 1;

@@ -4,6 +4,9 @@ import { createLogger, silentLogger } from "../../core/log.ts";
 import { ManualClock } from "../../core/clock.ts";
 import type { OptimizerSettings } from "../../crds/optimizer.ts";
 import { startEmbeddingsServer } from "../../tests/fixtures/embeddings_server.ts";
+import { until } from "../../tests/harness/until.ts";
+import { EmbeddingClient } from "./embeddings.ts";
+import { MAX_PENDING_QUERIES, SemanticIndex } from "./semantic_index.ts";
 import { ToolSearch } from "./tool_search.ts";
 
 const TOOLS: Tool[] = [
@@ -116,15 +119,16 @@ Deno.test("ToolSearch embeds each tool once: unchanged tools are not embedded ag
   }
 });
 
-Deno.test("ToolSearch falls back to keywords when the embeddings service fails or hangs, warning at most once a minute", async () => {
+Deno.test("ToolSearch falls back to keywords when the embeddings service fails, warning at most once a minute", async () => {
   const server = startEmbeddingsServer();
   const lines: string[] = [];
   const log = createLogger({ level: "warn", sink: (l) => lines.push(l) });
   const clock = new ManualClock(1_000_000);
   try {
     server.mode = "fail";
+    // A timeout far longer than any answer: the failure seen is the HTTP 500.
     const s = new ToolSearch(
-      { ...settings(server.url), embeddings: { url: server.url, model: "toy", timeout: "300ms" } },
+      { ...settings(server.url), embeddings: { url: server.url, model: "toy", timeout: "60s" } },
       { log, clock },
     );
     s.sync(TOOLS);
@@ -136,18 +140,83 @@ Deno.test("ToolSearch falls back to keywords when the embeddings service fails o
     // One warning (the tool batch); the three failed queries within the minute are quiet.
     assert.equal(lines.length, 1, lines.join("\n"));
     assert.match(lines.join("\n"), /HTTP 500/);
-    // A hanging service: the query is answered by keywords once the timeout passes.
-    server.mode = "hang";
-    clock.advance(61_000);
-    const found = await s.find("write to a file", { limit: 1 });
-    assert.equal(found[0]?.tool.name, "fs_write_file");
-    assert.match(lines.at(-1)!, /no answer within 300 ms/);
     // The service is back: the paused fill resumes with traffic (after its pause).
     server.mode = "ok";
     clock.advance(31_000);
     await s.find("read", { limit: 1 });
     await s.semantic!.idle();
     assert.equal(s.semantic!.ready, TOOLS.length);
+    s.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("ToolSearch answers by keywords when the embeddings service hangs past embeddingServiceTimeout", async () => {
+  const server = startEmbeddingsServer();
+  const lines: string[] = [];
+  const log = createLogger({ level: "warn", sink: (l) => lines.push(l) });
+  try {
+    server.mode = "hang";
+    const s = new ToolSearch(
+      { ...settings(server.url), embeddings: { url: server.url, model: "toy", timeout: "300ms" } },
+      { log },
+    );
+    s.sync(TOOLS);
+    const found = await s.find("write to a file", { limit: 1 });
+    assert.equal(found[0]?.tool.name, "fs_write_file");
+    await s.semantic!.idle();
+    assert.match(lines.join("\n"), /no answer within 300 ms/);
+    s.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("ToolSearch holds at most MAX_PENDING_QUERIES query embeddings in flight; more queries are answered by keywords at once", async () => {
+  const server = startEmbeddingsServer();
+  const lines: string[] = [];
+  const log = createLogger({ level: "warn", sink: (l) => lines.push(l) });
+  try {
+    const s = new ToolSearch(
+      { ...settings(server.url), embeddings: { url: server.url, model: "toy", timeout: "60s" } },
+      { log },
+    );
+    s.sync(TOOLS);
+    await s.semantic!.idle();
+    const sent = server.requests.length;
+    server.mode = "hang";
+    const held = Array.from(
+      { length: MAX_PENDING_QUERIES },
+      (_, i) => s.find(`read a file ${i}`, { limit: 1 }),
+    );
+    await until(
+      "the held queries to reach the service",
+      () => Promise.resolve(server.requests.length === sent + MAX_PENDING_QUERIES),
+    );
+    // One more: answered by keywords without a request (not after the 60 s timeout).
+    const more = await s.find("write to a file", { limit: 1 });
+    assert.equal(more[0]?.tool.name, "fs_write_file");
+    assert.equal(server.requests.length, sent + MAX_PENDING_QUERIES);
+    assert.match(lines.join("\n"), /16 query embeddings are pending already/);
+    await server.stop(); // the held requests fail: answered by keywords
+    for (const f of await Promise.all(held)) assert.equal(f[0]?.tool.name, "fs_read_file");
+    s.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("ToolSearch with hybridSearchSemanticRatio 0 sends the embeddings service nothing", async () => {
+  const server = startEmbeddingsServer();
+  try {
+    const s = new ToolSearch(settings(server.url, { hybridSearchSemanticRatio: 0 }), {
+      log: silentLogger,
+    });
+    s.sync(TOOLS);
+    assert.equal(s.semantic, undefined);
+    assert.equal((await s.find("read a file", { limit: 1 }))[0]?.tool.name, "fs_read_file");
+    assert.deepEqual(server.requests, []);
     s.close();
   } finally {
     await server.stop();
@@ -239,4 +308,25 @@ Deno.test("ToolSearch builds in slices: find waits for the first index, answers 
   }
   s.close();
   fresh.close();
+});
+
+Deno.test("SemanticIndex embeds at most maxCached tools of a larger catalogue, and its fill ends", async () => {
+  const server = startEmbeddingsServer();
+  try {
+    const client = new EmbeddingClient({ url: server.url, model: "toy", timeoutMs: 30_000 });
+    const index = new SemanticIndex(client, { log: silentLogger, maxCached: 2 });
+    index.sync(TOOLS);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      index.idle().then(() => "idle"),
+      new Promise((r) => timer = setTimeout(() => r("still filling after 30 s"), 30_000)),
+    ]);
+    clearTimeout(timer);
+    index.close();
+    assert.equal(outcome, "idle");
+    assert.equal(index.ready, 2);
+    assert.equal(server.requests.flat().length, 2);
+  } finally {
+    await server.stop();
+  }
 });
