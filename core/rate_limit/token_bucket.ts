@@ -2,7 +2,7 @@
  * Token-bucket arithmetic, pure: a bucket holds at most `maxTokens` tokens, regains them evenly
  * at `maxTokens` per `refillMs`, and a call takes one. Several buckets are taken all or nothing:
  * a call refused by one bucket takes from none (a refused per-tool call does not drain the
- * caller's server-wide budget). The Redis script (proxy/rate_limit/redis_script.ts) does the
+ * caller's server-wide budget). The Redis script (`TAKE_LUA`, proxy/rate_limit/redis_buckets.ts) does the
  * same arithmetic in Lua.
  * @module
  */

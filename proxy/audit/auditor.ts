@@ -61,7 +61,7 @@ const TYPE_OF: Record<AuditedMethod, AuditEventType> = {
 const MAX_TEXT = 512;
 
 /** A client- or backend-chosen string as kept: credential shapes redacted (redact.ts), cut. */
-function cap(v: unknown): string | undefined {
+export function cap(v: unknown): string | undefined {
   if (typeof v !== "string") return undefined;
   const text = redactText(v);
   return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}…` : text;
@@ -383,9 +383,12 @@ export class Auditor {
     return this.#writer.flush();
   }
 
-  /** Writes what is buffered and closes the output. */
-  close(): Promise<void> {
-    return this.#writer.close();
+  /**
+   * Writes what is buffered and closes the output; events of requests still running go to
+   * `successor` (the auditor of a reloaded config), else they are dropped.
+   */
+  close(successor?: Auditor): Promise<void> {
+    return this.#writer.close(successor && successor.#writer);
   }
 }
 

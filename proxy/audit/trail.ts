@@ -1,7 +1,8 @@
 /**
  * The proxy's audit trail across config reloads: `apply(config.audit)` answers the `Auditor`
  * to use (undefined while off), reusing the running one when the settings did not change and
- * otherwise opening the new output before the old one is flushed and closed (no event lost).
+ * otherwise opening the new output before the old one is flushed and closed; requests that
+ * began on the old auditor record their events in the new output (no event lost).
  * `vmcp_audit_events_dropped_total` (on the proxy's /metrics registry) counts events dropped
  * because the output could not keep up, across reloads.
  * @module
@@ -50,7 +51,8 @@ export class AuditTrail {
         includeRequestData: on.includeRequestData,
       });
     } else if (old) this.#log.info("audit trail off");
-    await old?.close();
+    // Requests still running on the old auditor record their events in the new output.
+    await old?.close(next);
     return next;
   }
 

@@ -46,6 +46,38 @@ Deno.test("AuditTrail follows config reloads: same settings keep the auditor, ne
   }
 });
 
+Deno.test("AuditTrail: a request that began before a reload records its event in the new output", async () => {
+  const dir = await Deno.makeTempDir();
+  const registry = new Registry();
+  const trail = new AuditTrail(registry, silentLogger);
+  try {
+    const first =
+      (await trail.apply(cfg({ enabled: true, output: "file", filePath: `${dir}/a` })))!;
+    let finish!: () => void;
+    const running = first.timed(
+      () => event("in-flight"),
+      true,
+      () => new Promise((resolve) => (finish = () => resolve({ content: [] }))),
+    );
+    const second = (await trail.apply(cfg({
+      enabled: true,
+      output: "file",
+      filePath: `${dir}/b`,
+      maxDataSize: 64,
+    })))!;
+    finish();
+    await running;
+    await second.flush();
+    const b = (await Deno.readTextFile(`${dir}/b`)).trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(b.map((e) => [e.subject, e.outcome]), [["in-flight", "success"]]);
+    assert.equal(await Deno.readTextFile(`${dir}/a`), "", "nothing was buffered at the switch");
+    assert.match(await registry.metrics(), /^vmcp_audit_events_dropped_total 0$/m);
+  } finally {
+    await trail.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("Auditor writes only the configured event types; excludeEventTypes wins", async () => {
   const dir = await Deno.makeTempDir();
   const trail = new AuditTrail(new Registry(), silentLogger);

@@ -17,8 +17,7 @@ import type {
 import type { AuditEventType } from "../../crds/audit.ts";
 import type { AnyObject, SessionPeer } from "../backends/connection.ts";
 import type { ToolRoute } from "../../core/aggregation/mod.ts";
-import { AT, type Auditor, type AuditOutcome, SessionRef, who } from "./auditor.ts";
-import { redactText } from "./redact.ts";
+import { AT, type Auditor, type AuditOutcome, cap, SessionRef, who } from "./auditor.ts";
 
 const STEP_TYPES: Partial<Record<StepProgressEvent["status"], AuditEventType>> = {
   started: "workflow_step_started",
@@ -35,7 +34,6 @@ const RUN_TYPES: Record<WorkflowRun["status"], AuditEventType> = {
 };
 /** How the engine words a step that ran out of its `timeout`. */
 const STEP_TIMEOUT = "step timeout of ";
-const MAX_ERROR = 512;
 
 export class WorkflowAudit {
   readonly workflowId: string = crypto.randomUUID();
@@ -99,7 +97,7 @@ export class WorkflowAudit {
     }
     if (e.attempt !== undefined) fields.attempt = e.attempt;
     // A step's error may quote a backend's answer or the arguments: redacted as any message.
-    if (e.error !== undefined) fields.error = redactText(e.error).slice(0, MAX_ERROR);
+    if (e.error !== undefined) fields.error = cap(e.error);
     if (e.status === "failed" && e.error?.startsWith(STEP_TIMEOUT)) {
       type = "workflow_step_timed_out";
     }

@@ -83,6 +83,8 @@ export class AuditWriter<T> {
   #dropped = 0;
   #written = 0;
   #closed = false;
+  /** Takes the events pushed after `close(successor)` (requests that began before a reload). */
+  #successor: AuditWriter<T> | undefined;
   readonly #warn: (msg: string, fields?: Record<string, unknown>) => void;
 
   constructor(opts: AuditWriterOptions<T>) {
@@ -103,8 +105,12 @@ export class AuditWriter<T> {
     return this.#written;
   }
 
-  /** Buffers `event` for the background drain (drops it when the buffer is full or closed). */
+  /**
+   * Buffers `event` for the background drain (drops it when the buffer is full, or when closed
+   * without a successor).
+   */
   push(event: T): void {
+    if (this.#successor !== undefined) return this.#successor.push(event);
     if (this.#closed || this.#pending.length >= this.#o.maxBuffered) {
       this.#drop(1, this.#closed ? "the audit trail is closed" : "the buffer is full");
       return;
@@ -158,10 +164,14 @@ export class AuditWriter<T> {
     while (this.#pending.length > 0 || this.#draining) await this.#startDrain();
   }
 
-  /** Writes what is buffered, then closes the sink; later events are dropped. */
-  async close(): Promise<void> {
+  /**
+   * Writes what is buffered, then closes the sink. Later events go to `successor` (the writer
+   * of a reloaded audit config), else they are dropped.
+   */
+  async close(successor?: AuditWriter<T>): Promise<void> {
     await this.flush();
     this.#closed = true;
+    this.#successor = successor;
     await this.#o.sink.close();
   }
 }

@@ -38,10 +38,13 @@ Deno.test("AuditWriter appends one line per event to a real file, in order, acro
 Deno.test("AuditWriter drops events past maxBuffered while the sink is stuck, counts them and warns once", async () => {
   let release!: () => void;
   const stuck = new Promise<void>((r) => (release = r));
+  let entered!: () => void;
+  const writing = new Promise<void>((r) => (entered = r));
   const written: string[] = [];
   const sink: AuditSink = {
     name: "stuck",
     write: async (bytes) => {
+      entered();
       await stuck;
       written.push(new TextDecoder().decode(bytes));
     },
@@ -58,7 +61,7 @@ Deno.test("AuditWriter drops events past maxBuffered while the sink is stuck, co
   });
   w.push(0);
   // The drain takes event 0 and waits on the sink; five more fit in the buffer.
-  await new Promise((r) => setTimeout(r, 10));
+  await writing;
   for (let i = 1; i <= 20; i++) w.push(i);
   assert.equal(w.dropped, 15);
   assert.equal(dropped.reduce((a, b) => a + b, 0), 15);

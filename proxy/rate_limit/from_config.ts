@@ -11,6 +11,7 @@ import type { Clock } from "../../core/clock.ts";
 import type { Logger } from "../../core/log.ts";
 import type { VmcpConfig } from "../../crds/vmcp_config.ts";
 import { DEFAULT_MAX_BUCKETS, MemoryBuckets } from "./memory_buckets.ts";
+import { relayRedisOptions } from "../mrtr/relay_setup.ts";
 import { RedisBuckets } from "./redis_buckets.ts";
 import { RateLimiter } from "./limiter.ts";
 import { RateLimitMetrics } from "./metrics.ts";
@@ -35,14 +36,13 @@ export interface ConfiguredRateLimits {
   readonly redis: RedisBuckets | undefined;
 }
 
-function redisSettings(config: VmcpConfig) {
-  const ss = config.sessionStorage;
-  if (ss?.provider !== "redis" || !ss.address) return undefined;
+/** The session store's Redis (as the park relay reads it), with the rate limits' own keys. */
+function redisSettings(config: VmcpConfig, env: RateLimitDeps["env"]) {
+  const redis = relayRedisOptions(config.sessionStorage, env);
+  if (!redis) return undefined;
   return {
-    address: ss.address,
-    db: ss.db ?? 0,
-    passwordEnv: ss.passwordEnv,
-    keyPrefix: `${ss.keyPrefix ?? "vmcp:session:"}rl:{${config.namespace ?? ""}/${config.name}}:`,
+    ...redis,
+    keyPrefix: `${redis.keyPrefix}rl:{${config.namespace ?? ""}/${config.name}}:`,
   };
 }
 
@@ -57,7 +57,7 @@ export function rateLimitsFromConfig(
 ): ConfiguredRateLimits {
   const rl = config.rateLimiting;
   const limitsKey = rl ? JSON.stringify(rl) : "";
-  const redis = rl ? redisSettings(config) : undefined;
+  const redis = rl ? redisSettings(config, deps.env) : undefined;
   const storeKey = !rl ? "" : redis ? JSON.stringify(redis) : "memory";
   if (previous && previous.limitsKey === limitsKey && previous.storeKey === storeKey) {
     return previous;
@@ -73,12 +73,7 @@ export function rateLimitsFromConfig(
   let redisStore: RedisBuckets | undefined;
   if (redis) {
     redisStore = keepStore && previous?.redis ? previous.redis : new RedisBuckets({
-      address: redis.address,
-      db: redis.db,
-      password: redis.passwordEnv
-        ? (deps.env ?? ((n) => Deno.env.get(n)))(redis.passwordEnv)
-        : undefined,
-      keyPrefix: redis.keyPrefix,
+      ...redis,
       fallback: memory,
       metrics: deps.metrics,
       log: deps.log.with({ component: "rate-limit" }),

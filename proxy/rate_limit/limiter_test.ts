@@ -121,10 +121,15 @@ Deno.test("RateLimiter composite steps count only against the step tool's per-to
   assert.equal(call(alice, "unlimited_step", true), true);
 });
 
-Deno.test("RateLimiter accepts ToolHive's deprecated shared alias of global", () => {
-  const { call } = setup({ shared: { maxTokens: 1, refillPeriod: "1m" } });
+Deno.test("RateLimiter accepts ToolHive's deprecated shared alias of global, server-wide and per tool", () => {
+  const { call } = setup({
+    shared: { maxTokens: 2, refillPeriod: "1m" },
+    tools: [{ name: "t", shared: { maxTokens: 1, refillPeriod: "1m" } }],
+  });
   assert.equal(call(alice, "t"), true);
-  assert.equal((refused(call(bob, "t")).data as { scope: string }).scope, "global");
+  assert.equal((refused(call(bob, "t")).data as { scope: string }).scope, "tool");
+  assert.equal(call(bob, "u"), true);
+  assert.equal((refused(call(alice, "u")).data as { scope: string }).scope, "global");
 });
 
 Deno.test("RateLimiter refusals count in vmcp_rate_limited_total by scope and tool", async () => {

@@ -15,7 +15,7 @@
  */
 import type { Redis } from "ioredis";
 import type { Clock } from "../../core/clock.ts";
-import type { Logger } from "../../core/log.ts";
+import { type Logger, warnAtMostEvery } from "../../core/log.ts";
 import type { BucketSpec, TakeDecision } from "../../core/rate_limit/token_bucket.ts";
 import { createFailFastRedis, type RedisEndpoint } from "../redis_client.ts";
 import type { MemoryBuckets } from "./memory_buckets.ts";
@@ -80,8 +80,8 @@ export const RETRY_AFTER_FAILURE_MS = 1000;
 export class RedisBuckets {
   readonly #redis: TakeRedis;
   readonly #o: RedisBucketsOptions;
+  readonly #warn: (msg: string, fields?: Record<string, unknown>) => void;
   #closed = false;
-  #lastWarn = -Infinity;
   #failing = false;
   /** Until then (clock ms) checks do not ask Redis (a check failed). */
   #skipUntil = -Infinity;
@@ -90,6 +90,7 @@ export class RedisBuckets {
 
   constructor(o: RedisBucketsOptions) {
     this.#o = o;
+    this.#warn = warnAtMostEvery(o.log, WARN_EVERY_MS, () => o.clock.now());
     const redis = createFailFastRedis({
       address: o.address,
       field: "sessionStorage.address",
@@ -154,14 +155,10 @@ export class RedisBuckets {
   #fallback(keys: readonly string[], specs: readonly BucketSpec[], err: unknown): TakeDecision {
     this.#failing = true;
     this.#o.metrics.storeError();
-    const now = this.#o.clock.now();
-    if (now - this.#lastWarn >= WARN_EVERY_MS) {
-      this.#lastWarn = now;
-      this.#o.log.warn(
-        "Rate-limit store (Redis) unavailable; limits are enforced per replica until it is back",
-        { address: this.#o.address, error: err instanceof Error ? err.message : String(err) },
-      );
-    }
+    this.#warn(
+      "Rate-limit store (Redis) unavailable; limits are enforced per replica until it is back",
+      { address: this.#o.address, error: err instanceof Error ? err.message : String(err) },
+    );
     return this.#o.fallback.take(keys, specs);
   }
 
