@@ -25,6 +25,7 @@ import { Router, type RouterState } from "../proxy/router.ts";
 import { CedarAuthorizer } from "../proxy/authz/cedar.ts";
 import { AuthzGate } from "../proxy/authz/gate.ts";
 import { jsonTextOf } from "../proxy/preserialized.ts";
+import { p50, timeAsync } from "./stats.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -78,20 +79,6 @@ const who = (sub: string, groups: string[]): Identity => ({
   subject: sub,
   claims: { sub, groups, email: `${sub}@example.test`, exp: 1 },
 });
-
-function p50(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-async function timeAsync(n: number, f: (i: number) => Promise<unknown>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await f(i);
-    out.push((performance.now() - t) * 1000);
-  }
-  return out;
-}
 
 const plain = new Router(state());
 const gated = new Router(state(gate));

@@ -48,3 +48,23 @@ export function round(n: number): number {
   if (!Number.isFinite(n)) return n;
   return Math.abs(n) < 10 ? Math.round(n * 1000) / 1000 : Math.round(n * 10) / 10;
 }
+
+/** Median of `xs` (the upper one of an even count), for in-process micro-benchmarks. */
+export function p50(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** µs of each of `n` sequential runs of `f(i)` (wall clock). */
+export async function timeAsync(
+  n: number,
+  f: (i: number) => Promise<unknown>,
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await f(i);
+    out.push((performance.now() - t) * 1000);
+  }
+  return out;
+}

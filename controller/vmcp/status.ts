@@ -31,6 +31,7 @@ import { formatProblems, type Problem } from "../../core/config/problems.ts";
 import { type ConditionInput, mergeConditions } from "../conditions.ts";
 import { vmcpUrl } from "../meta.ts";
 import { isRoutableStatus } from "../../core/health/phase.ts";
+import type { AuthzConfigMapReason } from "./authz_configmap.ts";
 
 export type Phase = "Pending" | "Ready" | "Degraded" | "Failed";
 
@@ -53,7 +54,7 @@ export interface VmcpObservation {
   /** Unresolvable auth references and missing Secrets or Secret keys. */
   authProblems: readonly Problem[];
   /** `AuthConfigured` reason for a policy ConfigMap that is missing or invalid (else `AuthInvalid`). */
-  authReason?: "AuthzConfigMapNotFound" | "AuthzConfigMapInvalid" | undefined;
+  authReason?: AuthzConfigMapReason | undefined;
   /** `incomingAuth` omitted or `anonymous`. */
   anonymous: boolean;
   compositeProblems: readonly Problem[];

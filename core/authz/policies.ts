@@ -195,7 +195,9 @@ export function parseAuthzFile(text: string): CedarSource {
   for (const [file, field] of Object.entries(names)) {
     const v = (d.cedar as Record<string, unknown>)[file];
     if (v === undefined || v === "") continue;
-    if (typeof v !== "string") throw new Error(`cedar.${file} must be a string`);
+    if (typeof v !== "string") {
+      throw new Error(`cedar.${file} must be a string, got ${JSON.stringify(v)}`);
+    }
     out[field] = v;
   }
   return out;

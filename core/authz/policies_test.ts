@@ -83,6 +83,13 @@ Deno.test("parseAuthzFile reads ToolHive's group options; a bad group_entity_typ
   assert.equal(src.groupClaimName, "https://example.com/groups");
   assert.equal(src.roleClaimName, "realm_access.roles");
   assert.equal(src.groupEntityType, "Group");
+  assert.throws(
+    () =>
+      parseAuthzFile(JSON.stringify({
+        cedar: { policies: ["permit(principal, action, resource);"], group_claim_name: ["g"] },
+      })),
+    /cedar\.group_claim_name must be a string, got \["g"\]/,
+  );
   const problems = authzProblems(
     {
       type: "inline",

@@ -320,9 +320,9 @@ export class CedarAuthorizer {
     let key: string | undefined;
     const idKept = !this.#slices?.idSensitive(set) || id.length <= MAX_CACHED_ID_LENGTH;
     if (this.#slices && slice && idKept && Object.keys(argAttrs).length === 0) {
-      key = `${set}\u0000${resource.type}\u0000${this.#slices.idSensitive(set) ? id : ""}\u0000${
-        resource.backend ?? "\u0001"
-      }\u0000${resource.template ? 1 : 0}`;
+      key = `${set}\u0000${action}\u0000${resource.type}\u0000${
+        this.#slices.idSensitive(set) ? id : ""
+      }\u0000${resource.backend ?? "\u0001"}\u0000${resource.template ? 1 : 0}`;
       if (resource.type === "Tool") {
         // As the engine sees them: only booleans are copied (a string "true" is absent).
         for (const h of HINTS) {

@@ -10,7 +10,7 @@ import { matchResource } from "../../core/aggregation/mod.ts";
 import type { Tool } from "../../core/sdk.ts";
 import type { AnyObject } from "../backends/connection.ts";
 import type { RouterState } from "../router_state.ts";
-import type { AuthzResource } from "./cedar.ts";
+import type { AuthzAction, AuthzResource } from "./cedar.ts";
 import type { ViewSet } from "../capability_views.ts";
 
 /** A tool as Cedar sees it (`backend` undefined for composite tools). */
@@ -23,62 +23,84 @@ function toolResource(tool: Tool, backend: string | undefined): AuthzResource {
   };
 }
 
-/** The tools `identity` may call, as listed (`views`: its capability set's, else the base). */
+/** How an item of a list is decided (`views`: the lists' capability set). */
+type Describe<T> = (item: T, state: RouterState, views: ViewSet) => AuthzResource;
+
+/** The items of `list` `identity` may do `action` on (`list` itself without authz). */
+function visible<T extends object>(
+  state: RouterState,
+  identity: Identity | undefined,
+  action: AuthzAction,
+  list: readonly T[],
+  views: ViewSet,
+  describe: Describe<T>,
+): readonly T[] {
+  if (!state.authz) return list;
+  const who = identity ?? ANONYMOUS_IDENTITY;
+  return state.authz.visible(who, action, list, (item) => describe(item, state, views));
+}
+
+const describeTool: Describe<Tool> = (t, state, views) =>
+  toolResource(
+    t,
+    state.extraTools.has(t.name) ? undefined : views.view.toolRoutes.get(t.name)?.backend,
+  );
+
+const describeResource: Describe<AnyObject> = (r, _state, views) => ({
+  type: "Resource",
+  id: String(r.uri),
+  backend: views.view.resourceRoutes.get(String(r.uri)),
+});
+
+/**
+ * A resource template is decided as a read of `Resource::"<uriTemplate>"` (cedar.ts), so a
+ * policy on a URI pattern (`resource.uri like "file:///data/*"`) or on the template itself
+ * shows it. Reads of the URIs it expands to are decided one by one.
+ */
+const describeTemplate: Describe<AnyObject> = (t, _state, views) => {
+  const uriTemplate = String(t.uriTemplate);
+  return {
+    type: "Resource",
+    id: uriTemplate,
+    backend: views.view.templateRoutes.find((r) => r.uriTemplate === uriTemplate)?.backend,
+    template: true,
+  };
+};
+
+const describePrompt: Describe<AnyObject> = (p, _state, views) => ({
+  type: "Prompt",
+  id: String(p.name),
+  backend: views.view.promptRoutes.get(String(p.name))?.backend,
+});
+
+// The lists `identity` is shown (`views`: its capability set's, else the base).
+
+/** The tools `identity` may call, as listed. */
 export function visibleTools(
   state: RouterState,
   identity?: Identity,
   views: ViewSet = state,
 ): readonly Tool[] {
-  const tools = views.lists.tools;
-  if (!state.authz) return tools;
-  return state.authz.visible(
-    identity ?? ANONYMOUS_IDENTITY,
-    "call_tool",
-    tools,
-    (t) =>
-      toolResource(
-        t,
-        state.extraTools.has(t.name) ? undefined : views.view.toolRoutes.get(t.name)?.backend,
-      ),
-  );
+  return visible(state, identity, "call_tool", views.lists.tools, views, describeTool);
 }
 
-/** The resources `identity` may read, as listed (`views`: its capability set's, else the base). */
+/** The resources `identity` may read, as listed. */
 export function visibleResources(
   state: RouterState,
   identity?: Identity,
   views: ViewSet = state,
 ): readonly AnyObject[] {
-  const resources = views.lists.resources;
-  if (!state.authz) return resources;
-  return state.authz.visible(identity ?? ANONYMOUS_IDENTITY, "read_resource", resources, (r) => ({
-    type: "Resource",
-    id: String(r.uri),
-    backend: views.view.resourceRoutes.get(String(r.uri)),
-  }));
+  return visible(state, identity, "read_resource", views.lists.resources, views, describeResource);
 }
 
-/**
- * The resource templates `identity` is shown: those it may read as `Resource::"<uriTemplate>"`
- * (cedar.ts), so a policy on a URI pattern (`resource.uri like "file:///data/*"`) or on the
- * template itself shows it. Reads of the URIs it expands to are decided one by one.
- */
+/** The resource templates `identity` is shown: those it may read (`describeTemplate`). */
 export function visibleResourceTemplates(
   state: RouterState,
   identity?: Identity,
   views: ViewSet = state,
 ): readonly AnyObject[] {
   const templates = views.lists.resourceTemplates;
-  if (!state.authz) return templates;
-  return state.authz.visible(identity ?? ANONYMOUS_IDENTITY, "read_resource", templates, (t) => {
-    const uriTemplate = String(t.uriTemplate);
-    return {
-      type: "Resource",
-      id: uriTemplate,
-      backend: views.view.templateRoutes.find((r) => r.uriTemplate === uriTemplate)?.backend,
-      template: true,
-    };
-  });
+  return visible(state, identity, "read_resource", templates, views, describeTemplate);
 }
 
 /** The prompts `identity` may get, as listed. */
@@ -87,13 +109,7 @@ export function visiblePrompts(
   identity?: Identity,
   views: ViewSet = state,
 ): readonly AnyObject[] {
-  const prompts = views.lists.prompts;
-  if (!state.authz) return prompts;
-  return state.authz.visible(identity ?? ANONYMOUS_IDENTITY, "get_prompt", prompts, (p) => ({
-    type: "Prompt",
-    id: String(p.name),
-    backend: views.view.promptRoutes.get(String(p.name))?.backend,
-  }));
+  return visible(state, identity, "get_prompt", views.lists.prompts, views, describePrompt);
 }
 
 /** Whether `identity` may call `tool` (the advertised object: the decision's cache key). */

@@ -122,7 +122,9 @@ function readsOf(text: string): Reads {
     conditions: { body: Node }[];
   };
   const uidType = (u: Node) => {
-    const x = u as { type?: string; __entity?: { type: string } } | undefined;
+    // `is T in E` scopes wrap the entity: `{in: {entity: E}}`.
+    const w = u as { entity?: Node } | undefined;
+    const x = (w?.entity ?? u) as { type?: string; __entity?: { type: string } } | undefined;
     return x?.__entity?.type ?? x?.type;
   };
   if (principal.op === "==" || principal.op === "in" || principal.in !== undefined) {

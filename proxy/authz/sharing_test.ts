@@ -152,3 +152,29 @@ Deno.test("a tool whose hint is not a boolean does not share the decision of one
   assert.equal(authz.isAuthorized(p, "call_tool", tool("wipe", "true")), false);
   authz.dispose();
 });
+
+Deno.test("a shared decision is kept per action (a policy on the action never reuses another's)", () => {
+  const authz = CedarAuthorizer.create({
+    policies: ['permit(principal, action, resource) when { action == Action::"get_prompt" };'],
+    entitiesJson: "[]",
+  });
+  const p = authz.principal({ issuer: "i", subject: "a", claims: { sub: "a" } });
+  const t: AuthzResource = { type: "Tool", id: "t", backend: "b" };
+  assert.equal(authz.isAuthorized(p, "call_tool", t), false);
+  assert.equal(authz.isAuthorized(p, "get_prompt", t), true);
+  authz.dispose();
+});
+
+Deno.test("PolicyReads: `is T in E` scopes read the subject or the id only as `in E` does", () => {
+  const r = new PolicyReads(
+    ['permit(principal is Client in THVGroup::"x", action, resource is Tool in Backend::"b");'],
+    "[]",
+  );
+  assert.deepEqual(r.idSensitive, [false]);
+  assert.equal(r.principalKey("a", {}, ["x"]), r.principalKey("b", {}, ["x"]));
+  const byItem = new PolicyReads(
+    ['permit(principal, action, resource is Tool in Tool::"t");'],
+    "[]",
+  );
+  assert.deepEqual(byItem.idSensitive, [true]);
+});

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import type { VmcpConfig } from "../../crds/vmcp_config.ts";
 import { RATE_LIMIT_CASES } from "./rate_limit_cases.ts";
 import { OPTIMIZER_CASES } from "./optimizer_cases.ts";
+import { authzFromConfig } from "../../proxy/authz/from_config.ts";
 
 export interface TruthCase {
   name: string;
@@ -50,6 +51,25 @@ const workflow = (steps: unknown[], extra: Record<string, unknown> = {}) => ({
 const authz = (policies: string[]) => ({
   incomingAuth: { type: "anonymous", authzConfig: { type: "inline", inline: { policies } } },
 });
+
+/**
+ * The proxy's authorization from `config` (proxy/authz/from_config.ts) reads a caller's groups
+ * from `groupClaimName` and `roleClaimName` as `Group::` parents (`Group::"eng"` is permitted).
+ */
+function assertGroupOptionsUsed(config: VmcpConfig): void {
+  const { gate } = authzFromConfig(config);
+  assert.ok(gate, "authorization is on");
+  const tool = { type: "Tool" as const, id: "t", backend: "one" };
+  const allows = (sub: string, claims: Record<string, unknown>) =>
+    gate.allows({ issuer: "i", subject: sub, claims: { sub, ...claims } }, "call_tool", tool);
+  try {
+    assert.equal(allows("a", { realm_access: { roles: ["eng"] } }), true, "groupClaimName");
+    assert.equal(allows("b", { "https://example.com/roles": ["eng"] }), true, "roleClaimName");
+    assert.equal(allows("c", { realm_access: { roles: ["ops"] } }), false);
+  } finally {
+    gate.dispose();
+  }
+}
 
 /** The rendered config's backends (the controller renders one per MCPServer). */
 const renderedBackends = (r: Record<string, unknown>) => r.backends as Record<string, unknown>[];
@@ -384,7 +404,10 @@ export const CASES: TruthCase[] = [
       assert.equal(inline?.groupClaimName, "realm_access.roles");
       assert.equal(inline?.roleClaimName, "https://example.com/roles");
       assert.equal(inline?.groupEntityType, "Group");
+      assertGroupOptionsUsed(c);
     },
+    // The controller renders them, and the proxy's authorization built from that uses them.
+    inCluster: { valid: true, check: (r) => assertGroupOptionsUsed(r as VmcpConfig) },
   },
   {
     name: "authzConfig inline with a namespaced groupEntityType",
