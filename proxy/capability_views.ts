@@ -28,7 +28,6 @@
  */
 import { aggregate, type AggregatedView } from "../core/aggregation/mod.ts";
 import type { BackendCapabilities as Listed } from "../core/aggregation/mod.ts";
-import { compareStrings } from "../core/aggregation/types.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import type { Logger } from "../core/log.ts";
 import type { ClientCapabilities } from "../core/sdk.ts";
@@ -37,8 +36,7 @@ import { describeError } from "./backends/errors.ts";
 import { VMCP_CAPABILITIES } from "./backends/era_probe.ts";
 import { type CapabilitySet, capabilitySetOf, normalizeCapabilities } from "./capability_set.ts";
 import type { ExtraTool, Lists } from "./router_state.ts";
-
-type AnyObject = Record<string, unknown>;
+import { buildLists } from "./runtime_lists.ts";
 
 /** Capability sets whose views are kept at most. */
 export const MAX_VIEWS = 32;
@@ -91,20 +89,7 @@ export function buildViews(
   const live = caps.filter((c) => routable.has(c.backend));
   const view = aggregate(live, aggregation);
   const fullView = live.length === caps.length ? view : aggregate(caps, aggregation);
-  const extra = [...extraTools.values()]
-    .filter((e) => (e.backends ?? []).every((b) => routable.has(b)))
-    .map((e) => e.tool);
-  const tools = [...view.tools, ...extra].sort((a, b) => compareStrings(a.name, b.name));
-  return {
-    view,
-    fullView,
-    lists: {
-      tools,
-      resources: view.resources as AnyObject[],
-      resourceTemplates: view.resourceTemplates as AnyObject[],
-      prompts: view.prompts as AnyObject[],
-    },
-  };
+  return { view, fullView, lists: buildLists(view, extraTools, routable) };
 }
 
 interface Discovered {
@@ -166,12 +151,6 @@ export class CapabilityViews {
     this.#generation++;
   }
 
-  /** Forgets every entry (config reload that replaced backends, shutdown). */
-  clear(): void {
-    this.#entries.clear();
-    this.invalidate();
-  }
-
   /**
    * The views of clients declaring `caps`: synchronous when current (the common case: a set seen
    * before, nothing changed since), else built, discovering what is missing.
@@ -207,6 +186,10 @@ export class CapabilityViews {
   async #build(e: Entry, generation: number): Promise<ViewSet> {
     const all: ViewBackend[] = [];
     for (const b of this.#src.backends()) if (b.caps) all.push(b);
+    // A backend a reload removed: its discovery for this set is not kept.
+    for (const name of e.perBackend.keys()) {
+      if (!all.some((b) => b.name === name)) e.perBackend.delete(name);
+    }
     const caps = await Promise.all(all.map((b) => this.#listed(e, b)));
     const routable = new Set(all.filter((b) => b.routable).map((b) => b.name));
     const views = buildViews(caps, routable, this.#src.aggregation(), this.#src.extraTools);

@@ -368,8 +368,7 @@ export class Backend {
     capabilities: ClientCapabilities,
     signal?: AbortSignal,
   ): Promise<BackendCapabilities> {
-    let modern = this.#era.resolve();
-    if (modern instanceof Promise) modern = await modern;
+    const modern = await this.#era.resolve();
     return await discoverForCapabilities({
       config: this.config,
       capabilities,
@@ -427,16 +426,14 @@ export class Backend {
 
   /** The modern backend's resource subscriptions (undefined: legacy backend). */
   async #modern(): Promise<ModernSubscriptions | undefined> {
-    let conn = this.#era.resolve();
-    if (conn instanceof Promise) conn = await conn;
+    const conn = await this.#era.resolve();
     if (!conn || !this.config.url) return undefined;
     const url = this.config.url;
     return this.#modernSubs ??= new ModernSubscriptions({
       backend: this.name,
       url,
       discover: async () => {
-        let c = this.#era.resolve();
-        if (c instanceof Promise) c = await c;
+        const c = await this.#era.resolve();
         if (!c) throw new BackendUnavailableError(this.name, "no longer speaks MCP 2026-07-28");
         return c.discoverResult;
       },

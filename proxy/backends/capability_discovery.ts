@@ -17,7 +17,7 @@ import type { Identity } from "../../core/auth/identity.ts";
 import type { ClientCapabilities, RequestId } from "../../core/sdk.ts";
 import { type AnyObject, BackendConnection, type SessionPeer } from "./connection.ts";
 import { type BackendCapabilities, type Discoverable, discoverCapabilities } from "./discovery.ts";
-import { RpcError } from "./errors.ts";
+import { backendRequestRefused } from "./errors.ts";
 import type { HeadersFor } from "./backend.ts";
 
 /** Cap of the DELETE that ends a discovery's backend session. */
@@ -39,13 +39,11 @@ class DiscoveryPeer implements SessionPeer {
     req: { method: string; params?: AnyObject },
     _opts: { signal: AbortSignal; relatedRequestId?: RequestId },
   ): Promise<AnyObject> {
-    return Promise.reject(
-      new RpcError(
-        -32600,
-        `vmcp: ${req.method} from backend "${this.backend}" refused: it came on vmcp's own ` +
-          "capability discovery, which no client is behind",
-      ),
-    );
+    return Promise.reject(backendRequestRefused(
+      this.backend,
+      req.method,
+      "refused: it came on vmcp's own capability discovery, which no client is behind",
+    ));
   }
 
   notify(): Promise<void> {

@@ -28,13 +28,13 @@ import {
 } from "../../core/sdk.ts";
 import {
   BackendCredentialsError,
+  backendRequestRefused,
   BackendTimeoutError,
   BackendUnavailableError,
   describeError,
   findCause,
   isProxyError,
   passThrough,
-  RpcError,
 } from "./errors.ts";
 import { stdioPerSession } from "./stdio_isolation.ts";
 import { createTransport, type HeadersProvider } from "./transport.ts";
@@ -117,8 +117,11 @@ export class BackendConnection {
   readonly #inflight = new Set<CallContext>();
   /** The deadline of each call in flight: paused while the backend waits for the client. */
   readonly #deadlines = new Map<CallContext, CallDeadline>();
-  /** Each call in flight by the JSON-RPC id it was sent with (to attribute POST answers). */
-  readonly #byId = new Map<number, CallContext>();
+  /**
+   * Each call in flight by the JSON-RPC id it was sent with, to attribute POST answers; only on
+   * a per-owner Streamable HTTP connection (elsewhere `route` attributes nothing by answer).
+   */
+  readonly #byId: Map<number, CallContext> | undefined;
   /** Backend messages that came on a call's POST answer, and that call (see #hookMessages). */
   readonly #related = new WeakMap<object, CallContext>();
   /** The progress callback of each call in flight that has one, by the token we sent. */
@@ -142,6 +145,9 @@ export class BackendConnection {
     const capabilities = owner?.clientCapabilities() ?? SHARED_CAPABILITIES;
     this.client = new Client({ name: "vmcp", version: "1.0.0" }, { capabilities });
     this.#transport = createTransport(backend, headers, resumeSessionId);
+    if (owner && this.#transport instanceof PooledStreamableHTTPClientTransport) {
+      this.#byId = new Map();
+    }
     this.client.onclose = () => {
       if (this.#closed) return;
       this.#closed = true;
@@ -205,7 +211,7 @@ export class BackendConnection {
     const ctx = opts.ctx ?? {};
     this.#inflight.add(ctx);
     this.#deadlines.set(ctx, deadline);
-    // Our own progress token and callback (see #deliverProgress), not the SDK's `onprogress`.
+    // Our own progress token and callback (see #hookMessages), not the SDK's `onprogress`.
     let token: number | undefined;
     if (opts.onprogress) {
       token = this.#nextToken++;
@@ -216,7 +222,7 @@ export class BackendConnection {
     // Both paths take the id from the SDK client's counter (its `request` takes the next one).
     const sdk = this.client as unknown as { _requestMessageId: number };
     const id = sdk._requestMessageId;
-    this.#byId.set(id, ctx);
+    this.#byId?.set(id, ctx);
     try {
       const t = this.#transport;
       if (!opts.onprogress && t instanceof PooledStreamableHTTPClientTransport && t.leanReady()) {
@@ -239,7 +245,7 @@ export class BackendConnection {
       deadline.done();
       this.#inflight.delete(ctx);
       this.#deadlines.delete(ctx);
-      if (this.#byId.get(id) === ctx) this.#byId.delete(id);
+      if (this.#byId?.get(id) === ctx) this.#byId.delete(id);
       if (token !== undefined) this.#progress.delete(token);
     }
   }
@@ -259,11 +265,12 @@ export class BackendConnection {
     const t = this.#transport;
     const sdk = t.onmessage;
     if (!sdk) return;
-    const pooled = t instanceof PooledStreamableHTTPClientTransport ? t : undefined;
+    const byId = this.#byId;
+    const pooled = byId && t instanceof PooledStreamableHTTPClientTransport ? t : undefined;
     t.onmessage = (m, extra) => {
-      if (pooled && "method" in m && m.method !== PROGRESS && this.#byId.size) {
+      if (pooled && "method" in m && m.method !== PROGRESS && byId!.size) {
         const id = pooled.answeredRequest();
-        const ctx = id === undefined ? undefined : this.#byId.get(Number(id));
+        const ctx = id === undefined ? undefined : byId!.get(Number(id));
         if (ctx) this.#related.set(m, ctx);
       }
       if (this.#progress.size && "method" in m && m.method === PROGRESS && !("id" in m)) {
@@ -484,10 +491,10 @@ export class BackendConnection {
         ? ': its stdio process is shared by all sessions (set "stdio.mode: perSession" to ' +
           "give each client session its own process)"
         : ": this connection is not one client session's own";
-      throw new RpcError(
-        ErrorCode.InvalidRequest,
-        `vmcp: ${req.method} from backend "${this.name}" cannot be attributed to one client ` +
-          `session${hint}`,
+      throw backendRequestRefused(
+        this.name,
+        req.method,
+        `cannot be attributed to one client session${hint}`,
       );
     }
     if (req.method === "roots/list" && !target.session.clientCapabilities()?.roots) {

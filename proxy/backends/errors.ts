@@ -210,6 +210,14 @@ export function failureReason(err: unknown): string {
   return text;
 }
 
+/**
+ * The answer to a request a backend sent vmcp that no client gets (ADR 0006): -32600 naming the
+ * method, the backend and `why` (e.g. "cannot be attributed to one client session: ...").
+ */
+export function backendRequestRefused(backend: string, method: string, why: string): RpcError {
+  return new RpcError(ErrorCode.InvalidRequest, `vmcp: ${method} from backend "${backend}" ${why}`);
+}
+
 /** A call refused before it was sent because the backend is unhealthy (`why`: its health). */
 export function refusal(backend: string, why: string): BackendUnavailableError {
   return new BackendUnavailableError(

@@ -38,7 +38,7 @@ import { type Clock, systemClock } from "../../core/clock.ts";
 import type { Logger } from "../../core/log.ts";
 import type { ClientCapabilities, RequestId } from "../../core/sdk.ts";
 import type { AnyObject, SessionPeer } from "./connection.ts";
-import { RpcError } from "./errors.ts";
+import { backendRequestRefused, RpcError } from "./errors.ts";
 
 /** Entries per backend when `sessionStorage.maxLocalSessions` is not set. */
 export const DEFAULT_POOL_MAX = 1000;
@@ -87,13 +87,12 @@ export class PoolOwner implements SessionPeer {
     req: { method: string; params?: AnyObject },
     _opts: { signal: AbortSignal; relatedRequestId?: RequestId },
   ): Promise<AnyObject> {
-    return Promise.reject(
-      new RpcError(
-        -32600,
-        `vmcp: ${req.method} from backend "${this.backend}" cannot be attributed to one ` +
-          "request: this identity's backend session has no single call in flight",
-      ),
-    );
+    return Promise.reject(backendRequestRefused(
+      this.backend,
+      req.method,
+      "cannot be attributed to one request: this identity's backend session has no single call " +
+        "in flight",
+    ));
   }
 
   notify(): Promise<void> {

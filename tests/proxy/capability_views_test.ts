@@ -24,7 +24,7 @@ import {
 import { createBackendFetch } from "../../core/http_client.ts";
 import { everythingServerCommand } from "../fixtures/everything.ts";
 import { startEverythingHttp } from "../harness/everything_http.ts";
-import { config, proxy } from "./helpers.ts";
+import { proxyBeforeEverything } from "./helpers.ts";
 
 type Caps = Record<string, unknown>;
 
@@ -125,18 +125,7 @@ async function assertUrlElicitationCall(vmcpUrl: string): Promise<void> {
 }
 
 Deno.test("capabilities: server-everything over stdio lists per client capability set through vmcp as direct (both eras), URL elicitation callable", async () => {
-  const e = everythingServerCommand();
-  const p = await proxy(config({
-    operational: { timeouts: { default: "60s" } },
-    backends: [{
-      name: "every",
-      transport: "stdio",
-      command: e.command,
-      args: e.args,
-      env: e.env,
-      cwd: e.cwd,
-    }],
-  }));
+  const p = await proxyBeforeEverything();
   try {
     await assertListsAgree(p.url, () => new StdioClientTransport(everythingServerCommand()));
     await assertUrlElicitationCall(p.url);
@@ -147,10 +136,7 @@ Deno.test("capabilities: server-everything over stdio lists per client capabilit
 
 Deno.test("capabilities: server-everything over Streamable HTTP lists per client capability set through vmcp as direct (both eras), URL elicitation callable", async () => {
   const every = await startEverythingHttp();
-  const p = await proxy(config({
-    operational: { timeouts: { default: "60s" } },
-    backends: [{ name: "every", transport: "streamable-http", url: every.url }],
-  }));
+  const p = await proxyBeforeEverything(every.url);
   try {
     await assertListsAgree(p.url, () => httpTransport(every.url));
     await assertUrlElicitationCall(p.url);

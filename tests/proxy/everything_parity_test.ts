@@ -14,7 +14,7 @@ import {
 import { createBackendFetch } from "../../core/http_client.ts";
 import { everythingServerCommand } from "../fixtures/everything.ts";
 import { startEverythingHttp } from "../harness/everything_http.ts";
-import { config, PATIENCE_MS, proxy } from "./helpers.ts";
+import { PATIENCE_MS, proxyBeforeEverything } from "./helpers.ts";
 
 const P = "every_";
 
@@ -81,18 +81,7 @@ const http = (url: string) =>
   new StreamableHTTPClientTransport(new URL(url), { fetch: createBackendFetch() });
 
 Deno.test("parity: server-everything over stdio: prompts, completions, resources and subscriptions through vmcp as direct", async () => {
-  const e = everythingServerCommand();
-  const p = await proxy(config({
-    operational: { timeouts: { default: "60s" } },
-    backends: [{
-      name: "every",
-      transport: "stdio",
-      command: e.command,
-      args: e.args,
-      env: e.env,
-      cwd: e.cwd,
-    }],
-  }));
+  const p = await proxyBeforeEverything();
   try {
     const direct = await observe(new StdioClientTransport(everythingServerCommand()), "");
     const through = await observe(http(p.url), P);
@@ -105,10 +94,7 @@ Deno.test("parity: server-everything over stdio: prompts, completions, resources
 
 Deno.test("parity: server-everything over Streamable HTTP: prompts, completions, resources and subscriptions through vmcp as direct", async () => {
   const every = await startEverythingHttp();
-  const p = await proxy(config({
-    operational: { timeouts: { default: "60s" } },
-    backends: [{ name: "every", transport: "streamable-http", url: every.url }],
-  }));
+  const p = await proxyBeforeEverything(every.url);
   try {
     const direct = await observe(http(every.url), "");
     const through = await observe(http(p.url), P);

@@ -6,21 +6,10 @@ import assert from "node:assert/strict";
 import { bridgeConfig } from "../../proxy/main.ts";
 import { everythingServerCommand } from "../fixtures/everything.ts";
 import { serveHttpBackend } from "../fixtures/serve_http.ts";
-import { config, connect, proxy } from "./helpers.ts";
+import { config, connect, proxy, proxyBeforeEverything } from "./helpers.ts";
 
 Deno.test("server-everything's tools are listed and called through the proxy", async () => {
-  const e = everythingServerCommand();
-  const p = await proxy(config({
-    operational: { timeouts: { default: "60s" } },
-    backends: [{
-      name: "every",
-      transport: "stdio",
-      command: e.command,
-      args: e.args,
-      env: e.env,
-      cwd: e.cwd,
-    }],
-  }));
+  const p = await proxyBeforeEverything();
   const c = await connect(p.url);
   try {
     const names = (await c.client.listTools()).tools.map((t) => t.name);

@@ -7,6 +7,7 @@ import { type VmcpConfig, type VmcpConfigInput, VmcpConfigSchema } from "../../c
 import { Client, StreamableHTTPClientTransport } from "../../core/sdk.ts";
 import { createBackendFetch } from "../../core/http_client.ts";
 import { type RunningProxy, type StartOptions, startProxy } from "../../proxy/serve.ts";
+import { everythingServerCommand } from "../fixtures/everything.ts";
 
 /** Parses a config input with the real schema (defaults applied). */
 export function config(
@@ -39,6 +40,17 @@ export async function proxy(
   const p = await startProxy({ config: cfg, host: "127.0.0.1", port: 0, ...opts });
   await p.ready;
   return p;
+}
+
+/**
+ * A proxy in front of the third-party server-everything as backend "every": over stdio (its own
+ * processes) or, given its `url`, over Streamable HTTP; backend calls time out after 60 s.
+ */
+export function proxyBeforeEverything(url?: string): Promise<RunningProxy> {
+  const every = url
+    ? { name: "every", transport: "streamable-http" as const, url }
+    : { name: "every", transport: "stdio" as const, ...everythingServerCommand() };
+  return proxy(config({ operational: { timeouts: { default: "60s" } }, backends: [every] }));
 }
 
 export interface Connected {

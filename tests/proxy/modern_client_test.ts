@@ -6,22 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { ClientV2, StreamableHTTPClientTransportV2 } from "../../core/sdk.ts";
-import { everythingServerCommand } from "../fixtures/everything.ts";
-import { config, proxy } from "./helpers.ts";
+import { proxyBeforeEverything } from "./helpers.ts";
 
 Deno.test("modern: a v2 client in auto mode talks 2026-07-28 to vmcp in front of server-everything", async () => {
-  const e = everythingServerCommand();
-  const p = await proxy(config({
-    operational: { timeouts: { default: "60s" } },
-    backends: [{
-      name: "every",
-      transport: "stdio",
-      command: e.command,
-      args: e.args,
-      env: e.env,
-      cwd: e.cwd,
-    }],
-  }));
+  const p = await proxyBeforeEverything();
   const sent: string[] = [];
   const client = new ClientV2({ name: "modern-test", version: "1.0.0" }, {
     versionNegotiation: { mode: "auto" },

@@ -7,22 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { McpError } from "../../core/sdk.ts";
-import { everythingServerCommand } from "../fixtures/everything.ts";
-import { config, connect, proxy } from "./helpers.ts";
+import { connect, proxyBeforeEverything } from "./helpers.ts";
 
 Deno.test("subscriptions: a legacy session holds at most 256 subscriptions of URIs up to 4096 characters", async () => {
-  const e = everythingServerCommand();
-  const p = await proxy(config({
-    operational: { timeouts: { default: "60s" } },
-    backends: [{
-      name: "every",
-      transport: "stdio",
-      command: e.command,
-      args: e.args,
-      env: e.env,
-      cwd: e.cwd,
-    }],
-  }));
+  const p = await proxyBeforeEverything();
   const c = await connect(p.url);
   try {
     const templates = (await c.client.listResourceTemplates()).resourceTemplates;
