@@ -23,13 +23,18 @@
  *   listed while their backends are routable). An entry's views are rebuilt when the runtime's
  *   state changed (`invalidate`, called by every recompute), else reused: the same list arrays,
  *   so their page texts (preserialized.ts) and Cedar's filtered lists stay cached.
- * - **Bound.** At most `MAX_VIEWS` entries, least recently used dropped first.
+ * - **Bound.** At most `MAX_VIEWS` entries, least recently used dropped first. And at most
+ *   `NEW_SETS_PER_MINUTE` sets not seen before get an entry per minute (a token bucket on the
+ *   injected clock): the `extensions` member lets a client invent any number of sets, and each
+ *   new one costs a discovery of every backend (a process, for stdio). Past that budget an
+ *   unseen set is served the base views (vmcp's own set, which declares every feature vmcp
+ *   relays), with a warning at most once a minute; sets already held are not affected.
  * @module
  */
 import { aggregate, type AggregatedView } from "../core/aggregation/mod.ts";
 import type { BackendCapabilities as Listed } from "../core/aggregation/mod.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
-import type { Logger } from "../core/log.ts";
+import { type Logger, warnAtMostEvery } from "../core/log.ts";
 import type { ClientCapabilities } from "../core/sdk.ts";
 import type { Aggregation } from "../crds/aggregation.ts";
 import { describeError } from "./backends/errors.ts";
@@ -42,6 +47,8 @@ import { buildLists } from "./runtime_lists.ts";
 export const MAX_VIEWS = 32;
 /** Capability-set discoveries running at once, proxy-wide, at most. */
 export const MAX_CONCURRENT_DISCOVERIES = 4;
+/** Capability sets not seen before that may get an entry (and their discoveries) per minute. */
+export const NEW_SETS_PER_MINUTE = 32;
 /** A failed discovery of a (set, backend) is retried after this long. */
 export const RETRY_AFTER_MS = 5000;
 
@@ -133,12 +140,18 @@ export class CapabilityViews {
   #generation = 0;
   #running = 0;
   readonly #queue: (() => void)[] = [];
+  /** Token bucket of new sets (`NEW_SETS_PER_MINUTE`), refilled on use. */
+  #newSets = NEW_SETS_PER_MINUTE;
+  #newSetsAt: number;
+  readonly #warnOverBudget: (msg: string, fields?: Record<string, unknown>) => void;
 
   constructor(src: ViewSource, opts: CapabilityViewsOptions) {
     this.#src = src;
     this.#log = opts.log;
     this.#clock = opts.clock ?? systemClock;
     this.#max = opts.max ?? MAX_VIEWS;
+    this.#newSetsAt = this.#clock.now();
+    this.#warnOverBudget = warnAtMostEvery(opts.log, 60_000, () => this.#clock.now());
   }
 
   /** Capability sets with an entry (for tests and /status). */
@@ -163,6 +176,13 @@ export class CapabilityViews {
       e.used = ++this.#uses;
       if (e.views && e.generation === this.#generation) return e.views;
     } else {
+      if (!this.#takeNewSet()) {
+        this.#warnOverBudget(
+          `more than ${NEW_SETS_PER_MINUTE} client capability sets not seen before in a minute; serving the base lists to the new ones`,
+          { capabilities: set.key.slice(0, 256) },
+        );
+        return this.#src.base();
+      }
       if (this.#entries.size >= this.#max) this.#dropLeastRecentlyUsed();
       e = { set, perBackend: new Map(), generation: -1, used: ++this.#uses };
       this.#entries.set(set.key, e);
@@ -175,6 +195,17 @@ export class CapabilityViews {
     });
     entry.building = { generation, views };
     return views;
+  }
+
+  /** Takes one token of the new-set budget; false when none is left. */
+  #takeNewSet(): boolean {
+    const now = this.#clock.now();
+    const refill = (Math.max(0, now - this.#newSetsAt) * NEW_SETS_PER_MINUTE) / 60_000;
+    this.#newSets = Math.min(NEW_SETS_PER_MINUTE, this.#newSets + refill);
+    this.#newSetsAt = now;
+    if (this.#newSets < 1) return false;
+    this.#newSets--;
+    return true;
   }
 
   #dropLeastRecentlyUsed(): void {

@@ -5,6 +5,7 @@ import type { ClientCapabilities, Tool } from "../core/sdk.ts";
 import {
   BASE_CAPABILITIES,
   CapabilityViews,
+  NEW_SETS_PER_MINUTE,
   RETRY_AFTER_MS,
   type ViewBackend,
   type ViewSet,
@@ -111,6 +112,25 @@ Deno.test("CapabilityViews: at most `max` sets are kept, least recently used dro
   assert.equal(views.size, 2);
   assert.ok(!(views.viewFor({}) instanceof Promise));
   assert.ok(views.viewFor({ roots: {} }) instanceof Promise, "dropped: built again");
+});
+
+Deno.test("CapabilityViews: a client inventing capability sets gets at most NEW_SETS_PER_MINUTE discoveries a minute; then base lists, sets already held unaffected", async () => {
+  const a = new FakeBackend("a");
+  const { views, base, tick } = setup([a]);
+  const invented = (i: number) => ({ extensions: { [`x-${i}`]: {} } }) as ClientCapabilities;
+  for (let i = 0; i < NEW_SETS_PER_MINUTE; i++) await views.viewFor(invented(i));
+  assert.equal(a.discoveries, NEW_SETS_PER_MINUTE);
+  // Over budget: the base views, no discovery.
+  assert.equal(views.viewFor(invented(1000)), base);
+  assert.equal(a.discoveries, NEW_SETS_PER_MINUTE);
+  // A set still held is served as before (max is 2 here: the last two invented).
+  assert.notEqual(await views.viewFor(invented(NEW_SETS_PER_MINUTE - 1)), base);
+  assert.equal(a.discoveries, NEW_SETS_PER_MINUTE);
+  // The budget refills with time.
+  tick(60_000 / NEW_SETS_PER_MINUTE);
+  const refilled = await views.viewFor(invented(1001));
+  assert.notEqual(refilled, base);
+  assert.equal(a.discoveries, NEW_SETS_PER_MINUTE + 1);
 });
 
 Deno.test("CapabilityViews: extra tools are listed in every set while their backends are routable", async () => {
