@@ -10,6 +10,7 @@ import type { Logger } from "../../core/log.ts";
 import { MemorySessionStore } from "./memory_store.ts";
 import { connectRedisSessionStore } from "./redis_store.ts";
 import { SESSION_LIMIT_DEFAULTS, type SessionLimits, type SessionStore } from "./store.ts";
+import { requiredEnv } from "../../core/required_env.ts";
 
 export type SessionStorageConfig = z.input<typeof SessionStorageSchema>;
 
@@ -58,15 +59,9 @@ export async function createSessionStore(
       'Invalid sessionStorage.address: required when sessionStorage.provider is "redis"',
     );
   }
-  let password: string | undefined;
-  if (config.passwordEnv) {
-    password = (deps.env ?? ((n) => Deno.env.get(n)))(config.passwordEnv);
-    if (password === undefined) {
-      throw new TypeError(
-        `Invalid sessionStorage.passwordEnv "${config.passwordEnv}": the environment variable is not set`,
-      );
-    }
-  }
+  const password = config.passwordEnv
+    ? requiredEnv("sessionStorage.passwordEnv", config.passwordEnv, deps.env)
+    : undefined;
   return await connectRedisSessionStore({
     address: config.address,
     db: config.db ?? 0,
